@@ -1,0 +1,264 @@
+// Package config is vigil's typed configuration: one YAML file decoded strictly (unknown keys are
+// errors), defaults in code, and Validate returning every problem at once. Secrets are never
+// written into the file itself: they are references to an environment variable or a file, and
+// they redact themselves in logs.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of a vigil process.
+type Config struct {
+	// DataDir holds the embedded database, the embedded NATS store, the API token and the audit
+	// keys.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the HTTP API address.
+	Listen string `yaml:"listen"`
+	// Rules lists folders of Sigma rules.
+	Rules []string `yaml:"rules"`
+
+	API       API       `yaml:"api"`
+	NATS      NATS      `yaml:"nats"`
+	Store     Store     `yaml:"store"`
+	Retention Retention `yaml:"retention"`
+	Syslog    Syslog    `yaml:"syslog"`
+	Ingest    Ingest    `yaml:"ingest"`
+	Pipeline  Pipeline  `yaml:"pipeline"`
+	Log       Log       `yaml:"log"`
+}
+
+// API configures the HTTP API.
+type API struct {
+	// Token is the bearer token. When unset, VIGIL_API_TOKEN is used, else serve creates one in
+	// DataDir/api-token.
+	Token Secret `yaml:"token"`
+	// MaxBodyBytes caps one request body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// NATS configures the message bus between stages.
+type NATS struct {
+	// URL of an existing NATS cluster. Empty starts an embedded single-node server in-process.
+	URL string `yaml:"url"`
+	// Credentials is a NATS credentials file for URL.
+	Credentials string `yaml:"credentials"`
+	// Sync is the embedded server's fsync policy: "always" (every acknowledged write is on disk,
+	// the default) or a duration such as "2m" (NATS's own default, which can lose acknowledged
+	// writes on power loss).
+	Sync string `yaml:"sync"`
+	// Replicas for the streams vigil creates on a cluster.
+	Replicas int `yaml:"replicas"`
+	// MaxRawBytes bounds the raw-ingest stream. When it is full, ingestion applies
+	// back-pressure (HTTP 503, TCP reads pause) instead of dropping.
+	MaxRawBytes int64 `yaml:"max_raw_bytes"`
+	// StreamMaxAge bounds how long the inter-stage streams keep messages.
+	StreamMaxAge Duration `yaml:"stream_max_age"`
+}
+
+// Store configures state storage.
+type Store struct {
+	// Driver is "sqlite" (embedded, the default).
+	Driver string `yaml:"driver"`
+	// DSN for drivers that need one.
+	DSN Secret `yaml:"dsn"`
+	// Synchronous is SQLite's synchronous pragma: "full" (default; survives power loss) or
+	// "normal" (survives process crashes only).
+	Synchronous string `yaml:"synchronous"`
+}
+
+// Retention bounds stored events.
+type Retention struct {
+	EventsMaxAge   Duration `yaml:"events_max_age"`
+	EventsMaxBytes int64    `yaml:"events_max_bytes"`
+	Interval       Duration `yaml:"interval"`
+}
+
+// Syslog configures the syslog listeners. Empty addresses disable them.
+type Syslog struct {
+	UDP      string `yaml:"udp"`
+	TCP      string `yaml:"tcp"`
+	MaxFrame int    `yaml:"max_frame"`
+}
+
+// Ingest tunes batching of incoming records.
+type Ingest struct {
+	// BatchSize is the most records per pipeline message.
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is how long a listener waits to fill a batch.
+	BatchWait Duration `yaml:"batch_wait"`
+}
+
+// Pipeline tunes the stages.
+type Pipeline struct {
+	// Workers per stage (normalize, detect, ...). Stages not named get 1.
+	Workers map[string]int `yaml:"workers"`
+	// MaxInflight bounds messages a stage holds unacknowledged.
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxDeliver is how often a failing message is retried before it is dead-lettered.
+	MaxDeliver int `yaml:"max_deliver"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		DataDir:   "./vigil-data",
+		Listen:    "127.0.0.1:8750",
+		API:       API{MaxBodyBytes: 64 << 20},
+		NATS:      NATS{Sync: "always", Replicas: 1, MaxRawBytes: 2 << 30, StreamMaxAge: Duration(7 * 24 * time.Hour)},
+		Store:     Store{Driver: "sqlite", Synchronous: "full"},
+		Retention: Retention{EventsMaxAge: Duration(30 * 24 * time.Hour), EventsMaxBytes: 20 << 30, Interval: Duration(10 * time.Minute)},
+		Syslog:    Syslog{MaxFrame: 64 << 10},
+		Ingest:    Ingest{BatchSize: 1000, BatchWait: Duration(200 * time.Millisecond)},
+		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5},
+		Log:       Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the file at path over the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := Decode(bytes.NewReader(b), &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Decode decodes YAML from r into cfg strictly.
+func Decode(r io.Reader, cfg *Config) error {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate returns every problem in cfg joined into one error, or nil.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		add("data_dir: must not be empty")
+	}
+	if c.Listen == "" {
+		add("listen: must not be empty")
+	}
+	switch c.NATS.Sync {
+	case "always":
+	default:
+		if _, err := time.ParseDuration(c.NATS.Sync); err != nil {
+			add("nats.sync: %q is neither \"always\" nor a duration", c.NATS.Sync)
+		}
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		add("nats.replicas: %d is outside 1..5", c.NATS.Replicas)
+	}
+	if c.NATS.MaxRawBytes < 1<<20 {
+		add("nats.max_raw_bytes: %d is below 1 MiB", c.NATS.MaxRawBytes)
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	default:
+		add("store.driver: %q is not supported (sqlite)", c.Store.Driver)
+	}
+	switch c.Store.Synchronous {
+	case "full", "normal":
+	default:
+		add("store.synchronous: %q must be full or normal", c.Store.Synchronous)
+	}
+	if c.Syslog.MaxFrame < 480 {
+		add("syslog.max_frame: %d is below the 480 bytes RFC 5424 requires", c.Syslog.MaxFrame)
+	}
+	if c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 100000 {
+		add("ingest.batch_size: %d is outside 1..100000", c.Ingest.BatchSize)
+	}
+	if c.Pipeline.MaxInflight < 1 {
+		add("pipeline.max_inflight: must be at least 1")
+	}
+	if c.Pipeline.MaxDeliver < 1 {
+		add("pipeline.max_deliver: must be at least 1")
+	}
+	for name, n := range c.Pipeline.Workers {
+		if n < 1 || n > 64 {
+			add("pipeline.workers.%s: %d is outside 1..64", name, n)
+		}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format: %q is not text or json", c.Log.Format)
+	}
+	for _, d := range c.Rules {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			add("rules: %q is not a readable folder", d)
+		}
+	}
+	if err := c.API.Token.check(); err != nil {
+		add("api.token: %v", err)
+	}
+	if err := c.Store.DSN.check(); err != nil {
+		add("store.dsn: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// SyncInterval returns the embedded NATS fsync setting: always, or the interval.
+func (c *Config) SyncInterval() (always bool, every time.Duration) {
+	if c.NATS.Sync == "always" {
+		return true, 0
+	}
+	d, _ := time.ParseDuration(c.NATS.Sync)
+	return false, d
+}
+
+// Path returns p resolved against the data directory unless it is absolute.
+func (c *Config) Path(p ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, p...)...)
+}
+
+// Workers returns the worker count of a stage.
+func (c *Config) Workers(stage string) int {
+	if n := c.Pipeline.Workers[stage]; n > 0 {
+		return n
+	}
+	return 1
+}
+
+// Level returns the slog level of the log configuration.
+func (l Log) SlogLevel() slog.Level {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

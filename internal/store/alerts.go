@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+)
+
+// Alerts stores alerts and their triage decisions.
+type Alerts interface {
+	// PutAlerts stores alerts, skipping IDs already stored, and returns how many were new.
+	PutAlerts(ctx context.Context, as []event.Alert) (int, error)
+	// UpdateAlerts replaces stored alerts (matched by ID) with the given ones, e.g. to record a
+	// triage decision or a folded count.
+	UpdateAlerts(ctx context.Context, as []event.Alert) error
+	// GetAlert returns one alert, or an error wrapping ErrNotFound.
+	GetAlert(ctx context.Context, id string) (event.Alert, error)
+	// ListAlerts returns alerts matching q, oldest first.
+	ListAlerts(ctx context.Context, q AlertQuery) ([]event.Alert, error)
+	// CountAlerts returns how many alerts are stored.
+	CountAlerts(ctx context.Context) (int64, error)
+}
+
+// AlertQuery selects alerts. Zero fields do not filter.
+type AlertQuery struct {
+	IDs      []string
+	Incident string
+	From, To time.Time
+	RuleID   string
+	Limit    int // default 1000, at most 100000
+}
+
+// Incidents stores incidents.
+type Incidents interface {
+	// PutIncident inserts or replaces an incident. When inc.Version is above zero the stored
+	// version must be inc.Version-1, otherwise the error wraps ErrConflict; the stored version
+	// becomes inc.Version.
+	PutIncident(ctx context.Context, inc event.Incident) error
+	// GetIncident returns one incident, or an error wrapping ErrNotFound.
+	GetIncident(ctx context.Context, id string) (event.Incident, error)
+	// ListIncidents returns incidents matching q, most recently updated first.
+	ListIncidents(ctx context.Context, q IncidentQuery) ([]event.Incident, error)
+	// CountIncidents returns how many incidents are stored (merged ones excluded).
+	CountIncidents(ctx context.Context) (int64, error)
+}
+
+// IncidentQuery selects incidents.
+type IncidentQuery struct {
+	Status string
+	Since  time.Time // updated at or after
+	Limit  int       // default 100, at most 10000
+}
+
+// KV keeps small named state blobs: model weights, baseline sketches, graph snapshots,
+// consumer cursors. Namespaces keep stages apart.
+type KV interface {
+	// GetState returns the value, or an error wrapping ErrNotFound.
+	GetState(ctx context.Context, ns, key string) ([]byte, error)
+	// PutState stores the value durably.
+	PutState(ctx context.Context, ns, key string, val []byte) error
+	// DeleteState removes a key; removing a missing key is not an error.
+	DeleteState(ctx context.Context, ns, key string) error
+	// ListState calls fn for every key of ns in key order until fn returns false.
+	ListState(ctx context.Context, ns string, fn func(key string, val []byte) bool) error
+}

@@ -1,0 +1,208 @@
+// Package sqlite is the embedded implementation of the store interfaces: one SQLite file in WAL
+// mode through modernc.org/sqlite (pure Go, no cgo). One connection writes, a small pool reads,
+// so readers never wait for a write transaction.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Options tune the store.
+type Options struct {
+	// Synchronous is "full" (default: a committed write survives power loss) or "normal" (it
+	// survives a process crash).
+	Synchronous string
+	// Readers is the size of the read pool (default: number of CPUs, at least 2).
+	Readers int
+}
+
+// Store is a SQLite-backed store.Store.
+type Store struct {
+	w    *sql.DB // single writer connection
+	r    *sql.DB // read-only pool
+	path string
+}
+
+// Open opens (creating when missing) the database at path and migrates its schema.
+func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create store folder: %w", err)
+	}
+	sync := "FULL"
+	if opt.Synchronous == "normal" {
+		sync = "NORMAL"
+	}
+	dsn := func(ro bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(ON)")
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_txlock", "immediate")
+		if ro {
+			q.Add("_pragma", "query_only(ON)")
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(false))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	s := &Store{w: w, path: path}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	n := opt.Readers
+	if n <= 0 {
+		n = max(runtime.NumCPU(), 2)
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s.r = r
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	seq      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	time     INTEGER NOT NULL,
+	received INTEGER NOT NULL,
+	class    TEXT NOT NULL,
+	code     TEXT NOT NULL,
+	host     TEXT NOT NULL,
+	user     TEXT NOT NULL,
+	src_ip   TEXT NOT NULL,
+	dst_ip   TEXT NOT NULL,
+	process  TEXT NOT NULL,
+	data     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE INDEX IF NOT EXISTS events_host ON events(host, time) WHERE host != '';
+CREATE INDEX IF NOT EXISTS events_user ON events(user, time) WHERE user != '';
+CREATE INDEX IF NOT EXISTS events_src ON events(src_ip) WHERE src_ip != '';
+CREATE INDEX IF NOT EXISTS events_dst ON events(dst_ip) WHERE dst_ip != '';
+CREATE INDEX IF NOT EXISTS events_process ON events(process) WHERE process != '';
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+	seq      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	stage    TEXT NOT NULL,
+	reason   TEXT NOT NULL,
+	origin   TEXT NOT NULL,
+	data     BLOB NOT NULL,
+	received INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+	seq      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	time     INTEGER NOT NULL,
+	rule_id  TEXT NOT NULL,
+	incident TEXT NOT NULL DEFAULT '',
+	data     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident) WHERE incident != '';
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, time);
+
+CREATE TABLE IF NOT EXISTS incidents (
+	id       TEXT PRIMARY KEY,
+	status   TEXT NOT NULL,
+	updated  INTEGER NOT NULL,
+	version  INTEGER NOT NULL,
+	merged   INTEGER NOT NULL DEFAULT 0,
+	data     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_updated ON incidents(updated);
+
+CREATE TABLE IF NOT EXISTS state (
+	ns    TEXT NOT NULL,
+	key   TEXT NOT NULL,
+	value BLOB NOT NULL,
+	PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+`
+
+// schemaVersion is bumped with every incompatible schema change.
+const schemaVersion = "1"
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	var v string
+	err := s.w.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='schema'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = s.w.ExecContext(ctx, `INSERT INTO meta(key,value) VALUES('schema',?)`, schemaVersion)
+		if err != nil {
+			return fmt.Errorf("record schema version: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read schema version: %w", err)
+	case v != schemaVersion:
+		return fmt.Errorf("database %s has schema %s, this vigil needs %s", s.path, v, schemaVersion)
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func count(ctx context.Context, db *sql.DB, q string) (int64, error) {
+	var n int64
+	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return n, nil
+}

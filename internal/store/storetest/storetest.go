@@ -1,0 +1,274 @@
+// Package storetest is the conformance suite for store.Store implementations. Every backend runs
+// Run from its own tests so that they all behave the same.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+// Run runs the conformance suite; open must return a new, empty store.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("Events", func(t *testing.T) { testEvents(t, open(t)) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
+	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open(t)) })
+	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
+	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open(t)) })
+	t.Run("KV", func(t *testing.T) { testKV(t, open(t)) })
+}
+
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Event returns a test event with the given ID, minute offset from a fixed base time, host and
+// user.
+func Event(id string, minute int, host, user string) event.Event {
+	return event.Event{
+		ID: id, Time: base.Add(time.Duration(minute) * time.Minute), Class: event.ClassAuthentication,
+		ClassUID: event.ClassAuthentication.UID(), Code: "4624", Kind: "windows_security",
+		Device: &event.Device{Hostname: host}, User: &event.User{Name: user},
+		Src:     &event.Endpoint{IP: fmt.Sprintf("10.0.0.%d", minute%250+1)},
+		Process: &event.Process{Path: `C:\Windows\System32\lsass.exe`},
+		Origin:  event.Origin{Source: "test", Record: int64(minute + 1), Received: base},
+		Raw:     []byte(fmt.Sprintf(`{"n":%d}`, minute)),
+	}
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	evs := []event.Event{Event("ev_a", 0, "WS1", "alice"), Event("ev_b", 1, "ws2", "bob")}
+	n, err := s.PutEvents(ctx, evs)
+	if err != nil || n != 2 {
+		t.Fatalf("PutEvents = %d, %v; want 2", n, err)
+	}
+	// Idempotent: the same IDs again store nothing new.
+	evs = append(evs, Event("ev_c", 2, "ws1", "carol"))
+	n, err = s.PutEvents(ctx, evs)
+	if err != nil || n != 1 {
+		t.Fatalf("PutEvents again = %d, %v; want 1 new", n, err)
+	}
+	if c, err := s.CountEvents(ctx); err != nil || c != 3 {
+		t.Fatalf("CountEvents = %d, %v; want 3", c, err)
+	}
+	got, err := s.GetEvent(ctx, "ev_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Device.Hostname != "WS1" || string(got.Raw) != `{"n":0}` || !got.Time.Equal(evs[0].Time) || got.Origin.Record != 1 {
+		t.Fatalf("GetEvent round trip lost data: %+v", got)
+	}
+	if _, err := s.GetEvent(ctx, "ev_missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetEvent(missing) error = %v, want ErrNotFound", err)
+	}
+	// A big batch crosses the multi-row statement boundary.
+	var many []event.Event
+	for i := range 1000 {
+		many = append(many, Event(fmt.Sprintf("ev_m%04d", i), 10+i, "bulk", "u"))
+	}
+	if n, err := s.PutEvents(ctx, many); err != nil || n != 1000 {
+		t.Fatalf("PutEvents(1000) = %d, %v", n, err)
+	}
+}
+
+func testSearch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	var evs []event.Event
+	for i := range 30 {
+		host := []string{"web01", "db01", "ws07"}[i%3]
+		user := []string{"alice", "bob"}[i%2]
+		evs = append(evs, Event(fmt.Sprintf("ev_%02d", i), i, host, user))
+	}
+	if _, err := s.PutEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		q    store.EventQuery
+		want int
+	}{
+		{"all", store.EventQuery{}, 30},
+		{"limit", store.EventQuery{Limit: 5}, 5},
+		{"host case-insensitive", store.EventQuery{Host: "WEB01"}, 10},
+		{"user", store.EventQuery{User: "alice"}, 15},
+		{"host and user", store.EventQuery{Host: "web01", User: "alice"}, 5},
+		{"time window", store.EventQuery{From: base.Add(10 * time.Minute), To: base.Add(20 * time.Minute)}, 10},
+		{"ip", store.EventQuery{IP: "10.0.0.4"}, 1},
+		{"ids", store.EventQuery{IDs: []string{"ev_01", "ev_02", "nope"}}, 2},
+		{"process", store.EventQuery{Process: "LSASS.EXE"}, 30},
+		{"code", store.EventQuery{Code: "4625"}, 0},
+	}
+	for _, c := range cases {
+		got, err := s.SearchEvents(ctx, c.q)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(got) != c.want {
+			t.Errorf("%s: %d events, want %d", c.name, len(got), c.want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Time.After(got[i-1].Time) {
+				t.Errorf("%s: not newest first", c.name)
+				break
+			}
+		}
+	}
+}
+
+func testRetention(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	var evs []event.Event
+	for i := range 100 {
+		evs = append(evs, Event(fmt.Sprintf("ev_%03d", i), i, "h", "u"))
+	}
+	if _, err := s.PutEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteEventsBefore(ctx, base.Add(40*time.Minute))
+	if err != nil || n != 40 {
+		t.Fatalf("DeleteEventsBefore = %d, %v; want 40", n, err)
+	}
+	if _, err := s.GetEvent(ctx, "ev_039"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("old event survived retention: %v", err)
+	}
+	if _, err := s.GetEvent(ctx, "ev_040"); err != nil {
+		t.Fatalf("young event removed: %v", err)
+	}
+	if _, err := s.TrimEvents(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.CountEvents(ctx); c != 0 {
+		t.Fatalf("TrimEvents(1 byte) left %d events", c)
+	}
+}
+
+func testDeadLetters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	d := store.DeadLetter{ID: "dl_1", Stage: "normalize", Reason: "record 3: invalid JSON", Origin: event.Origin{Source: "file", File: "x.json", Record: 3}, Data: []byte("{bad"), Received: base}
+	if err := s.PutDeadLetters(ctx, []store.DeadLetter{d, d}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.CountDeadLetters(ctx); err != nil || c != 1 {
+		t.Fatalf("CountDeadLetters = %d, %v; want 1", c, err)
+	}
+	got, err := s.ListDeadLetters(ctx, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ListDeadLetters = %v, %v", got, err)
+	}
+	if got[0].Origin.File != "x.json" || got[0].Origin.Record != 3 || string(got[0].Data) != "{bad" || got[0].Reason != d.Reason {
+		t.Fatalf("dead letter round trip: %+v", got[0])
+	}
+}
+
+func testAlerts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	as := []event.Alert{
+		{ID: "al_1", Time: base, RuleID: "r1", RuleTitle: "one", Kind: "r1", Count: 1},
+		{ID: "al_2", Time: base.Add(time.Minute), RuleID: "r2", RuleTitle: "two", Kind: "r2", Count: 1},
+	}
+	if n, err := s.PutAlerts(ctx, as); err != nil || n != 2 {
+		t.Fatalf("PutAlerts = %d, %v", n, err)
+	}
+	if n, err := s.PutAlerts(ctx, as); err != nil || n != 0 {
+		t.Fatalf("PutAlerts again = %d, %v; want 0", n, err)
+	}
+	as[0].Triage = &event.Triage{Score: 0.9, Disposition: event.Escalated, IncidentID: "in_1"}
+	as[0].Count = 5
+	if err := s.UpdateAlerts(ctx, as[:1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListAlerts(ctx, store.AlertQuery{Incident: "in_1"})
+	if err != nil || len(got) != 1 || got[0].Count != 5 || got[0].Triage.Score != 0.9 {
+		t.Fatalf("ListAlerts(incident) = %+v, %v", got, err)
+	}
+	if err := s.UpdateAlerts(ctx, []event.Alert{{ID: "al_missing"}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateAlerts(missing) = %v, want ErrNotFound", err)
+	}
+	all, err := s.ListAlerts(ctx, store.AlertQuery{})
+	if err != nil || len(all) != 2 || all[0].ID != "al_1" {
+		t.Fatalf("ListAlerts = %v, %v", all, err)
+	}
+	if c, _ := s.CountAlerts(ctx); c != 2 {
+		t.Fatalf("CountAlerts = %d", c)
+	}
+}
+
+func testIncidents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	inc := event.Incident{ID: "in_1", Status: event.StatusOpen, Updated: base, Version: 1, AlertIDs: []string{"al_1"}}
+	if err := s.PutIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	inc.Version = 2
+	inc.AlertIDs = append(inc.AlertIDs, "al_2")
+	if err := s.PutIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	stale := inc
+	stale.Version = 2
+	if err := s.PutIncident(ctx, stale); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale write = %v, want ErrConflict", err)
+	}
+	got, err := s.GetIncident(ctx, "in_1")
+	if err != nil || got.Version != 2 || len(got.AlertIDs) != 2 {
+		t.Fatalf("GetIncident = %+v, %v", got, err)
+	}
+	merged := event.Incident{ID: "in_2", Status: event.StatusMerged, MergedInto: "in_1", Updated: base.Add(time.Hour)}
+	if err := s.PutIncident(ctx, merged); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListIncidents(ctx, store.IncidentQuery{})
+	if err != nil || len(list) != 1 || list[0].ID != "in_1" {
+		t.Fatalf("ListIncidents = %v, %v; merged incident must be left out", list, err)
+	}
+	if c, _ := s.CountIncidents(ctx); c != 1 {
+		t.Fatalf("CountIncidents = %d, want 1", c)
+	}
+	if _, err := s.GetIncident(ctx, "in_404"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetIncident(missing) = %v", err)
+	}
+}
+
+func testKV(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	if _, err := s.GetState(ctx, "ns", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetState(missing) = %v", err)
+	}
+	for _, k := range []string{"b", "a", "c"} {
+		if err := s.PutState(ctx, "ns", k, []byte("v"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutState(ctx, "ns", "a", []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutState(ctx, "other", "a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	err := s.ListState(ctx, "ns", func(k string, v []byte) bool { keys = append(keys, k+"="+string(v)); return true })
+	if err != nil || fmt.Sprint(keys) != "[a=v2 b=vb c=vc]" {
+		t.Fatalf("ListState = %v, %v", keys, err)
+	}
+	if err := s.DeleteState(ctx, "ns", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteState(ctx, "ns", "zz"); err != nil {
+		t.Fatalf("DeleteState(missing) = %v", err)
+	}
+	if _, err := s.GetState(ctx, "ns", "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted key still there: %v", err)
+	}
+}
