@@ -1,0 +1,565 @@
+package ingest
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/pipeline"
+)
+
+// File formats vigil import understands.
+const (
+	FormatJSON   = "json"
+	FormatEVTX   = "evtx"
+	FormatAITADS = "ait-ads"
+	FormatCEF    = "cef"
+	FormatSyslog = "syslog"
+	FormatCSV    = "csv"
+)
+
+// Formats lists the formats accepted by --format.
+var Formats = []string{FormatJSON, FormatEVTX, FormatAITADS, FormatCEF, FormatSyslog, FormatCSV}
+
+// MaxRecordBytes bounds one line or JSON record in a file.
+const MaxRecordBytes = 16 << 20
+
+// ErrUnknownFormat is returned for a --format that is not in Formats.
+var ErrUnknownFormat = errors.New("unknown format")
+
+// FileOptions configure ReadFile.
+type FileOptions struct {
+	// Format forces a format; empty detects it from the name and the first bytes.
+	Format    string
+	BatchSize int
+	// Progress is called now and then with the bytes read from the file on disk and its size.
+	Progress func(done, total int64)
+	// EVTX decodes an EVTX stream, calling emit with each record rendered as JSON; skipped
+	// damaged parts are reported through bad. It is supplied by the caller so that ingest does
+	// not depend on a particular EVTX decoder. Without it, EVTX files are refused.
+	EVTX func(ctx context.Context, r io.Reader, emit func(rec int64, offset int64, json []byte) error, bad func(rec int64, err error) error) error
+}
+
+// FileResult counts what ReadFile read.
+type FileResult struct {
+	Records   int64 // records published (malformed ones included, flagged)
+	Malformed int64 // records set aside as dead letters
+	Formats   []string
+}
+
+// Output receives batches. Raw telemetry goes to SubjectRawEvents, alerts (AIT-ADS) to
+// SubjectRawAlerts.
+type Output func(ctx context.Context, subject string, b *pipeline.RawBatch) error
+
+// MalformedFormat marks a raw record that could not be split out cleanly; the normalize stage
+// stores it as a dead letter with the reason in the record data.
+const MalformedFormat = "malformed"
+
+// ReadFile streams one file (plain, .gz, or every member of a .zip) into out. Malformed records
+// are published flagged as malformed, so that they reach the dead-letter store through the
+// pipeline like everything else, and reading goes on. The error is non-nil only when the file
+// as a whole cannot be read.
+func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (FileResult, error) {
+	var res FileResult
+	if opt.Format != "" && !validFormat(opt.Format) {
+		return res, fmt.Errorf("%s: %w %q (want one of %s)", path, ErrUnknownFormat, opt.Format, strings.Join(Formats, ", "))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return res, fmt.Errorf("open: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return res, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.IsDir() {
+		return res, fmt.Errorf("%s is a folder", path)
+	}
+	counted := &countingReader{r: f, total: st.Size(), progress: opt.Progress}
+	var head [4]byte
+	n, _ := io.ReadFull(f, head[:])
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return res, fmt.Errorf("seek %s: %w", path, err)
+	}
+	switch {
+	case n >= 4 && bytes.Equal(head[:4], []byte("PK\x03\x04")):
+		zr, err := zip.NewReader(f, st.Size())
+		if err != nil {
+			return res, fmt.Errorf("open zip %s: %w", path, err)
+		}
+		var done int64
+		for _, m := range zr.File {
+			if m.FileInfo().IsDir() {
+				continue
+			}
+			rc, err := m.Open()
+			if err != nil {
+				return res, fmt.Errorf("open %s in %s: %w", m.Name, path, err)
+			}
+			mr := &countingReader{r: rc, base: done, total: st.Size(), progress: opt.Progress, scale: float64(m.CompressedSize64) / float64(max(m.UncompressedSize64, 1))}
+			err = readStream(ctx, abs, m.Name, mr, opt, out, &res)
+			rc.Close()
+			done += int64(m.CompressedSize64)
+			if err != nil {
+				return res, err
+			}
+		}
+		return res, nil
+	}
+	return res, readStream(ctx, abs, "", counted, opt, out, &res)
+}
+
+func validFormat(f string) bool {
+	for _, x := range Formats {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+type countingReader struct {
+	r        io.Reader
+	n, base  int64
+	total    int64
+	scale    float64 // compressed/uncompressed for zip members; 0 means 1
+	progress func(done, total int64)
+	since    int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.since += int64(n)
+	if c.progress != nil && c.since >= 1<<20 {
+		c.since = 0
+		done := c.n
+		if c.scale > 0 {
+			done = int64(float64(c.n) * c.scale)
+		}
+		c.progress(c.base+done, c.total)
+	}
+	return n, err
+}
+
+// readStream reads one logical file (a plain file, a gunzipped file or a zip member).
+func readStream(ctx context.Context, file, member string, r io.Reader, opt FileOptions, out Output, res *FileResult) error {
+	name := member
+	if name == "" {
+		name = filepath.Base(file)
+	}
+	display := file
+	if member != "" {
+		display = file + "!" + member
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: open gzip: %w", display, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 1<<20)
+		name = strings.TrimSuffix(name, ".gz")
+	}
+	format := opt.Format
+	if format == "" {
+		var err error
+		if format, err = detect(name, br); err != nil {
+			return fmt.Errorf("%s: %w", display, err)
+		}
+	}
+	res.Formats = append(res.Formats, format)
+	subject := pipeline.SubjectRawEvents
+	if format == FormatAITADS {
+		subject = pipeline.SubjectRawAlerts
+	}
+	recFormat := format
+	if format == FormatEVTX || format == FormatCSV {
+		recFormat = FormatJSON
+		if format == FormatEVTX {
+			recFormat = FormatEVTX
+		}
+	}
+	good := &Batcher{
+		Template: pipeline.RawBatch{Source: "file", Format: recFormat, File: display, Hint: name},
+		N:        max(opt.BatchSize, 1),
+		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return out(ctx, subject, b) },
+	}
+	bad := &Batcher{
+		Template: pipeline.RawBatch{Source: "file", Format: MalformedFormat, File: display, Hint: format},
+		N:        max(opt.BatchSize, 1),
+		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return out(ctx, pipeline.SubjectRawEvents, b) },
+	}
+	prefix := event.PrefixEvent
+	if subject == pipeline.SubjectRawAlerts {
+		prefix = event.PrefixAlert
+	}
+	emit := func(rec, offset int64, data []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res.Records++
+		return good.Add(ctx, pipeline.RawRecord{ID: PositionID(prefix, file, member, rec, data), Record: rec, Offset: offset, Data: data})
+	}
+	malformed := func(rec, offset int64, data []byte, err error) error {
+		res.Records++
+		res.Malformed++
+		reason := (&RecordError{File: display, Record: rec, Err: err}).Error()
+		body, _ := json.Marshal(struct {
+			Reason string `json:"reason"`
+			Data   string `json:"data"`
+		}{reason, string(truncate(data, 64<<10))})
+		return bad.Add(ctx, pipeline.RawRecord{ID: PositionID(event.PrefixDead, file, member, rec, data), Record: rec, Offset: offset, Data: body})
+	}
+	var err error
+	switch format {
+	case FormatJSON:
+		err = readJSON(br, emit, malformed)
+	case FormatCSV:
+		err = readCSV(br, emit, malformed)
+	case FormatAITADS:
+		err = readAIT(br, emit, malformed)
+	case FormatCEF, FormatSyslog:
+		err = readLines(br, emit, malformed)
+	case FormatEVTX:
+		if opt.EVTX == nil {
+			return fmt.Errorf("%s: EVTX is not supported by this build", display)
+		}
+		err = opt.EVTX(ctx, br, func(rec, off int64, js []byte) error { return emit(rec, off, bytes.Clone(js)) },
+			func(rec int64, e error) error { return malformed(rec, 0, nil, e) })
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", display, err)
+	}
+	if err := good.Close(ctx); err != nil {
+		return fmt.Errorf("%s: %w", display, err)
+	}
+	if err := bad.Close(ctx); err != nil {
+		return fmt.Errorf("%s: %w", display, err)
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// detect picks a format from the member name and the first bytes.
+func detect(name string, br *bufio.Reader) (string, error) {
+	lower := strings.ToLower(name)
+	head, _ := br.Peek(4096)
+	switch {
+	case bytes.HasPrefix(head, []byte("ElfFile\x00")) || strings.HasSuffix(lower, ".evtx"):
+		return FormatEVTX, nil
+	case bytes.HasPrefix(head, []byte("time,name,ip,host,short")):
+		return FormatAITADS, nil
+	}
+	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	if len(trimmed) == 0 {
+		if len(head) == 0 {
+			return FormatJSON, nil // empty file: nothing to read in any format
+		}
+		return FormatSyslog, nil
+	}
+	switch {
+	case trimmed[0] == '{' || trimmed[0] == '[':
+		return FormatJSON, nil
+	case strings.HasSuffix(lower, ".csv"):
+		return FormatCSV, nil
+	}
+	first := trimmed
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	if bytes.Contains(first, []byte("CEF:")) || bytes.Contains(first, []byte("LEEF:")) {
+		return FormatCEF, nil
+	}
+	if !isText(head) {
+		return "", errors.New("cannot detect the format: binary data that is neither EVTX, gzip nor zip (use --format)")
+	}
+	return FormatSyslog, nil
+}
+
+func isText(b []byte) bool {
+	bad := 0
+	for _, c := range b {
+		if c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != 0x1b) {
+			bad++
+		}
+	}
+	return bad*20 <= len(b)
+}
+
+// readLine returns the next line without its terminator, the offset it started at, and io.EOF
+// after the last line. A line longer than MaxRecordBytes is returned truncated with tooLong set
+// and the reader skips to the next line.
+type lineReader struct {
+	br     *bufio.Reader
+	offset int64
+	buf    []byte
+}
+
+func (l *lineReader) next() (line []byte, offset int64, tooLong bool, err error) {
+	offset = l.offset
+	l.buf = l.buf[:0]
+	for {
+		frag, err := l.br.ReadSlice('\n')
+		l.offset += int64(len(frag))
+		if len(l.buf)+len(frag) <= MaxRecordBytes {
+			l.buf = append(l.buf, frag...)
+		} else {
+			tooLong = true
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && (err != io.EOF || len(l.buf) == 0) {
+			return nil, offset, false, err
+		}
+		break
+	}
+	line = bytes.TrimRight(l.buf, "\r\n")
+	return line, offset, tooLong, nil
+}
+
+type emitFunc func(rec, offset int64, data []byte) error
+type badFunc func(rec, offset int64, data []byte, err error) error
+
+func readLines(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+	lr := &lineReader{br: br}
+	var rec int64
+	for {
+		line, off, tooLong, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		rec++
+		if tooLong {
+			if err := bad(rec, off, line, fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxRecordBytes)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := emit(rec, off, bytes.Clone(line)); err != nil {
+			return err
+		}
+	}
+}
+
+// readJSON reads NDJSON line by line (a bad line is set aside and reading goes on) when the
+// first record fits on its first line; otherwise one JSON array or a stream of concatenated,
+// possibly pretty-printed values (a syntax error there ends the file, since the next record
+// boundary cannot be found).
+func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+	head, _ := br.Peek(64 << 10)
+	t := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	if len(t) == 0 {
+		return nil
+	}
+	if skip := len(head) - len(t); skip > 0 {
+		_, _ = br.Discard(skip)
+	}
+	if t[0] == '{' {
+		line := t
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		if json.Valid(bytes.TrimSpace(line)) {
+			return readNDJSON(br, emit, bad)
+		}
+	}
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	var rec int64
+	if t[0] == '[' {
+		if _, err := dec.Token(); err != nil {
+			return bad(1, 0, nil, fmt.Errorf("%w: %v", ErrSyntax, err))
+		}
+		for dec.More() {
+			rec++
+			off := dec.InputOffset()
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return bad(rec, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
+			}
+			if err := emitJSON(rec, off, raw, emit, bad); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for {
+		off := dec.InputOffset()
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			return nil
+		}
+		rec++
+		if err != nil {
+			return bad(rec, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
+		}
+		if err := emitJSON(rec, off, raw, emit, bad); err != nil {
+			return err
+		}
+	}
+}
+
+func emitJSON(rec, off int64, raw []byte, emit emitFunc, bad badFunc) error {
+	if len(raw) > MaxRecordBytes {
+		return bad(rec, off, raw[:1024], fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw)))
+	}
+	if raw[0] != '{' && raw[0] != '"' {
+		return bad(rec, off, raw, ErrNotRecord)
+	}
+	return emit(rec, off, raw)
+}
+
+func readNDJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+	lr := &lineReader{br: br}
+	var rec int64
+	for {
+		line, off, tooLong, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		rec++
+		switch {
+		case tooLong:
+			err = bad(rec, off, line[:min(len(line), 1024)], fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxRecordBytes))
+		default:
+			if cerr := checkRecord(line); cerr != nil {
+				err = bad(rec, off, line, cerr)
+			} else {
+				err = emit(rec, off, bytes.Clone(line))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readCSV turns a CSV file with a header row into one JSON object per row.
+func readCSV(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return nil
+		}
+		return fmt.Errorf("read CSV header: %w", err)
+	}
+	header = append([]string(nil), header...)
+	var rec int64
+	for {
+		off := cr.InputOffset()
+		row, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		rec++
+		if err != nil {
+			if err := bad(rec, off, nil, err); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(row) != len(header) {
+			if err := bad(rec, off, []byte(strings.Join(row, ",")), fmt.Errorf("%d columns, the header has %d", len(row), len(header))); err != nil {
+				return err
+			}
+			continue
+		}
+		obj := make(map[string]string, len(header))
+		for i, h := range header {
+			obj[h] = row[i]
+		}
+		data, _ := json.Marshal(obj)
+		if err := emit(rec, off, data); err != nil {
+			return err
+		}
+	}
+}
+
+// AITColumns are the columns of an AIT-ADS alert CSV that describe the alert. The label columns
+// (time_label, event_label) are ground truth for evaluation and never enter the pipeline.
+var AITColumns = []string{"time", "name", "ip", "host", "short"}
+
+// readAIT reads the AIT-ADS alert CSV. Each record keeps the alert columns only, as a CSV line.
+func readAIT(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+	lr := &lineReader{br: br}
+	line, _, _, err := lr.next()
+	if err != nil {
+		if err == io.EOF {
+			return nil
+		}
+		return err
+	}
+	cols := strings.Split(string(line), ",")
+	if len(cols) < 5 || strings.Join(cols[:5], ",") != strings.Join(AITColumns, ",") {
+		return fmt.Errorf("not an AIT-ADS alert CSV: header %q", line)
+	}
+	var rec int64
+	for {
+		line, off, tooLong, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			continue
+		}
+		rec++
+		fields := bytes.Split(line, []byte(","))
+		switch {
+		case tooLong:
+			err = bad(rec, off, line[:min(len(line), 1024)], ErrTooLarge)
+		case len(fields) != len(cols):
+			err = bad(rec, off, line, fmt.Errorf("%d columns, the header has %d", len(fields), len(cols)))
+		default:
+			err = emit(rec, off, bytes.Clone(bytes.Join(fields[:5], []byte(","))))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

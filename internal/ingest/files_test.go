@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigil-soc/vigil/internal/pipeline"
+)
+
+type collected struct {
+	subject string
+	format  string
+	file    string
+	rec     int64
+	id      string
+	data    string
+}
+
+func readAll(t *testing.T, path string, opt FileOptions) ([]collected, FileResult, error) {
+	t.Helper()
+	var out []collected
+	if opt.BatchSize == 0 {
+		opt.BatchSize = 3
+	}
+	res, err := ReadFile(context.Background(), path, opt, func(_ context.Context, subject string, b *pipeline.RawBatch) error {
+		for _, r := range b.Records {
+			out = append(out, collected{subject, b.Format, b.File, r.Record, r.ID, string(r.Data)})
+		}
+		return nil
+	})
+	return out, res, err
+}
+
+func write(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestReadFileFormats(t *testing.T) {
+	ndjson := "{\"a\":1}\n{\"a\":2}\n{\"a\":\n{\"a\":4}\n7\n"
+	cases := []struct {
+		name      string
+		file      string
+		data      []byte
+		format    string
+		records   int64
+		malformed int64
+		badRecs   []int64 // record numbers of malformed records
+		subject   string
+		detected  string
+	}{
+		{"ndjson with bad lines", "x.json", []byte(ndjson), "", 5, 2, []int64{3, 5}, pipeline.SubjectRawEvents, FormatJSON},
+		{"ndjson gzip", "x.json.gz", gz([]byte(ndjson)), "", 5, 2, []int64{3, 5}, pipeline.SubjectRawEvents, FormatJSON},
+		{"array", "a.json", []byte(`[{"a":1},{"a":2},"line"]`), "", 3, 0, nil, pipeline.SubjectRawEvents, FormatJSON},
+		{"pretty concatenated", "p.json", []byte("{\n \"Event\": {\"x\": 1}\n}\n{\n \"Event\": {\"x\": 2}\n}\n"), "", 2, 0, nil, pipeline.SubjectRawEvents, FormatJSON},
+		{"broken array stops file", "b.json", []byte(`[{"a":1},{"a":}`), "", 2, 1, []int64{2}, pipeline.SubjectRawEvents, FormatJSON},
+		{"csv", "c.csv", []byte("user,ip\nalice,10.0.0.1\nbob\ncarol,10.0.0.3\n"), "", 3, 1, []int64{2}, pipeline.SubjectRawEvents, FormatCSV},
+		{"ait-ads", "fox_alerts.csv", []byte("time,name,ip,host,short,time_label,event_label\n1642213952,Wazuh: ClamAV database update,172.17.131.81,mail,W-Sys-Cav,false_positive,-\nbroken,row\n"), "", 2, 1, []int64{2}, pipeline.SubjectRawAlerts, FormatAITADS},
+		{"cef", "fw.log", []byte("CEF:0|V|P|1|100|Blocked|5|src=10.0.0.1\nCEF:0|V|P|1|101|Allowed|3|src=10.0.0.2\n"), "", 2, 0, nil, pipeline.SubjectRawEvents, FormatCEF},
+		{"syslog", "auth.log", []byte("Jan  5 10:00:00 web01 sshd[1]: Accepted password for alice from 10.0.0.1 port 22 ssh2\n\n<34>1 2026-01-05T10:00:00Z h app - - - msg\n"), "", 2, 0, nil, pipeline.SubjectRawEvents, FormatSyslog},
+		{"forced format", "weird.dat", []byte("{\"a\":1}\n"), FormatJSON, 1, 0, nil, pipeline.SubjectRawEvents, FormatJSON},
+		{"empty", "e.json", nil, "", 0, 0, nil, "", FormatJSON},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := write(t, c.file, c.data)
+			got, res, err := readAll(t, p, FileOptions{Format: c.format})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Records != c.records || res.Malformed != c.malformed {
+				t.Fatalf("records=%d malformed=%d, want %d/%d (%+v)", res.Records, res.Malformed, c.records, c.malformed, got)
+			}
+			if len(res.Formats) != 1 || res.Formats[0] != c.detected {
+				t.Fatalf("formats %v, want %s", res.Formats, c.detected)
+			}
+			var bad []int64
+			ids := map[string]bool{}
+			for _, g := range got {
+				if ids[g.id] {
+					t.Fatalf("duplicate ID %s", g.id)
+				}
+				ids[g.id] = true
+				if g.format == MalformedFormat {
+					bad = append(bad, g.rec)
+					var body struct{ Reason string }
+					if err := json.Unmarshal([]byte(g.data), &body); err != nil || !strings.Contains(body.Reason, "record ") || !strings.Contains(body.Reason, c.file) {
+						t.Errorf("malformed record reason %q does not name file and record", body.Reason)
+					}
+					continue
+				}
+				if g.subject != c.subject {
+					t.Errorf("record %d on %s, want %s", g.rec, g.subject, c.subject)
+				}
+				if strings.Contains(g.data, "false_positive") {
+					t.Errorf("AIT label leaked into the pipeline: %s", g.data)
+				}
+			}
+			if len(bad) != len(c.badRecs) {
+				t.Fatalf("malformed records %v, want %v", bad, c.badRecs)
+			}
+			for i := range bad {
+				if bad[i] != c.badRecs[i] {
+					t.Fatalf("malformed records %v, want %v", bad, c.badRecs)
+				}
+			}
+		})
+	}
+}
+
+func TestReadFileIDsStable(t *testing.T) {
+	p := write(t, "x.json", []byte("{\"a\":1}\n{\"a\":1}\n"))
+	a, _, err := readAll(t, p, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := readAll(t, p, FileOptions{})
+	if a[0].id != b[0].id || a[1].id != b[1].id {
+		t.Fatal("importing the same file twice gave different IDs")
+	}
+	if a[0].id == a[1].id {
+		t.Fatal("identical lines at different positions share an ID")
+	}
+}
+
+func TestReadZipMembers(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("one.json")
+	w.Write([]byte("{\"a\":1}\n{\"a\":2}\n"))
+	w, _ = zw.Create("sub/two.log")
+	w.Write([]byte("Jan  5 10:00:00 h app: hello\n"))
+	w, _ = zw.Create("three.json.gz")
+	w.Write(gz([]byte(`{"b":1}`)))
+	zw.Close()
+	p := write(t, "bundle.zip", buf.Bytes())
+	got, res, err := readAll(t, p, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 4 {
+		t.Fatalf("records = %d, want 4 (%v)", res.Records, got)
+	}
+	if !strings.HasSuffix(got[0].file, "bundle.zip!one.json") || !strings.HasSuffix(got[2].file, "bundle.zip!sub/two.log") {
+		t.Fatalf("member provenance: %q, %q", got[0].file, got[2].file)
+	}
+}
+
+func TestReadFileErrors(t *testing.T) {
+	if _, _, err := readAll(t, filepath.Join(t.TempDir(), "missing.json"), FileOptions{}); err == nil {
+		t.Fatal("missing file accepted")
+	}
+	p := write(t, "x.bin", []byte{0, 1, 2, 3, 0, 0, 0, 5, 6, 0, 0, 0})
+	if _, _, err := readAll(t, p, FileOptions{}); err == nil || !strings.Contains(err.Error(), "x.bin") {
+		t.Fatalf("binary file: err = %v, want an error naming the file", err)
+	}
+	if _, _, err := readAll(t, p, FileOptions{Format: "xml"}); !errors.Is(err, ErrUnknownFormat) {
+		t.Fatalf("unknown format: %v", err)
+	}
+	p = write(t, "x.evtx", []byte("ElfFile\x00"))
+	if _, _, err := readAll(t, p, FileOptions{}); err == nil {
+		t.Fatal("EVTX without a decoder accepted")
+	}
+}
+
+func TestReadRealAITADS(t *testing.T) {
+	p := "../../../shared/data/ait-ads/russellmitchell_alerts.csv.gz"
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("dataset missing: %v", err)
+	}
+	n := 0
+	res, err := ReadFile(context.Background(), p, FileOptions{BatchSize: 1000}, func(_ context.Context, subject string, b *pipeline.RawBatch) error {
+		if subject != pipeline.SubjectRawAlerts {
+			t.Fatalf("subject %s", subject)
+		}
+		n += len(b.Records)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 45544 || res.Malformed != 0 {
+		t.Fatalf("read %d alerts (%d malformed), want 45,544", n, res.Malformed)
+	}
+}

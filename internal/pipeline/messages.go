@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+)
+
+// RawRecord is one record as received, before normalization.
+type RawRecord struct {
+	// ID is the event (or alert) ID the record will be stored under, fixed at ingest so that a
+	// retried delivery produces the same ID.
+	ID string
+	// Record is the 1-based position in the file or request; Offset the byte offset, when known.
+	Record int64
+	Offset int64
+	Data   []byte
+}
+
+// RawBatch is a batch of raw records sharing their provenance.
+type RawBatch struct {
+	Source   string // http, hec, syslog-udp, syslog-tcp, file, demo
+	Format   string // json, syslog, cef, evtx, ait-ads, text
+	Hint     string // sender's hint: HEC sourcetype, file name, ...
+	File     string
+	Peer     string
+	Received time.Time
+	Records  []RawRecord
+}
+
+// Origin returns the provenance of record i.
+func (b *RawBatch) Origin(i int) event.Origin {
+	r := &b.Records[i]
+	return event.Origin{Source: b.Source, Format: b.Format, File: b.File, Record: r.Record, Offset: r.Offset, Peer: b.Peer, Received: b.Received}
+}
+
+const rawBatchMagic = 0x56524231 // "VRB1"
+
+// MarshalBinary encodes the batch compactly (length-prefixed fields).
+func (b *RawBatch) MarshalBinary() ([]byte, error) {
+	n := 64 + len(b.Source) + len(b.Format) + len(b.Hint) + len(b.File) + len(b.Peer)
+	for i := range b.Records {
+		n += 32 + len(b.Records[i].ID) + len(b.Records[i].Data)
+	}
+	out := make([]byte, 0, n)
+	out = binary.BigEndian.AppendUint32(out, rawBatchMagic)
+	for _, s := range []string{b.Source, b.Format, b.Hint, b.File, b.Peer} {
+		out = appendBytes(out, []byte(s))
+	}
+	out = binary.AppendVarint(out, b.Received.UnixNano())
+	out = binary.AppendUvarint(out, uint64(len(b.Records)))
+	for i := range b.Records {
+		r := &b.Records[i]
+		out = appendBytes(out, []byte(r.ID))
+		out = binary.AppendVarint(out, r.Record)
+		out = binary.AppendVarint(out, r.Offset)
+		out = appendBytes(out, r.Data)
+	}
+	return out, nil
+}
+
+func appendBytes(out, b []byte) []byte {
+	out = binary.AppendUvarint(out, uint64(len(b)))
+	return append(out, b...)
+}
+
+var errCorrupt = errors.New("corrupt raw batch")
+
+// UnmarshalBinary decodes a batch. Record data aliases buf.
+func (b *RawBatch) UnmarshalBinary(buf []byte) error {
+	if len(buf) < 4 || binary.BigEndian.Uint32(buf) != rawBatchMagic {
+		return fmt.Errorf("%w: bad magic", errCorrupt)
+	}
+	d := decoder{buf: buf[4:]}
+	b.Source = string(d.bytes())
+	b.Format = string(d.bytes())
+	b.Hint = string(d.bytes())
+	b.File = string(d.bytes())
+	b.Peer = string(d.bytes())
+	b.Received = time.Unix(0, d.varint()).UTC()
+	n := d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	if n > uint64(len(d.buf)) {
+		return fmt.Errorf("%w: %d records in %d bytes", errCorrupt, n, len(d.buf))
+	}
+	b.Records = make([]RawRecord, n)
+	for i := range b.Records {
+		r := &b.Records[i]
+		r.ID = string(d.bytes())
+		r.Record = d.varint()
+		r.Offset = d.varint()
+		r.Data = d.bytes()
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.buf) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.buf))
+	}
+	return nil
+}
+
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.err = fmt.Errorf("%w: bad length", errCorrupt)
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.err = fmt.Errorf("%w: bad number", errCorrupt)
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.buf)) {
+		d.err = fmt.Errorf("%w: field of %d bytes exceeds %d left", errCorrupt, n, len(d.buf))
+		return nil
+	}
+	b := d.buf[:n:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+// EncodeJSON encodes a stage message (a batch of events, alerts, incidents or actions) as JSON.
+func EncodeJSON[T any](batch []T) ([]byte, error) {
+	b, err := json.Marshal(batch)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeJSON decodes a batch encoded by EncodeJSON.
+func DecodeJSON[T any](data []byte) ([]T, error) {
+	var out []T
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("decode batch: %w", err)
+	}
+	return out, nil
+}
