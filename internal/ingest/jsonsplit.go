@@ -109,6 +109,10 @@ func checkRecord(rec []byte) error {
 // record stops the split with a *RecordError; callers that must store all-or-nothing validate
 // first (fn nil) and then split again.
 func SplitJSON(body []byte, fn func(n int, rec []byte) error) (int, error) {
+	return splitJSON(body, checkRecord, fn)
+}
+
+func splitJSON(body []byte, check func([]byte) error, fn func(n int, rec []byte) error) (int, error) {
 	i := skipSpace(body, 0)
 	if i == len(body) {
 		return 0, &RecordError{Record: 1, Err: ErrEmpty}
@@ -116,7 +120,7 @@ func SplitJSON(body []byte, fn func(n int, rec []byte) error) (int, error) {
 	n := 0
 	emit := func(rec []byte) error {
 		n++
-		if err := checkRecord(rec); err != nil {
+		if err := check(rec); err != nil {
 			return &RecordError{Record: int64(n), Err: err}
 		}
 		if fn != nil {

@@ -1,0 +1,167 @@
+// Package app is vigil's composition root: it builds the store, the bus, the pipeline stages,
+// the API and the listeners from the configuration, runs them together (the first failure stops
+// all) and shuts them down in reverse order. It is the only package that knows the concrete
+// implementations.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/natsbus"
+	"github.com/vigil-soc/vigil/internal/pipeline"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/store/sqlite"
+	"github.com/vigil-soc/vigil/internal/telemetry"
+)
+
+// ErrLocked is returned when another vigil process holds the data directory.
+var ErrLocked = errors.New("data directory is in use by another vigil process")
+
+// App is an opened vigil instance: its store, bus and metrics.
+type App struct {
+	Cfg     config.Config
+	Log     *slog.Logger
+	Store   store.Store
+	Bus     *natsbus.Bus
+	Metrics *telemetry.Metrics
+
+	lock *os.File
+}
+
+// Open locks the data directory and opens the store and the bus.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	a := &App{Cfg: cfg, Log: log, Metrics: telemetry.New()}
+	lock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.lock = lock
+	st, err := sqlite.Open(ctx, cfg.Path("vigil.db"), sqlite.Options{Synchronous: cfg.Store.Synchronous})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Store = st
+	always, every := cfg.SyncInterval()
+	bus, err := natsbus.Open(ctx, natsbus.Options{
+		URL:            cfg.NATS.URL,
+		CredsFile:      cfg.NATS.Credentials,
+		StoreDir:       cfg.Path("nats"),
+		SyncAlways:     always,
+		SyncInterval:   every,
+		Replicas:       cfg.NATS.Replicas,
+		MaxIngestBytes: cfg.NATS.MaxRawBytes,
+		MaxStageBytes:  cfg.NATS.MaxRawBytes,
+		MaxAge:         cfg.NATS.StreamMaxAge.Std(),
+		Logger:         log,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Bus = bus
+	if err := a.Metrics.Register(telemetry.LagCollector{Source: bus}); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("register lag metrics: %w", err)
+	}
+	return a, nil
+}
+
+// Close releases everything in reverse order of Open.
+func (a *App) Close() error {
+	var errs []error
+	if a.Bus != nil {
+		errs = append(errs, a.Bus.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	if a.lock != nil {
+		_ = syscall.Flock(int(a.lock.Fd()), syscall.LOCK_UN)
+		errs = append(errs, a.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "vigil.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+	}
+	return f, nil
+}
+
+// APIToken returns the API token: from the configuration, else VIGIL_API_TOKEN, else the file
+// DIR/api-token, which is created (mode 0600) when missing. created reports that.
+func (a *App) APIToken() (token string, created bool, err error) {
+	if a.Cfg.API.Token.IsSet() {
+		t, err := a.Cfg.API.Token.Value()
+		return t, false, err
+	}
+	if t := os.Getenv("VIGIL_API_TOKEN"); t != "" {
+		return t, false, nil
+	}
+	p := a.Cfg.Path("api-token")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), false, nil
+	}
+	var raw [24]byte
+	_, _ = rand.Read(raw[:])
+	t := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(p, []byte(t+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("write API token: %w", err)
+	}
+	return t, true, nil
+}
+
+// Drain waits until every stage has consumed everything published so far.
+func (a *App) Drain(ctx context.Context) error {
+	quiet := 0
+	for {
+		lag, err := a.Bus.Lag(ctx)
+		if err != nil {
+			return err
+		}
+		busy := false
+		for _, l := range lag {
+			if l != (pipeline.Lag{}) {
+				busy = true
+				break
+			}
+		}
+		if busy {
+			quiet = 0
+		} else if quiet++; quiet >= 3 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(30 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigil-soc/vigil/internal/api"
+)
+
+// RunPipeline runs every stage's consumer until ctx ends or one fails.
+func (a *App) RunPipeline(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, st := range a.stages() {
+		g.Go(func() error {
+			if err := a.consume(ctx, st); err != nil {
+				return fmt.Errorf("stage %s: %w", st.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// ServeOptions tune Serve.
+type ServeOptions struct {
+	// Ready is called once the API listens, with its address.
+	Ready func(addr string)
+}
+
+// Serve runs the pipeline, the HTTP API and the listeners until ctx ends; then it stops taking
+// input first and lets the stages finish their current batches.
+func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
+	token, _, err := a.APIToken()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.Cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Cfg.Listen, err)
+	}
+	var started atomic.Bool
+	srv := &api.Server{
+		Store: a.Store, Bus: a.Bus, Token: token, Metrics: a.Metrics, Log: a.Log.With("component", "api"),
+		MaxBodyBytes: a.Cfg.API.MaxBodyBytes, BatchSize: a.Cfg.Ingest.BatchSize,
+		Ready: func() error {
+			if !started.Load() {
+				return errors.New("pipeline starting")
+			}
+			return nil
+		},
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.RunPipeline(gctx) })
+	g.Go(func() error { return a.runRetention(gctx) })
+	g.Go(func() error {
+		err := hs.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http: %w", err)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	})
+	started.Store(true)
+	if opt.Ready != nil {
+		opt.Ready(ln.Addr().String())
+	}
+	return g.Wait()
+}
+
+// runRetention removes events past their age or size limits now and then.
+func (a *App) runRetention(ctx context.Context) error {
+	every := a.Cfg.Retention.Interval.Std()
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		log := a.Log.With("component", "retention")
+		if age := a.Cfg.Retention.EventsMaxAge.Std(); age > 0 {
+			if n, err := a.Store.DeleteEventsBefore(ctx, time.Now().Add(-age)); err != nil {
+				log.Warn("delete old events", "err", err)
+			} else if n > 0 {
+				log.Info("deleted old events", "count", n)
+			}
+		}
+		if max := a.Cfg.Retention.EventsMaxBytes; max > 0 {
+			if n, err := a.Store.TrimEvents(ctx, max); err != nil {
+				log.Warn("trim events", "err", err)
+			} else if n > 0 {
+				log.Info("trimmed events over the size limit", "count", n)
+			}
+		}
+	}
+}

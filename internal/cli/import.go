@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/app"
+	"github.com/vigil-soc/vigil/internal/ingest"
+)
+
+func runImport(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("import", e)
+	var c common
+	c.register(fs, true)
+	format := fs.String("format", "", "input format: "+strings.Join(ingest.Formats, ", ")+" (default: detect)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		return &exitError{code: 2, err: errors.New("usage: vigil import [--data DIR] [--rules DIR] [--format F] FILE...")}
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg.Log)
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bar := newProgressBar(e.stderr)
+	rep, err := a.Import(ctx, files, app.ImportOptions{Format: *format, Progress: bar.update})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	for _, f := range rep.Files {
+		if f.Err != "" {
+			fmt.Fprintf(e.stderr, "vigil import: %s\n", f.Err)
+		}
+	}
+	if rep.Malformed > 0 {
+		fmt.Fprintf(e.stderr, "vigil import: %d malformed records set aside as dead letters (see GET /api/v1/dead-letters)\n", rep.Malformed)
+	}
+	fmt.Fprintf(e.stdout, "imported %d of %d files: %d records (%d malformed), %d events, %d alerts, %d incidents, %d dead letters in %.1fs (%.0f records/s)\n",
+		len(rep.Files)-rep.FailedFiles, len(rep.Files), rep.Records, rep.Malformed, rep.Events, rep.Alerts, rep.Incidents, rep.DeadLetters,
+		rep.Elapsed.Seconds(), float64(rep.Records)/max(rep.Elapsed.Seconds(), 0.001))
+	if rep.FailedFiles > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
