@@ -170,6 +170,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body larger than %d bytes", tooBig.Limit)})
 	case errors.Is(err, pipeline.ErrFull):
 		s.Metrics.Rejected(routeSource(r), "full")
+		s.Log.Warn("ingest refused with 503: the bus is at its limit", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "ingest is at capacity; retry later"})
 	case errors.Is(err, store.ErrNotFound):

@@ -51,7 +51,7 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 	}
 	pctx, stop := context.WithCancel(ctx)
 	perr := make(chan error, 1)
-	go func() { perr <- a.RunPipeline(pctx) }()
+	go func() { perr <- a.RunPipeline(pctx, nil) }()
 	defer func() {
 		stop()
 		<-perr
@@ -63,6 +63,7 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 		res, err := ingest.ReadFile(ctx, f, ingest.FileOptions{
 			Format:    opt.Format,
 			BatchSize: a.Cfg.Ingest.BatchSize,
+			MaxBytes:  ingest.BatchBytes(a.Bus.MaxPayload()),
 			EVTX:      decodeEVTX,
 			Progress: func(done, total int64) {
 				if opt.Progress != nil {

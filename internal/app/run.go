@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,13 +14,29 @@ import (
 	"github.com/vigil-soc/vigil/internal/api"
 )
 
-// RunPipeline runs every stage's consumer until ctx ends or one fails.
-func (a *App) RunPipeline(ctx context.Context) error {
+// RunPipeline runs every stage's consumer until ctx ends or one fails. started, when not nil,
+// is called once every stage's consumer exists.
+func (a *App) RunPipeline(ctx context.Context, started func()) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for _, st := range a.stages() {
+	sts := a.stages()
+	var wg sync.WaitGroup
+	wg.Add(len(sts))
+	for _, st := range sts {
 		g.Go(func() error {
-			if err := a.consume(ctx, st); err != nil {
+			if err := a.consume(ctx, st, wg.Done); err != nil {
 				return fmt.Errorf("stage %s: %w", st.name, err)
+			}
+			return nil
+		})
+	}
+	if started != nil {
+		g.Go(func() error {
+			ok := make(chan struct{})
+			go func() { wg.Wait(); close(ok) }()
+			select {
+			case <-ok:
+				started()
+			case <-ctx.Done():
 			}
 			return nil
 		})
@@ -45,21 +61,23 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Cfg.Listen, err)
 	}
-	var started atomic.Bool
+	// The API serves only once every stage's consumer exists, so /healthz answering 200 means
+	// the whole pipeline is up.
 	srv := &api.Server{
 		Store: a.Store, Bus: a.Bus, Token: token, Metrics: a.Metrics, Log: a.Log.With("component", "api"),
 		MaxBodyBytes: a.Cfg.API.MaxBodyBytes, BatchSize: a.Cfg.Ingest.BatchSize,
-		Ready: func() error {
-			if !started.Load() {
-				return errors.New("pipeline starting")
-			}
-			return nil
-		},
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.RunPipeline(gctx) })
+	pipelineUp := make(chan struct{})
+	g.Go(func() error { return a.RunPipeline(gctx, func() { close(pipelineUp) }) })
+	select {
+	case <-pipelineUp:
+	case <-gctx.Done():
+		ln.Close()
+		return g.Wait()
+	}
 	g.Go(func() error { return a.runRetention(gctx) })
 	g.Go(func() error {
 		err := hs.Serve(ln)
@@ -74,7 +92,6 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 		defer cancel()
 		return hs.Shutdown(sctx)
 	})
-	started.Store(true)
 	if opt.Ready != nil {
 		opt.Ready(ln.Addr().String())
 	}

@@ -24,7 +24,7 @@ type stage struct {
 }
 
 // consume runs a stage's consumer with metrics and dead-lettering.
-func (a *App) consume(ctx context.Context, st stage) error {
+func (a *App) consume(ctx context.Context, st stage, started func()) error {
 	cfg := pipeline.ConsumerConfig{
 		Name:        st.name,
 		Subject:     st.subject,
@@ -32,6 +32,7 @@ func (a *App) consume(ctx context.Context, st stage) error {
 		Batch:       16,
 		MaxInflight: a.Cfg.Pipeline.MaxInflight,
 		MaxDeliver:  a.Cfg.Pipeline.MaxDeliver,
+		Started:     started,
 		Dead: func(ctx context.Context, m pipeline.Msg, err error) error {
 			a.Metrics.Dead(st.name, 1)
 			return a.Store.PutDeadLetters(ctx, []store.DeadLetter{{
@@ -70,11 +71,13 @@ func batchMsgID(stage string, msgs []pipeline.Msg) string {
 }
 
 // normalizeStage turns raw records into normalized events, stores them (and dead letters for
-// records that cannot be normalized) and passes the events on to detection.
+// records that cannot be normalized) and passes the events on to detection. Each event is
+// encoded to JSON once, for the store and the bus.
 func (a *App) normalizeStage(ctx context.Context, msgs []pipeline.Msg) error {
 	var evs []event.Event
 	var dead []store.DeadLetter
-	for _, m := range msgs {
+	ends := make([]int, len(msgs)) // evs[ends[i-1]:ends[i]] came from msgs[i]
+	for mi, m := range msgs {
 		var b pipeline.RawBatch
 		if err := b.UnmarshalBinary(m.Data); err != nil {
 			return fmt.Errorf("message %s: %w", m.ID, err)
@@ -95,8 +98,17 @@ func (a *App) normalizeStage(ctx context.Context, msgs []pipeline.Msg) error {
 			ev.ID = rec.ID
 			evs = append(evs, ev)
 		}
+		ends[mi] = len(evs)
 	}
-	if _, err := a.Store.PutEvents(ctx, evs); err != nil {
+	encoded := make([][]byte, len(evs))
+	for i := range evs {
+		js, err := json.Marshal(&evs[i])
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", evs[i].ID, err)
+		}
+		encoded[i] = js
+	}
+	if _, err := a.Store.PutEvents(ctx, evs, encoded); err != nil {
 		return err
 	}
 	if len(dead) > 0 {
@@ -105,14 +117,14 @@ func (a *App) normalizeStage(ctx context.Context, msgs []pipeline.Msg) error {
 		}
 		a.Metrics.Dead("normalize", len(dead))
 	}
-	if len(evs) == 0 {
-		return nil
+	from := 0
+	for mi, m := range msgs {
+		if err := pipeline.PublishLines(ctx, a.Bus, pipeline.SubjectEvents, "normalize:"+m.ID, encoded[from:ends[mi]]); err != nil {
+			return err
+		}
+		from = ends[mi]
 	}
-	data, err := pipeline.EncodeJSON(evs)
-	if err != nil {
-		return err
-	}
-	return a.Bus.Publish(ctx, pipeline.SubjectEvents, batchMsgID("normalize", msgs), data)
+	return nil
 }
 
 func recordReason(o event.Origin, err error) string {
@@ -229,14 +241,15 @@ func (a *App) alertIntakeStage(ctx context.Context, msgs []pipeline.Msg) error {
 		}
 		a.Metrics.Dead("alert-intake", len(dead))
 	}
-	if len(alerts) == 0 {
-		return nil
+	encoded := make([][]byte, len(alerts))
+	for i := range alerts {
+		js, err := json.Marshal(&alerts[i])
+		if err != nil {
+			return fmt.Errorf("encode alert %s: %w", alerts[i].ID, err)
+		}
+		encoded[i] = js
 	}
-	data, err := pipeline.EncodeJSON(alerts)
-	if err != nil {
-		return err
-	}
-	return a.Bus.Publish(ctx, pipeline.SubjectAlerts, batchMsgID("alert-intake", msgs), data)
+	return pipeline.PublishLines(ctx, a.Bus, pipeline.SubjectAlerts, batchMsgID("alert-intake", msgs), encoded)
 }
 
 var errAITColumns = errors.New("want 5 columns: time,name,ip,host,short")

@@ -126,7 +126,7 @@ func Default() Config {
 		Retention: Retention{EventsMaxAge: Duration(30 * 24 * time.Hour), EventsMaxBytes: 20 << 30, Interval: Duration(10 * time.Minute)},
 		Syslog:    Syslog{MaxFrame: 64 << 10},
 		Ingest:    Ingest{BatchSize: 1000, BatchWait: Duration(200 * time.Millisecond)},
-		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5},
+		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2}},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 }

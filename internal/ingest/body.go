@@ -25,6 +25,7 @@ type Submission struct {
 	Peer      string
 	Prefix    string // ID prefix: event.PrefixEvent or event.PrefixAlert
 	BatchSize int
+	MaxBytes  int // bound on one batch's payload (see BatchBytes)
 }
 
 // SplitBody validates a whole body first, so that a malformed record stores nothing, then cuts
@@ -49,6 +50,7 @@ func SplitBody(body []byte, sub Submission) ([]*pipeline.RawBatch, int, error) {
 	b := &Batcher{
 		Template: pipeline.RawBatch{Source: sub.Source, Format: sub.Format, Hint: sub.Hint, Peer: sub.Peer, Received: time.Now().UTC()},
 		N:        max(sub.BatchSize, 1),
+		MaxBytes: sub.MaxBytes,
 		Flush: func(_ context.Context, rb *pipeline.RawBatch) error {
 			c := *rb // Batcher.Close starts a fresh slice after Flush, so c keeps its records
 			batches = append(batches, &c)
@@ -105,6 +107,7 @@ func SplitLines(body []byte, sub Submission) ([]*pipeline.RawBatch, int, error) 
 	b := &Batcher{
 		Template: pipeline.RawBatch{Source: sub.Source, Format: sub.Format, Hint: sub.Hint, Peer: sub.Peer, Received: time.Now().UTC()},
 		N:        max(sub.BatchSize, 1),
+		MaxBytes: sub.MaxBytes,
 		Flush: func(_ context.Context, rb *pipeline.RawBatch) error {
 			c := *rb // Batcher.Close starts a fresh slice after Flush, so c keeps its records
 			batches = append(batches, &c)

@@ -43,6 +43,7 @@ type FileOptions struct {
 	// Format forces a format; empty detects it from the name and the first bytes.
 	Format    string
 	BatchSize int
+	MaxBytes  int // bound on one batch's payload (see BatchBytes)
 	// Progress is called now and then with the bytes read from the file on disk and its size.
 	Progress func(done, total int64)
 	// EVTX decodes an EVTX stream, calling emit with each record rendered as JSON; skipped
@@ -200,11 +201,13 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 	good := &Batcher{
 		Template: pipeline.RawBatch{Source: "file", Format: recFormat, File: display, Hint: name},
 		N:        max(opt.BatchSize, 1),
+		MaxBytes: opt.MaxBytes,
 		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return out(ctx, subject, b) },
 	}
 	bad := &Batcher{
 		Template: pipeline.RawBatch{Source: "file", Format: MalformedFormat, File: display, Hint: format},
 		N:        max(opt.BatchSize, 1),
+		MaxBytes: opt.MaxBytes,
 		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return out(ctx, pipeline.SubjectRawEvents, b) },
 	}
 	prefix := event.PrefixEvent

@@ -39,6 +39,8 @@ func Publish(ctx context.Context, pub pipeline.Publisher, subject string, b *pip
 type Batcher struct {
 	Template pipeline.RawBatch // provenance shared by every batch
 	N        int
+	// MaxBytes bounds a batch's payload (default MaxBatchBytes).
+	MaxBytes int
 	Flush    func(ctx context.Context, b *pipeline.RawBatch) error
 
 	cur   pipeline.RawBatch
@@ -47,7 +49,7 @@ type Batcher struct {
 
 // Add appends a record, flushing first when the batch is full.
 func (b *Batcher) Add(ctx context.Context, r pipeline.RawRecord) error {
-	if len(b.cur.Records) > 0 && (len(b.cur.Records) >= max(b.N, 1) || b.bytes+len(r.Data) > MaxBatchBytes) {
+	if len(b.cur.Records) > 0 && (len(b.cur.Records) >= max(b.N, 1) || b.bytes+len(r.Data) > b.limit()) {
 		if err := b.Close(ctx); err != nil {
 			return err
 		}
@@ -63,6 +65,18 @@ func (b *Batcher) Add(ctx context.Context, r pipeline.RawRecord) error {
 	b.cur.Records = append(b.cur.Records, r)
 	b.bytes += len(r.Data) + len(r.ID) + 16
 	return nil
+}
+
+func (b *Batcher) limit() int {
+	if b.MaxBytes > 0 {
+		return b.MaxBytes
+	}
+	return MaxBatchBytes
+}
+
+// BatchBytes returns the raw batch size to use on a bus with the given payload limit.
+func BatchBytes(maxPayload int) int {
+	return max(min(MaxBatchBytes, maxPayload*3/4), 64<<10)
 }
 
 // Len returns the records waiting in the current batch.

@@ -24,9 +24,11 @@ func (b *Bus) Consume(ctx context.Context, cfg pipeline.ConsumerConfig, h pipeli
 	workers := max(cfg.Workers, 1)
 	batch := max(cfg.Batch, 1)
 	inflight := max(cfg.MaxInflight, batch*workers)
+	// A short ack wait bounds how long messages delivered to a process that died stay invisible;
+	// workers extend it with InProgress while they are busy with a batch.
 	ackWait := cfg.AckWait
 	if ackWait <= 0 {
-		ackWait = 2 * time.Minute
+		ackWait = 10 * time.Second
 	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, streamOf(cfg.Subject), jetstream.ConsumerConfig{
 		Durable:       cfg.Name,
@@ -38,6 +40,9 @@ func (b *Bus) Consume(ctx context.Context, cfg pipeline.ConsumerConfig, h pipeli
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("create consumer %s: %w", cfg.Name, err)
 	}
 	b.mu.Lock()
@@ -59,12 +64,15 @@ func (b *Bus) Consume(ctx context.Context, cfg pipeline.ConsumerConfig, h pipeli
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", cfg.Name, err)
 	}
+	if cfg.Started != nil {
+		cfg.Started()
+	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := worker{cfg: cfg, h: h, log: log}
+			w := worker{cfg: cfg, h: h, log: log, ackWait: ackWait}
 			w.run(ctx, ch, batch)
 		}()
 	}
@@ -75,9 +83,10 @@ func (b *Bus) Consume(ctx context.Context, cfg pipeline.ConsumerConfig, h pipeli
 }
 
 type worker struct {
-	cfg pipeline.ConsumerConfig
-	h   pipeline.Handler
-	log *slog.Logger
+	cfg     pipeline.ConsumerConfig
+	h       pipeline.Handler
+	log     *slog.Logger
+	ackWait time.Duration
 }
 
 func (w *worker) run(ctx context.Context, ch <-chan jetstream.Msg, batch int) {
@@ -117,6 +126,8 @@ func (w *worker) process(ctx context.Context, msgs []jetstream.Msg) {
 	// The handler finishes its batch even when shutdown has begun, within a grace period.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerGrace)
 	defer cancel()
+	stop := w.keepAlive(msgs)
+	defer stop()
 	pms := make([]pipeline.Msg, len(msgs))
 	for i, m := range msgs {
 		pms[i] = toMsg(m)
@@ -139,6 +150,29 @@ func (w *worker) process(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		w.ack(m)
 	}
+}
+
+// keepAlive tells the server the batch is still being worked on, so that a slow batch is not
+// redelivered to another worker meanwhile.
+func (w *worker) keepAlive(msgs []jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(w.ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 func (w *worker) ack(m jetstream.Msg) {

@@ -224,6 +224,9 @@ func isFull(err error) bool {
 	return strings.Contains(err.Error(), "maximum bytes exceeded") || strings.Contains(err.Error(), "maximum messages exceeded")
 }
 
+// MaxPayload returns the largest message the server accepts.
+func (b *Bus) MaxPayload() int { return int(b.nc.MaxPayload()) }
+
 // Close stops consumers, the connection and the embedded server.
 func (b *Bus) Close() error {
 	if b.nc != nil {

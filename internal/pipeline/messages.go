@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -167,4 +169,70 @@ func DecodeJSON[T any](data []byte) ([]T, error) {
 		return nil, fmt.Errorf("decode batch: %w", err)
 	}
 	return out, nil
+}
+
+// EncodeLines joins pre-encoded JSON records into one newline-delimited message.
+func EncodeLines(recs [][]byte) []byte {
+	n := 0
+	for _, r := range recs {
+		n += len(r) + 1
+	}
+	out := make([]byte, 0, n)
+	for _, r := range recs {
+		out = append(out, r...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// DecodeLines decodes a message made by EncodeLines.
+func DecodeLines[T any](data []byte) ([]T, error) {
+	var out []T
+	for i := 0; len(data) > 0; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			j = len(data)
+		}
+		line := data[:j]
+		data = data[min(j+1, len(data)):]
+		if len(line) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			return nil, fmt.Errorf("decode record %d of batch: %w", i+1, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// PublishLines publishes pre-encoded JSON records on subject as as few messages as the bus's
+// payload limit allows. Message IDs derive from baseID and the chunk number, so a retry is
+// deduplicated.
+func PublishLines(ctx context.Context, pub Publisher, subject, baseID string, recs [][]byte) error {
+	limit := pub.MaxPayload() - 1024
+	start, size, chunk := 0, 0, 0
+	flush := func(end int) error {
+		if end == start {
+			return nil
+		}
+		id := fmt.Sprintf("%s/%d", baseID, chunk)
+		chunk++
+		err := pub.Publish(ctx, subject, id, EncodeLines(recs[start:end]))
+		start, size = end, 0
+		return err
+	}
+	for i, r := range recs {
+		if len(r)+1 > limit {
+			return fmt.Errorf("publish to %s: record %d is %d bytes, over the bus limit of %d", subject, i+1, len(r), limit)
+		}
+		if size+len(r)+1 > limit {
+			if err := flush(i); err != nil {
+				return err
+			}
+		}
+		size += len(r) + 1
+	}
+	return flush(len(recs))
 }

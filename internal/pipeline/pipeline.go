@@ -44,6 +44,8 @@ type Publisher interface {
 	// msgID deduplicates retries of the same message. When the bus is full the error wraps
 	// ErrFull and nothing was stored.
 	Publish(ctx context.Context, subject, msgID string, data []byte) error
+	// MaxPayload is the largest message the bus accepts, in bytes.
+	MaxPayload() int
 }
 
 // Handler processes a batch of delivered messages. Returning nil acknowledges all of them.
@@ -73,6 +75,8 @@ type ConsumerConfig struct {
 	// stays and is retried later, so nothing is lost because the dead-letter store was down.
 	// Failures wrapping ErrFull or a context error never count towards MaxDeliver.
 	Dead func(ctx context.Context, m Msg, err error) error
+	// Started, when set, is called once the durable consumer exists and delivery begins.
+	Started func()
 }
 
 // Lag is a consumer's backlog.

@@ -17,8 +17,10 @@ import (
 // Events stores normalized events with their raw records.
 type Events interface {
 	// PutEvents stores events, skipping any whose ID is already stored. It returns how many
-	// were new. The write is durable when PutEvents returns.
-	PutEvents(ctx context.Context, evs []event.Event) (int, error)
+	// were new. The write is durable when PutEvents returns. encoded, when not nil, holds each
+	// event's JSON encoding (json.Marshal(&evs[i])) so that a caller that also publishes the
+	// events encodes them once.
+	PutEvents(ctx context.Context, evs []event.Event, encoded [][]byte) (int, error)
 	// GetEvent returns one event, or an error wrapping ErrNotFound.
 	GetEvent(ctx context.Context, id string) (event.Event, error)
 	// SearchEvents returns events matching q, newest first.

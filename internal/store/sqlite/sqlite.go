@@ -31,9 +31,10 @@ type Options struct {
 
 // Store is a SQLite-backed store.Store.
 type Store struct {
-	w    *sql.DB // single writer connection
-	r    *sql.DB // read-only pool
-	path string
+	w      *sql.DB // single writer connection
+	r      *sql.DB // read-only pool
+	path   string
+	blocks *blockCache
 }
 
 // Open opens (creating when missing) the database at path and migrates its schema.
@@ -65,7 +66,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, path: path}
+	s := &Store{w: w, path: path, blocks: newBlockCache(64)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -94,26 +95,26 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.path }
 
 const schema = `
-CREATE TABLE IF NOT EXISTS events (
-	seq      INTEGER PRIMARY KEY,
-	id       TEXT NOT NULL UNIQUE,
-	time     INTEGER NOT NULL,
-	received INTEGER NOT NULL,
-	class    TEXT NOT NULL,
-	code     TEXT NOT NULL,
-	host     TEXT NOT NULL,
-	user     TEXT NOT NULL,
-	src_ip   TEXT NOT NULL,
-	dst_ip   TEXT NOT NULL,
-	process  TEXT NOT NULL,
-	data     BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS event_blocks (
+	id    INTEGER PRIMARY KEY,
+	tmin  INTEGER NOT NULL,
+	tmax  INTEGER NOT NULL,
+	count INTEGER NOT NULL,
+	bytes INTEGER NOT NULL,
+	data  BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_time ON events(time);
-CREATE INDEX IF NOT EXISTS events_host ON events(host, time) WHERE host != '';
-CREATE INDEX IF NOT EXISTS events_user ON events(user, time) WHERE user != '';
-CREATE INDEX IF NOT EXISTS events_src ON events(src_ip) WHERE src_ip != '';
-CREATE INDEX IF NOT EXISTS events_dst ON events(dst_ip) WHERE dst_ip != '';
-CREATE INDEX IF NOT EXISTS events_process ON events(process) WHERE process != '';
+CREATE INDEX IF NOT EXISTS event_blocks_tmax ON event_blocks(tmax);
+CREATE TABLE IF NOT EXISTS event_ids (
+	id    TEXT PRIMARY KEY,
+	block INTEGER NOT NULL,
+	pos   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_keys (
+	key   TEXT NOT NULL,
+	block INTEGER NOT NULL,
+	PRIMARY KEY (key, block)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_keys_block ON event_keys(block);
 
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq      INTEGER PRIMARY KEY,

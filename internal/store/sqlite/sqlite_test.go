@@ -31,7 +31,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutEvents(ctx, []event.Event{storetest.Event("ev_x", 1, "h", "u")}); err != nil {
+	if _, err := s.PutEvents(ctx, []event.Event{storetest.Event("ev_x", 1, "h", "u")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -62,7 +62,7 @@ func BenchmarkPutEvents(b *testing.B) {
 					evs[i] = storetest.Event(fmt.Sprintf("ev_%09d", n), n%100000, "host", "user")
 					n++
 				}
-				if _, err := s.PutEvents(context.Background(), evs); err != nil {
+				if _, err := s.PutEvents(context.Background(), evs, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -17,6 +17,7 @@ import (
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, open(t)) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
+	t.Run("SearchAcrossBatches", func(t *testing.T) { testSearchAcrossBatches(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
 	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open(t)) })
 	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
@@ -44,13 +45,13 @@ func testEvents(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	defer s.Close()
 	evs := []event.Event{Event("ev_a", 0, "WS1", "alice"), Event("ev_b", 1, "ws2", "bob")}
-	n, err := s.PutEvents(ctx, evs)
+	n, err := s.PutEvents(ctx, evs, nil)
 	if err != nil || n != 2 {
 		t.Fatalf("PutEvents = %d, %v; want 2", n, err)
 	}
 	// Idempotent: the same IDs again store nothing new.
 	evs = append(evs, Event("ev_c", 2, "ws1", "carol"))
-	n, err = s.PutEvents(ctx, evs)
+	n, err = s.PutEvents(ctx, evs, nil)
 	if err != nil || n != 1 {
 		t.Fatalf("PutEvents again = %d, %v; want 1 new", n, err)
 	}
@@ -72,7 +73,7 @@ func testEvents(t *testing.T, s store.Store) {
 	for i := range 1000 {
 		many = append(many, Event(fmt.Sprintf("ev_m%04d", i), 10+i, "bulk", "u"))
 	}
-	if n, err := s.PutEvents(ctx, many); err != nil || n != 1000 {
+	if n, err := s.PutEvents(ctx, many, nil); err != nil || n != 1000 {
 		t.Fatalf("PutEvents(1000) = %d, %v", n, err)
 	}
 }
@@ -86,7 +87,7 @@ func testSearch(t *testing.T, s store.Store) {
 		user := []string{"alice", "bob"}[i%2]
 		evs = append(evs, Event(fmt.Sprintf("ev_%02d", i), i, host, user))
 	}
-	if _, err := s.PutEvents(ctx, evs); err != nil {
+	if _, err := s.PutEvents(ctx, evs, nil); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -122,6 +123,58 @@ func testSearch(t *testing.T, s store.Store) {
 	}
 }
 
+// testSearchAcrossBatches writes events in several batches whose times interleave, and checks
+// that a limited search returns exactly the newest events overall.
+func testSearchAcrossBatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	for b := range 5 {
+		var evs []event.Event
+		for i := range 20 {
+			minute := i*5 + b // batch b holds minutes b, b+5, b+10, ...
+			evs = append(evs, Event(fmt.Sprintf("ev_%d_%02d", b, i), minute, []string{"h1", "h2"}[minute%2], "u"))
+		}
+		if _, err := s.PutEvents(ctx, evs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.SearchEvents(ctx, store.EventQuery{Limit: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 7 {
+		t.Fatalf("%d events, want 7", len(got))
+	}
+	for i, ev := range got {
+		want := base.Add(time.Duration(99-i) * time.Minute)
+		if !ev.Time.Equal(want) {
+			t.Fatalf("result %d at %v, want %v (the newest events across all batches)", i, ev.Time, want)
+		}
+	}
+	got, err = s.SearchEvents(ctx, store.EventQuery{Host: "h2", Limit: 3})
+	if err != nil || len(got) != 3 || !got[0].Time.Equal(base.Add(99*time.Minute)) || !got[2].Time.Equal(base.Add(95*time.Minute)) {
+		t.Fatalf("host search = %v, %v", got, err)
+	}
+	if c, _ := s.CountEvents(ctx); c != 100 {
+		t.Fatalf("CountEvents = %d, want 100", c)
+	}
+	// Retention in the middle of interleaved batches removes exactly the older events.
+	n, err := s.DeleteEventsBefore(ctx, base.Add(50*time.Minute))
+	if err != nil || n != 50 {
+		t.Fatalf("DeleteEventsBefore = %d, %v; want 50", n, err)
+	}
+	if _, err := s.GetEvent(ctx, "ev_0_10"); err != nil { // minute 50 stays
+		t.Fatalf("event at the cut removed: %v", err)
+	}
+	if _, err := s.GetEvent(ctx, "ev_4_09"); !errors.Is(err, store.ErrNotFound) { // minute 49 goes
+		t.Fatalf("event before the cut survived: %v", err)
+	}
+	all, _ := s.SearchEvents(ctx, store.EventQuery{Limit: 1000})
+	if len(all) != 50 {
+		t.Fatalf("%d events after retention, want 50", len(all))
+	}
+}
+
 func testRetention(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	defer s.Close()
@@ -129,7 +182,7 @@ func testRetention(t *testing.T, s store.Store) {
 	for i := range 100 {
 		evs = append(evs, Event(fmt.Sprintf("ev_%03d", i), i, "h", "u"))
 	}
-	if _, err := s.PutEvents(ctx, evs); err != nil {
+	if _, err := s.PutEvents(ctx, evs, nil); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.DeleteEventsBefore(ctx, base.Add(40*time.Minute))
