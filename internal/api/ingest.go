@@ -58,7 +58,7 @@ func (s *Server) ingestJSON(w http.ResponseWriter, r *http.Request, subject, pre
 	if hint == "" {
 		hint = r.Header.Get("X-Vigil-Source")
 	}
-	batches, n, err := ingest.SplitBody(body, ingest.Submission{Source: "http", Format: ingest.FormatJSON, Hint: hint, Peer: r.RemoteAddr, Prefix: prefix, BatchSize: s.batchSize(), MaxBytes: ingest.BatchBytes(s.Bus.MaxPayload())})
+	batches, n, err := ingest.SplitBody(body, ingest.Submission{Source: "http", Format: ingest.FormatJSON, Hint: hint, Peer: r.RemoteAddr, Prefix: prefix, BatchSize: s.batchSize(), MaxBytes: ingest.BatchBytes(s.Bus.MaxPayload()), Key: r.Header.Get("Idempotency-Key")})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -83,7 +83,7 @@ func (s *Server) postHEC(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"text": "No data", "code": 5})
 		return
 	}
-	batches, n, err := ingest.SplitBody(body, ingest.Submission{Source: "hec", Format: ingest.FormatHEC, Hint: r.URL.Query().Get("sourcetype"), Peer: r.RemoteAddr, Prefix: event.PrefixEvent, BatchSize: s.batchSize(), MaxBytes: ingest.BatchBytes(s.Bus.MaxPayload())})
+	batches, n, err := ingest.SplitBody(body, ingest.Submission{Source: "hec", Format: ingest.FormatHEC, Hint: r.URL.Query().Get("sourcetype"), Peer: r.RemoteAddr, Prefix: event.PrefixEvent, BatchSize: s.batchSize(), MaxBytes: ingest.BatchBytes(s.Bus.MaxPayload()), Key: r.Header.Get("Idempotency-Key")})
 	if err != nil {
 		s.hecError(w, r, err)
 		return
@@ -103,7 +103,7 @@ func (s *Server) postHECRaw(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	batches, n, err := ingest.SplitLines(body, ingest.Submission{Source: "hec", Format: ingest.FormatSyslog, Hint: r.URL.Query().Get("sourcetype"), Peer: r.RemoteAddr, Prefix: event.PrefixEvent, BatchSize: s.batchSize(), MaxBytes: ingest.BatchBytes(s.Bus.MaxPayload())})
+	batches, n, err := ingest.SplitLines(body, ingest.Submission{Source: "hec", Format: ingest.FormatSyslog, Hint: r.URL.Query().Get("sourcetype"), Peer: r.RemoteAddr, Prefix: event.PrefixEvent, BatchSize: s.batchSize(), MaxBytes: ingest.BatchBytes(s.Bus.MaxPayload()), Key: r.Header.Get("Idempotency-Key")})
 	if err == nil && n == 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"text": "No data", "code": 5})
 		return

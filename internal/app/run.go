@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/ingest"
 )
 
 // RunPipeline runs every stage's consumer until ctx ends or one fails. started, when not nil,
@@ -79,6 +80,10 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 		return g.Wait()
 	}
 	g.Go(func() error { return a.runRetention(gctx) })
+	if err := a.startSyslog(gctx, g); err != nil {
+		ln.Close()
+		return errors.Join(err, g.Wait())
+	}
 	g.Go(func() error {
 		err := hs.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -128,4 +133,31 @@ func (a *App) runRetention(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// startSyslog starts the configured syslog listeners in g.
+func (a *App) startSyslog(ctx context.Context, g *errgroup.Group) error {
+	opt := ingest.SyslogOptions{
+		Bus: a.Bus, BatchSize: a.Cfg.Ingest.BatchSize, BatchWait: a.Cfg.Ingest.BatchWait.Std(), MaxFrame: a.Cfg.Syslog.MaxFrame,
+		Log:      a.Log.With("component", "syslog"),
+		Dropped:  func(n int) { a.Metrics.Drop("syslog-udp", "bus_full", n) },
+		Accepted: a.Metrics.Ingested,
+	}
+	if addr := a.Cfg.Syslog.TCP; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("syslog tcp listen on %s: %w", addr, err)
+		}
+		a.Log.Info("syslog over TCP", "addr", ln.Addr().String())
+		g.Go(func() error { return ingest.ServeSyslogTCP(ctx, ln, opt) })
+	}
+	if addr := a.Cfg.Syslog.UDP; addr != "" {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("syslog udp listen on %s: %w", addr, err)
+		}
+		a.Log.Info("syslog over UDP", "addr", pc.LocalAddr().String())
+		g.Go(func() error { return ingest.ServeSyslogUDP(ctx, pc, opt) })
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func commands() []command {
 		{"serve", "run the server: API, syslog listeners and the whole pipeline", runServe},
 		{"import", "feed files (EVTX, JSON, CSV, CEF, syslog; .gz/.zip) through the pipeline", runImport},
 		{"config", "check a configuration file (config check --config FILE)", runConfig},
+		{"demo", "play a simulated organisation and attacks through the whole pipeline", runDemo},
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/pipeline"
 )
 
@@ -26,6 +28,18 @@ type Submission struct {
 	Prefix    string // ID prefix: event.PrefixEvent or event.PrefixAlert
 	BatchSize int
 	MaxBytes  int // bound on one batch's payload (see BatchBytes)
+	// Key is the sender's idempotency key (the Idempotency-Key header). With a key, record IDs
+	// derive from the key and the record's position, so identical records in different
+	// submissions stay distinct while a retry of the same submission is still stored once.
+	// Without one, IDs derive from the content.
+	Key string
+}
+
+func (sub *Submission) recordID(rec []byte, n, dup int) string {
+	if sub.Key != "" {
+		return event.DeriveID(sub.Prefix, sub.Source, "key", sub.Key, strconv.Itoa(n))
+	}
+	return ContentID(sub.Prefix, sub.Source, rec, dup)
 }
 
 // SplitBody validates a whole body first, so that a malformed record stores nothing, then cuts
@@ -64,7 +78,7 @@ func SplitBody(body []byte, sub Submission) ([]*pipeline.RawBatch, int, error) {
 		}
 		dup := seen[sum]
 		seen[sum] = dup + 1
-		return b.Add(ctx, pipeline.RawRecord{ID: ContentID(sub.Prefix, sub.Source, rec, dup), Record: int64(i), Data: rec})
+		return b.Add(ctx, pipeline.RawRecord{ID: sub.recordID(rec, i, dup), Record: int64(i), Data: rec})
 	})
 	if err != nil {
 		return nil, 0, err
@@ -127,7 +141,7 @@ func SplitLines(body []byte, sub Submission) ([]*pipeline.RawBatch, int, error) 
 		sum := sha256.Sum256(line)
 		dup := seen[sum]
 		seen[sum] = dup + 1
-		_ = b.Add(ctx, pipeline.RawRecord{ID: ContentID(sub.Prefix, sub.Source, line, dup), Record: int64(n), Data: bytes.Clone(line)})
+		_ = b.Add(ctx, pipeline.RawRecord{ID: sub.recordID(line, n, dup), Record: int64(n), Data: bytes.Clone(line)})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, 0, &RecordError{Record: int64(n + 1), Err: fmt.Errorf("%w: %v", ErrTooLarge, err)}

@@ -1,0 +1,442 @@
+package sigma
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// EngineOptions configures NewEngine.
+type EngineOptions struct {
+	// Mapping routes events to log sources; nil means DefaultMapping().
+	Mapping *Mapping
+	// Placeholders holds the values of `expand` placeholders, by name without the percent
+	// signs (for example "Administrators"). Each value is a Sigma string and may hold wildcards.
+	Placeholders map[string][]string
+	// IgnoreLogSource evaluates every rule against every event, whatever its log source.
+	IgnoreLogSource bool
+	// DisablePrefilter evaluates every rule of the event's log sources without consulting the
+	// literal prefilter (for testing and measurement).
+	DisablePrefilter bool
+	// PySigmaFilters applies meta filters the way pySigma does (rule condition AND filter
+	// condition) instead of the specification's suppression reading (AND NOT).
+	PySigmaFilters bool
+	// Logger receives a summary of the build; nil discards it.
+	Logger *slog.Logger
+}
+
+// Engine matches records against a compiled rule set. It is immutable and safe for
+// concurrent use; matching goes through a Matcher, one per goroutine.
+type Engine struct {
+	opts     EngineOptions
+	rules    []*engineRule
+	fields   fieldTable
+	entries  []entryRT
+	groups   []*group
+	gvs      []groupVariant
+	chanIdx  map[string][]int32 // lower(Channel) -> entries without an EventID condition
+	eidIdx   map[string][]int32 // lower(Channel) + "\x00" + EventID -> entries
+	provIdx  map[string][]int32
+	hintIdx  map[string][]int32
+	checkAll []int32 // entries checked for every event
+	always   []int32 // group variants active for every event
+	refusals []Refusal
+	chanFID  int32
+	provFID  int32
+	eidFID   int32
+	stats    EngineStats
+
+	// The prefilter: one automaton over the literals of every rule. Candidates are then
+	// restricted to the log sources the event belongs to.
+	li        *literalIndex
+	ac        *automaton
+	scanAll   bool
+	scanFids  bitset
+	ruleGroup []int32 // engine rule -> group
+	ruleLocal []int32 // engine rule -> index in its group
+}
+
+// EngineStats describes a built engine.
+type EngineStats struct {
+	Rules           int `json:"rules"`            // detection rules in the engine
+	Groups          int `json:"groups"`           // distinct log sources
+	Literals        int `json:"literals"`         // prefilter literals
+	Prefiltered     int `json:"prefiltered"`      // rules behind the literal prefilter
+	AlwaysEvaluated int `json:"always_evaluated"` // rules evaluated for every event of their log source
+	AutomatonBytes  int `json:"automaton_bytes"`
+	Fields          int `json:"fields"`
+}
+
+type engineRule struct {
+	rule    *Rule
+	det     *detection
+	filters []*detection
+}
+
+type group struct {
+	ls     LogSource
+	rules  []int32 // engine rule indices; the position is the group-local index
+	always []int32 // group-local indices evaluated without prefilter
+}
+
+type groupVariant struct {
+	group      int32
+	fids       [][]int32   // per group-local rule: rule-local field -> engine field id
+	filterFids [][][]int32 // per group-local rule, per filter
+}
+
+type entryRT struct {
+	name      string
+	conds     []entryCond
+	hints     [3]string
+	activates []int32 // group variants
+}
+
+type entryCond struct {
+	fid  int32
+	vals []string // lower-case
+	any  bool
+}
+
+type bitset []uint64
+
+func (b bitset) has(i int32) bool { return i >= 0 && int(i>>6) < len(b) && b[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (b *bitset) set(i int32) {
+	for int(i>>6) >= len(*b) {
+		*b = append(*b, 0)
+	}
+	(*b)[i>>6] |= 1 << (uint(i) & 63)
+}
+
+// NewEngine compiles the rule set. Rules that cannot run (an `expand` placeholder without
+// values, for instance) are left out and reported, like load refusals.
+func NewEngine(rs *RuleSet, opts EngineOptions) (*Engine, []Refusal) {
+	if opts.Mapping == nil {
+		opts.Mapping = DefaultMapping()
+	}
+	e := &Engine{opts: opts, chanIdx: map[string][]int32{}, eidIdx: map[string][]int32{}, provIdx: map[string][]int32{}, hintIdx: map[string][]int32{}}
+	e.fields.init()
+	e.chanFID = e.fields.add("Channel")
+	e.provFID = e.fields.add("Provider_Name")
+	e.eidFID = e.fields.add("EventID")
+
+	// Compile (or recompile with placeholder values) every rule and its filters.
+	for _, r := range rs.Rules {
+		det := r.det
+		if det == nil {
+			continue
+		}
+		if det.placeholders {
+			d, err := recompile(r.detNode, opts.Placeholders, "detection")
+			if err != nil {
+				e.refusals = append(e.refusals, refusal(r.File, r.Document, r.ID, r.Title, err))
+				continue
+			}
+			det = d
+		}
+		er := &engineRule{rule: r, det: det}
+		ok := true
+		for _, f := range r.filters {
+			fd := f.det
+			if fd.placeholders {
+				d, err := recompileFilter(f.detNode, opts.Placeholders)
+				if err != nil {
+					e.refusals = append(e.refusals, refusal(f.File, f.Document, f.ID, f.Title, err))
+					ok = false
+					break
+				}
+				fd = d
+			}
+			er.filters = append(er.filters, fd)
+		}
+		if !ok {
+			continue
+		}
+		e.rules = append(e.rules, er)
+	}
+
+	// Group rules by log source.
+	byLS := map[LogSource][]int32{}
+	var order []LogSource
+	for i, er := range e.rules {
+		k := er.rule.LogSource.key()
+		if opts.IgnoreLogSource {
+			k = LogSource{}
+		}
+		if _, ok := byLS[k]; !ok {
+			order = append(order, k)
+		}
+		byLS[k] = append(byLS[k], int32(i))
+	}
+	// Renumber the rules so that each log source's rules are contiguous: the prefilter's
+	// per-literal rule lists then fall into one run per log source.
+	renumbered := make([]*engineRule, 0, len(e.rules))
+	for _, ls := range order {
+		idx := byLS[ls]
+		for j, ri := range idx {
+			idx[j] = int32(len(renumbered))
+			renumbered = append(renumbered, e.rules[ri])
+		}
+	}
+	e.rules = renumbered
+	entryOf := map[string]int32{}
+	mappingEntries := opts.Mapping.entries
+	for _, ls := range order {
+		g := &group{ls: ls, rules: byLS[ls]}
+		gi := int32(len(e.groups))
+		e.groups = append(e.groups, g)
+		variants := map[string]int32{} // canonical field mapping -> group variant
+		variant := func(fm map[string]string) int32 {
+			key := canonicalFieldMapping(fm)
+			if v, ok := variants[key]; ok {
+				return v
+			}
+			v := e.newVariant(gi, fm)
+			variants[key] = v
+			return v
+		}
+		if ls == (LogSource{}) {
+			e.always = append(e.always, variant(nil))
+			continue
+		}
+		selected := false
+		for mi := range mappingEntries {
+			me := &mappingEntries[mi]
+			if !me.selects(ls) {
+				continue
+			}
+			selected = true
+			ei, ok := entryOf[me.Name]
+			if !ok {
+				ei = e.addEntry(me)
+				entryOf[me.Name] = ei
+			}
+			v := variant(me.FieldMappings)
+			if !slices.Contains(e.entries[ei].activates, v) {
+				e.entries[ei].activates = append(e.entries[ei].activates, v)
+			}
+		}
+		if !selected {
+			// No mapping entry: the record hints must name this log source.
+			name := "hints:" + ls.String()
+			ei, ok := entryOf[name]
+			if !ok {
+				ei = int32(len(e.entries))
+				e.entries = append(e.entries, entryRT{name: name, hints: [3]string{ls.Product, ls.Service, ls.Category}})
+				entryOf[name] = ei
+			}
+			e.entries[ei].activates = append(e.entries[ei].activates, variant(nil))
+		}
+	}
+	e.indexEntries()
+	e.buildPrefilter()
+	e.stats.Rules = len(e.rules)
+	e.stats.Groups = len(e.groups)
+	e.stats.Fields = len(e.fields.names)
+	if opts.Logger != nil {
+		opts.Logger.Info("sigma engine built", "rules", e.stats.Rules, "log_sources", e.stats.Groups,
+			"prefiltered", e.stats.Prefiltered, "always_evaluated", e.stats.AlwaysEvaluated,
+			"literals", e.stats.Literals, "automaton_bytes", e.stats.AutomatonBytes, "refused", len(e.refusals))
+	}
+	return e, e.refusals
+}
+
+func recompile(n *parsedNode, placeholders map[string][]string, what string) (*detection, error) {
+	ents, err := mappingEntries(n, what)
+	if err != nil {
+		return nil, err
+	}
+	return newCompiler(placeholders, false).compileDetection(ents, what)
+}
+
+func recompileFilter(n *parsedNode, placeholders map[string][]string) (*detection, error) {
+	ents, err := mappingEntries(n, "filter")
+	if err != nil {
+		return nil, err
+	}
+	var det []mapEntry
+	for _, x := range ents {
+		if x.key != "rules" {
+			det = append(det, x)
+		}
+	}
+	return newCompiler(placeholders, false).compileDetection(det, "filter")
+}
+
+func canonicalFieldMapping(fm map[string]string) string {
+	if len(fm) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(fm))
+	for k := range fm {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(fm[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// mapFields resolves a detection's rule-local field names to engine field ids under a field
+// mapping (Sigma name -> event name).
+func (e *Engine) mapFields(det *detection, fm map[string]string) []int32 {
+	ids := make([]int32, len(det.fields))
+	for i, name := range det.fields {
+		if mapped, ok := fm[name]; ok {
+			name = mapped
+		}
+		ids[i] = e.fields.add(name)
+	}
+	return ids
+}
+
+func (e *Engine) newVariant(gi int32, fm map[string]string) int32 {
+	g := e.groups[gi]
+	gv := groupVariant{group: gi, fids: make([][]int32, len(g.rules)), filterFids: make([][][]int32, len(g.rules))}
+	for li, ri := range g.rules {
+		er := e.rules[ri]
+		gv.fids[li] = e.mapFields(er.det, fm)
+		for _, fid := range gv.fids[li] {
+			e.scanFids.set(fid)
+		}
+		if er.det.keyword {
+			e.scanAll = true
+		}
+		for _, fd := range er.filters {
+			gv.filterFids[li] = append(gv.filterFids[li], e.mapFields(fd, fm))
+		}
+	}
+	e.gvs = append(e.gvs, gv)
+	return int32(len(e.gvs) - 1)
+}
+
+func (e *Engine) addEntry(me *MappingEntry) int32 {
+	rt := entryRT{name: me.Name}
+	keys := make([]string, 0, len(me.Conditions))
+	for k := range me.Conditions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c := entryCond{fid: e.fields.add(k)}
+		for _, v := range me.Conditions[k] {
+			if v == "*" {
+				c.any = true
+				continue
+			}
+			c.vals = append(c.vals, lowerString(v))
+		}
+		rt.conds = append(rt.conds, c)
+	}
+	rt.hints = [3]string{me.Hints["product"], me.Hints["service"], me.Hints["category"]}
+	e.entries = append(e.entries, rt)
+	return int32(len(e.entries) - 1)
+}
+
+// indexEntries files every entry under the most selective key it has: its Channel and
+// EventID values, its Channel values, its Provider_Name values, or one of its hints; the rest
+// are checked for every event.
+func (e *Engine) indexEntries() {
+	for i := range e.entries {
+		ent := &e.entries[i]
+		ei := int32(i)
+		indexed := false
+		var ch, eid *entryCond
+		for ci := range ent.conds {
+			c := &ent.conds[ci]
+			if !c.any && c.fid == e.chanFID {
+				ch = c
+			}
+			if !c.any && c.fid == e.eidFID {
+				eid = c
+			}
+		}
+		if ch != nil && eid != nil {
+			for _, cv := range ch.vals {
+				for _, ev := range eid.vals {
+					k := cv + "\x00" + ev
+					e.eidIdx[k] = append(e.eidIdx[k], ei)
+				}
+			}
+			continue
+		}
+		for _, c := range ent.conds {
+			if c.any || (c.fid != e.chanFID && c.fid != e.provFID) {
+				continue
+			}
+			idx := e.chanIdx
+			if c.fid == e.provFID {
+				idx = e.provIdx
+			}
+			for _, v := range c.vals {
+				idx[v] = append(idx[v], ei)
+			}
+			indexed = true
+			break
+		}
+		if !indexed {
+			for h, prefix := range []string{"p:", "s:", "c:"} {
+				if ent.hints[h] != "" {
+					e.hintIdx[prefix+ent.hints[h]] = append(e.hintIdx[prefix+ent.hints[h]], ei)
+					indexed = true
+					break
+				}
+			}
+		}
+		if !indexed {
+			e.checkAll = append(e.checkAll, ei)
+		}
+	}
+}
+
+func (e *Engine) buildPrefilter() {
+	e.ruleGroup = make([]int32, len(e.rules))
+	e.ruleLocal = make([]int32, len(e.rules))
+	perRule := make([][][]string, len(e.rules))
+	for gi, g := range e.groups {
+		for li, ri := range g.rules {
+			e.ruleGroup[ri], e.ruleLocal[ri] = int32(gi), int32(li)
+			plan, ok := literalPlan(e.rules[ri].det.root)
+			if !ok || e.opts.DisablePrefilter {
+				g.always = append(g.always, int32(li))
+				continue
+			}
+			perRule[ri] = plan
+			e.stats.Prefiltered++
+		}
+		e.stats.AlwaysEvaluated += len(g.always)
+	}
+	if e.stats.Prefiltered == 0 {
+		return
+	}
+	e.li, e.ac = buildLiteralIndex(perRule, e.ruleGroup)
+	e.stats.Literals = len(e.li.lits)
+	e.stats.AutomatonBytes = e.ac.memory()
+}
+
+// Rules returns the detection rules the engine runs, in load order.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.rules))
+	for i, er := range e.rules {
+		out[i] = er.rule
+	}
+	slices.SortFunc(out, func(a, b *Rule) int { return a.loadIndex - b.loadIndex })
+	return out
+}
+
+// Refusals returns the rules NewEngine left out.
+func (e *Engine) Refusals() []Refusal { return slices.Clone(e.refusals) }
+
+// Stats describes the engine.
+func (e *Engine) Stats() EngineStats { return e.stats }
+
+func (e *Engine) String() string {
+	return fmt.Sprintf("sigma engine: %d rules in %d log sources", len(e.rules), len(e.groups))
+}

@@ -1,0 +1,717 @@
+package sigma
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// JSON value kinds in the parse tree.
+const (
+	jNull = iota
+	jFalse
+	jTrue
+	jNumber
+	jString
+	jObject
+	jArray
+)
+
+type jnode struct {
+	kind  uint8
+	key   string // member name when the node is an object member
+	val   string // text of scalars
+	first int32  // first child (objects, arrays), -1 if none
+	next  int32  // next sibling, -1 if none
+}
+
+// maxJSONDepth bounds nesting of JSON events.
+const maxJSONDepth = 200
+
+type jsonParser struct {
+	s     string
+	pos   int
+	nodes []jnode
+	depth int
+	rec   *Record
+	name  []byte // scratch for dotted names
+}
+
+// ResetJSON replaces the record's content with the flattened form of one JSON document (an
+// object). The data is copied; the caller may reuse it afterwards.
+//
+// Flattening: a document shaped like evtx_dump output, {"Event":{"System":{...},
+// "EventData"|"UserData":{...}}}, is flattened the way Windows event fields are named in Sigma:
+// System children become fields named after the element (EventID, Channel, Computer, ...),
+// their XML attributes fields named <Element>_<Attribute> (Provider_Name,
+// TimeCreated_SystemTime, EventID_Qualifiers, ...); each EventData key becomes a field of that
+// name (arrays give one field per element); UserData and any other section give their leaf
+// element names without path and attributes as <Element>_<Attribute>; xmlns attributes are
+// ignored. Any other document is flattened generically: nested objects give dotted names
+// (userIdentity.type), arrays give several values under one name, numbers keep their JSON text,
+// booleans are "true"/"false", and null is an empty string (the field is present).
+func (r *Record) ResetJSON(data []byte) error {
+	r.Reset()
+	return r.AddJSON(data)
+}
+
+// AddJSON flattens one JSON document (see ResetJSON) and appends its fields.
+func (r *Record) AddJSON(data []byte) error {
+	p := &r.jp
+	p.rec = r
+	p.s = r.intern(data)
+	p.pos = 0
+	p.depth = 0
+	p.nodes = p.nodes[:0]
+	p.skipSpace()
+	root, err := p.parseValue()
+	if err != nil {
+		return err
+	}
+	p.skipSpace()
+	if p.pos != len(p.s) {
+		return fmt.Errorf("%w: unexpected data after the value at offset %d", ErrInvalidJSON, p.pos)
+	}
+	if p.nodes[root].kind != jObject {
+		return fmt.Errorf("%w: the event is not a JSON object", ErrInvalidJSON)
+	}
+	if ev := p.member(root, "Event"); ev >= 0 && p.nodes[ev].kind == jObject {
+		if sys := p.member(ev, "System"); sys >= 0 && p.nodes[sys].kind == jObject {
+			p.flattenWindows(ev)
+			return nil
+		}
+	}
+	p.name = p.name[:0]
+	p.flattenGeneric(root, 0)
+	return nil
+}
+
+func (p *jsonParser) member(obj int32, key string) int32 {
+	for c := p.nodes[obj].first; c >= 0; c = p.nodes[c].next {
+		if p.nodes[c].key == key {
+			return c
+		}
+	}
+	return -1
+}
+
+func (p *jsonParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrInvalidJSON, fmt.Sprintf(format, args...), p.pos)
+}
+
+func (p *jsonParser) skipSpace() {
+	for p.pos < len(p.s) {
+		switch p.s[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) newNode(kind uint8) int32 {
+	p.nodes = append(p.nodes, jnode{kind: kind, first: -1, next: -1})
+	return int32(len(p.nodes) - 1)
+}
+
+func (p *jsonParser) parseValue() (int32, error) {
+	if p.pos >= len(p.s) {
+		return -1, p.errorf("unexpected end of input")
+	}
+	switch c := p.s[p.pos]; {
+	case c == '{':
+		return p.parseObject()
+	case c == '[':
+		return p.parseArray()
+	case c == '"':
+		s, err := p.parseString()
+		if err != nil {
+			return -1, err
+		}
+		n := p.newNode(jString)
+		p.nodes[n].val = s
+		return n, nil
+	case c == 't':
+		return p.parseLiteral("true", jTrue)
+	case c == 'f':
+		return p.parseLiteral("false", jFalse)
+	case c == 'n':
+		return p.parseLiteral("null", jNull)
+	case c == '-' || ('0' <= c && c <= '9'):
+		return p.parseNumber()
+	default:
+		return -1, p.errorf("unexpected character %q", c)
+	}
+}
+
+func (p *jsonParser) parseLiteral(lit string, kind uint8) (int32, error) {
+	if !strings.HasPrefix(p.s[p.pos:], lit) {
+		return -1, p.errorf("invalid literal")
+	}
+	p.pos += len(lit)
+	n := p.newNode(kind)
+	p.nodes[n].val = lit
+	return n, nil
+}
+
+func (p *jsonParser) parseNumber() (int32, error) {
+	start := p.pos
+	if p.s[p.pos] == '-' {
+		p.pos++
+	}
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.s) && '0' <= p.s[p.pos] && p.s[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
+	if digits() == 0 {
+		return -1, p.errorf("invalid number")
+	}
+	if p.pos < len(p.s) && p.s[p.pos] == '.' {
+		p.pos++
+		if digits() == 0 {
+			return -1, p.errorf("invalid number")
+		}
+	}
+	if p.pos < len(p.s) && (p.s[p.pos] == 'e' || p.s[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(p.s) && (p.s[p.pos] == '+' || p.s[p.pos] == '-') {
+			p.pos++
+		}
+		if digits() == 0 {
+			return -1, p.errorf("invalid number")
+		}
+	}
+	n := p.newNode(jNumber)
+	p.nodes[n].val = p.s[start:p.pos]
+	return n, nil
+}
+
+func (p *jsonParser) parseString() (string, error) {
+	p.pos++ // opening quote
+	start := p.pos
+	for p.pos < len(p.s) {
+		c := p.s[p.pos]
+		if c == '"' {
+			s := p.s[start:p.pos]
+			p.pos++
+			return s, nil
+		}
+		if c == '\\' {
+			return p.parseEscapedString(start)
+		}
+		p.pos++
+	}
+	return "", p.errorf("unterminated string")
+}
+
+func (p *jsonParser) parseEscapedString(start int) (string, error) {
+	r := p.rec
+	bstart := len(r.buf)
+	r.buf = append(r.buf, p.s[start:p.pos]...)
+	for p.pos < len(p.s) {
+		c := p.s[p.pos]
+		switch c {
+		case '"':
+			p.pos++
+			return bytesString(r.buf[bstart:len(r.buf):len(r.buf)]), nil
+		case '\\':
+			if p.pos+1 >= len(p.s) {
+				return "", p.errorf("unterminated escape")
+			}
+			e := p.s[p.pos+1]
+			p.pos += 2
+			switch e {
+			case '"', '\\', '/':
+				r.buf = append(r.buf, e)
+			case 'b':
+				r.buf = append(r.buf, '\b')
+			case 'f':
+				r.buf = append(r.buf, '\f')
+			case 'n':
+				r.buf = append(r.buf, '\n')
+			case 'r':
+				r.buf = append(r.buf, '\r')
+			case 't':
+				r.buf = append(r.buf, '\t')
+			case 'u':
+				u, ok := p.hex4()
+				if !ok {
+					return "", p.errorf("invalid \\u escape")
+				}
+				ru := rune(u)
+				if utf16.IsSurrogate(ru) {
+					ru = utf8.RuneError
+					if strings.HasPrefix(p.s[p.pos:], "\\u") {
+						save := p.pos
+						p.pos += 2
+						if u2, ok := p.hex4(); ok {
+							if d := utf16.DecodeRune(rune(u), rune(u2)); d != utf8.RuneError {
+								ru = d
+							} else {
+								p.pos = save
+							}
+						} else {
+							p.pos = save
+						}
+					}
+				}
+				r.buf = utf8.AppendRune(r.buf, ru)
+			default:
+				return "", p.errorf("invalid escape \\%c", e)
+			}
+		default:
+			r.buf = append(r.buf, c)
+			p.pos++
+		}
+	}
+	return "", p.errorf("unterminated string")
+}
+
+func (p *jsonParser) hex4() (uint16, bool) {
+	if p.pos+4 > len(p.s) {
+		return 0, false
+	}
+	var v uint16
+	for i := 0; i < 4; i++ {
+		c := p.s[p.pos+i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint16(d)
+	}
+	p.pos += 4
+	return v, true
+}
+
+func (p *jsonParser) parseObject() (int32, error) {
+	if p.depth++; p.depth > maxJSONDepth {
+		return -1, p.errorf("nesting deeper than %d", maxJSONDepth)
+	}
+	defer func() { p.depth-- }()
+	n := p.newNode(jObject)
+	p.pos++ // {
+	p.skipSpace()
+	if p.pos < len(p.s) && p.s[p.pos] == '}' {
+		p.pos++
+		return n, nil
+	}
+	last := int32(-1)
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.s) || p.s[p.pos] != '"' {
+			return -1, p.errorf("expected a member name")
+		}
+		key, err := p.parseString()
+		if err != nil {
+			return -1, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.s) || p.s[p.pos] != ':' {
+			return -1, p.errorf("expected ':'")
+		}
+		p.pos++
+		p.skipSpace()
+		v, err := p.parseValue()
+		if err != nil {
+			return -1, err
+		}
+		p.nodes[v].key = key
+		if last < 0 {
+			p.nodes[n].first = v
+		} else {
+			p.nodes[last].next = v
+		}
+		last = v
+		p.skipSpace()
+		if p.pos >= len(p.s) {
+			return -1, p.errorf("unterminated object")
+		}
+		switch p.s[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return n, nil
+		default:
+			return -1, p.errorf("expected ',' or '}'")
+		}
+	}
+}
+
+func (p *jsonParser) parseArray() (int32, error) {
+	if p.depth++; p.depth > maxJSONDepth {
+		return -1, p.errorf("nesting deeper than %d", maxJSONDepth)
+	}
+	defer func() { p.depth-- }()
+	n := p.newNode(jArray)
+	p.pos++ // [
+	p.skipSpace()
+	if p.pos < len(p.s) && p.s[p.pos] == ']' {
+		p.pos++
+		return n, nil
+	}
+	last := int32(-1)
+	for {
+		p.skipSpace()
+		v, err := p.parseValue()
+		if err != nil {
+			return -1, err
+		}
+		if last < 0 {
+			p.nodes[n].first = v
+		} else {
+			p.nodes[last].next = v
+		}
+		last = v
+		p.skipSpace()
+		if p.pos >= len(p.s) {
+			return -1, p.errorf("unterminated array")
+		}
+		switch p.s[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return n, nil
+		default:
+			return -1, p.errorf("expected ',' or ']'")
+		}
+	}
+}
+
+func (p *jsonParser) scalarText(n int32) string {
+	if p.nodes[n].kind == jNull {
+		return ""
+	}
+	return p.nodes[n].val
+}
+
+// flattenGeneric adds the fields of node n under the dotted name held in p.name[:plen].
+func (p *jsonParser) flattenGeneric(n int32, plen int) {
+	node := &p.nodes[n]
+	switch node.kind {
+	case jObject:
+		for c := node.first; c >= 0; c = p.nodes[c].next {
+			p.name = p.name[:plen]
+			if plen > 0 {
+				p.name = append(p.name, '.')
+			}
+			p.name = append(p.name, p.nodes[c].key...)
+			p.flattenGeneric(c, len(p.name))
+		}
+	case jArray:
+		for c := node.first; c >= 0; c = p.nodes[c].next {
+			p.flattenGeneric(c, plen)
+		}
+	default:
+		if plen == 0 {
+			return
+		}
+		p.rec.fields = append(p.rec.fields, recField{name: p.rec.intern(p.name[:plen]), value: p.scalarText(n)})
+	}
+}
+
+func isXMLNS(attr string) bool {
+	return attr == "xmlns" || strings.HasPrefix(attr, "xmlns:")
+}
+
+func (p *jsonParser) add(name, value string) {
+	p.rec.fields = append(p.rec.fields, recField{name: name, value: value})
+}
+
+// addAttrs adds <elem>_<attr> fields for the members of an "#attributes" object.
+func (p *jsonParser) addAttrs(elem string, attrs int32) {
+	if p.nodes[attrs].kind != jObject {
+		return
+	}
+	for a := p.nodes[attrs].first; a >= 0; a = p.nodes[a].next {
+		key := p.nodes[a].key
+		if isXMLNS(key) {
+			continue
+		}
+		p.name = append(p.name[:0], elem...)
+		p.name = append(p.name, '_')
+		p.name = append(p.name, key...)
+		name := p.rec.intern(p.name)
+		p.addScalarOrNested(name, a)
+	}
+}
+
+// addScalarOrNested adds name=value for a scalar, one field per element for an array of
+// scalars, and the text of an object's "#text" member.
+func (p *jsonParser) addScalarOrNested(name string, n int32) {
+	switch p.nodes[n].kind {
+	case jObject:
+		if t := p.member(n, "#text"); t >= 0 {
+			p.addScalarOrNested(name, t)
+		}
+	case jArray:
+		for c := p.nodes[n].first; c >= 0; c = p.nodes[c].next {
+			p.addScalarOrNested(name, c)
+		}
+	default:
+		p.add(name, p.scalarText(n))
+	}
+}
+
+// flattenElement adds the fields of XML element `name` represented by node n: text-only
+// elements give name=text, attributes give name_attr, child elements recurse with their own
+// names (no path).
+func (p *jsonParser) flattenElement(name string, n int32) {
+	node := &p.nodes[n]
+	switch node.kind {
+	case jArray:
+		for c := node.first; c >= 0; c = p.nodes[c].next {
+			p.flattenElement(name, c)
+		}
+	case jObject:
+		for c := node.first; c >= 0; c = p.nodes[c].next {
+			key := p.nodes[c].key
+			switch key {
+			case "#attributes":
+				p.addAttrs(name, c)
+			case "#text":
+				p.addScalarOrNested(name, c)
+			default:
+				p.flattenElement(key, c)
+			}
+		}
+	default:
+		p.add(name, p.scalarText(n))
+	}
+}
+
+func (p *jsonParser) flattenWindows(ev int32) {
+	for sec := p.nodes[ev].first; sec >= 0; sec = p.nodes[sec].next {
+		key := p.nodes[sec].key
+		switch key {
+		case "#attributes":
+			// Event attributes are only namespace declarations.
+		case "EventData":
+			p.flattenEventData(sec)
+		default: // System, UserData, RenderingInfo, ...
+			if p.nodes[sec].kind != jObject {
+				p.flattenElement(key, sec)
+				continue
+			}
+			for c := p.nodes[sec].first; c >= 0; c = p.nodes[c].next {
+				ck := p.nodes[c].key
+				switch ck {
+				case "#attributes":
+					p.addAttrs(key, c)
+				case "#text":
+					p.addScalarOrNested(key, c)
+				default:
+					p.flattenElement(ck, c)
+				}
+			}
+		}
+	}
+}
+
+func (p *jsonParser) flattenEventData(sec int32) {
+	if p.nodes[sec].kind != jObject {
+		p.flattenElement("EventData", sec)
+		return
+	}
+	for c := p.nodes[sec].first; c >= 0; c = p.nodes[c].next {
+		key := p.nodes[c].key
+		switch key {
+		case "#attributes":
+			p.addAttrs("EventData", c)
+		case "#text":
+			p.addScalarOrNested("EventData", c)
+		default:
+			p.flattenElement(key, c)
+		}
+	}
+}
+
+// ResetMap replaces the record's content with the flattened form of a decoded JSON-like value
+// (map[string]any with string, bool, nil, numbers, []any and nested maps), following the same
+// rules as ResetJSON. Keys are visited in sorted order.
+func (r *Record) ResetMap(m map[string]any) {
+	r.Reset()
+	r.AddMap(m)
+}
+
+// AddMap flattens m (see ResetMap) and appends its fields.
+func (r *Record) AddMap(m map[string]any) {
+	if ev, ok := m["Event"].(map[string]any); ok {
+		if _, ok := ev["System"].(map[string]any); ok {
+			r.mapWindows(ev)
+			return
+		}
+	}
+	r.mapGeneric("", m, 0)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+const maxMapDepth = 200
+
+func (r *Record) mapGeneric(name string, v any, depth int) {
+	if depth > maxMapDepth {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			n := k
+			if name != "" {
+				n = name + "." + k
+			}
+			r.mapGeneric(n, x[k], depth+1)
+		}
+	case []any:
+		for _, e := range x {
+			r.mapGeneric(name, e, depth+1)
+		}
+	default:
+		if name != "" {
+			r.fields = append(r.fields, recField{name: r.internString(name), value: r.internString(scalarString(x))})
+		}
+	}
+}
+
+// scalarString renders a scalar the way the JSON builder would.
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10)
+	case fmt.Stringer: // json.Number and friends
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func (r *Record) mapElement(name string, v any, depth int) {
+	if depth > maxMapDepth {
+		return
+	}
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			r.mapElement(name, e, depth+1)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			switch k {
+			case "#attributes":
+				r.mapAttrs(name, x[k])
+			case "#text":
+				r.mapText(name, x[k])
+			default:
+				r.mapElement(k, x[k], depth+1)
+			}
+		}
+	default:
+		r.fields = append(r.fields, recField{name: r.internString(name), value: r.internString(scalarString(x))})
+	}
+}
+
+func (r *Record) mapText(name string, v any) {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			r.mapText(name, e)
+		}
+	case map[string]any:
+		if t, ok := x["#text"]; ok {
+			r.mapText(name, t)
+		}
+	default:
+		r.fields = append(r.fields, recField{name: r.internString(name), value: r.internString(scalarString(x))})
+	}
+}
+
+func (r *Record) mapAttrs(elem string, v any) {
+	attrs, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	for _, k := range sortedKeys(attrs) {
+		if isXMLNS(k) {
+			continue
+		}
+		r.mapText(elem+"_"+k, attrs[k])
+	}
+}
+
+func (r *Record) mapWindows(ev map[string]any) {
+	order := []string{"System", "EventData", "UserData"}
+	for _, k := range sortedKeys(ev) {
+		if !slices.Contains(order, k) {
+			order = append(order, k)
+		}
+	}
+	for _, sec := range order {
+		v, ok := ev[sec]
+		if !ok || sec == "#attributes" {
+			continue
+		}
+		obj, isObj := v.(map[string]any)
+		if !isObj {
+			r.mapElement(sec, v, 0)
+			continue
+		}
+		for _, k := range sortedKeys(obj) {
+			switch k {
+			case "#attributes":
+				r.mapAttrs(sec, obj[k])
+			case "#text":
+				r.mapText(sec, obj[k])
+			default:
+				r.mapElement(k, obj[k], 1)
+			}
+		}
+	}
+}

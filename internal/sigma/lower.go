@@ -1,0 +1,114 @@
+package sigma
+
+import (
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// needsLower reports whether lowerInto would change s.
+func needsLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			if c < 0x80 {
+				return true
+			}
+			return needsLowerSlow(s[i:])
+		}
+	}
+	return false
+}
+
+func needsLowerSlow(s string) bool {
+	for len(s) > 0 {
+		c := s[0]
+		if c < 0x80 {
+			if 'A' <= c && c <= 'Z' {
+				return true
+			}
+			s = s[1:]
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s)
+		if r != utf8.RuneError || n != 1 {
+			if lowerRune(r) != r {
+				return true
+			}
+		}
+		s = s[n:]
+	}
+	return false
+}
+
+// lowerRune is unicode.ToLower, except that the long s (U+017F) becomes 's': under Unicode
+// case folding it is an s, and with it every rune that folds onto an ASCII letter lowers to
+// that letter (the Kelvin sign already lowers to 'k').
+func lowerRune(r rune) rune {
+	if r == '\u017f' {
+		return 's'
+	}
+	return unicode.ToLower(r)
+}
+
+// appendLower appends the lower-case form of s to dst. ASCII letters are folded directly;
+// other runes go through lowerRune; bytes that are not valid UTF-8 are copied unchanged
+// (unlike strings.ToLower, which would replace them).
+func appendLower(dst []byte, s string) []byte {
+	for len(s) > 0 {
+		c := s[0]
+		if c < 0x80 {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			s = s[1:]
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, c)
+			s = s[1:]
+			continue
+		}
+		dst = utf8.AppendRune(dst, lowerRune(r))
+		s = s[n:]
+	}
+	return dst
+}
+
+// lowerString returns the lower-case form of s (see appendLower), s itself when unchanged.
+func lowerString(s string) string {
+	if !needsLower(s) {
+		return s
+	}
+	return string(appendLower(make([]byte, 0, len(s)), s))
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// bytesString returns a string that shares b's memory. The caller must not modify b while the
+// string is in use.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+

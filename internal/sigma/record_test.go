@@ -1,0 +1,174 @@
+package sigma
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func pairs(r *Record) []string {
+	var out []string
+	for k, v := range r.All() {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+const evtxShaped = `{
+  "Event": {
+    "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+    "System": {
+      "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing", "Guid": "{5478}"}},
+      "EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 4625},
+      "Version": 0,
+      "Level": 0,
+      "Keywords": "0x8010000000000000",
+      "TimeCreated": {"#attributes": {"SystemTime": "2026-01-05T10:00:00.5Z"}},
+      "EventRecordID": 42,
+      "Correlation": null,
+      "Execution": {"#attributes": {"ProcessID": 4, "ThreadID": 8}},
+      "Channel": "Security",
+      "Computer": "DC01",
+      "Security": null
+    },
+    "EventData": {
+      "#attributes": {"Name": "TaskDisabled"},
+      "TargetUserName": "bob",
+      "LogonType": 3,
+      "Data": ["first", "second"],
+      "Empty": null,
+      "Binary": "0A0B",
+      "Rich": {"#attributes": {"Kind": "x"}, "#text": "text"}
+    }
+  }
+}`
+
+func TestResetJSONWindowsShape(t *testing.T) {
+	var r Record
+	if err := r.ResetJSON([]byte(evtxShaped)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Provider_Name=Microsoft-Windows-Security-Auditing", "Provider_Guid={5478}",
+		"EventID_Qualifiers=16384", "EventID=4625", "Version=0", "Level=0",
+		"Keywords=0x8010000000000000", "TimeCreated_SystemTime=2026-01-05T10:00:00.5Z",
+		"EventRecordID=42", "Correlation=", "Execution_ProcessID=4", "Execution_ThreadID=8",
+		"Channel=Security", "Computer=DC01", "Security=",
+		"EventData_Name=TaskDisabled", "TargetUserName=bob", "LogonType=3", "Data=first", "Data=second",
+		"Empty=", "Binary=0A0B", "Rich_Kind=x", "Rich=text",
+	}
+	if got := pairs(&r); !slices.Equal(got, want) {
+		t.Fatalf("flattened\n got %q\nwant %q", got, want)
+	}
+	if ts, ok := r.Time(); !ok || !ts.Equal(time.Date(2026, 1, 5, 10, 0, 0, 5e8, time.UTC)) {
+		t.Fatalf("Time() = %v %v", ts, ok)
+	}
+}
+
+func TestResetJSONUserData(t *testing.T) {
+	doc := `{"Event":{"System":{"EventID":5858,"Channel":"Microsoft-Windows-WMI-Activity/Operational"},
+"UserData":{"Operation_ClientFailure":{"#attributes":{"xmlns":"http://manifests.microsoft.com/win/2006/windows/WMI"},
+"Id":"{0}","User":"dom\\bob","Nested":{"Leaf":"v","#attributes":{"A":"1","xmlns:x":"u"}}}}}}`
+	var r Record
+	if err := r.ResetJSON([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"EventID=5858", "Channel=Microsoft-Windows-WMI-Activity/Operational", "Id={0}", `User=dom\bob`, "Leaf=v", "Nested_A=1"}
+	if got := pairs(&r); !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestResetJSONGeneric(t *testing.T) {
+	doc := `{"eventName":"ConsoleLogin","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/bob",
+"sessionContext":{"attributes":{"mfaAuthenticated":"false"}}},"resources":[{"ARN":"a1"},{"ARN":"a2"}],
+"tags":["x","y"],"n":1.50e3,"ok":true,"nothing":null,"esc":"a\"b\\c\u00e9\ud83d\ude00","empty":{},"none":[]}`
+	var r Record
+	if err := r.ResetJSON([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"eventName=ConsoleLogin", "userIdentity.type=IAMUser", "userIdentity.arn=arn:aws:iam::1:user/bob",
+		"userIdentity.sessionContext.attributes.mfaAuthenticated=false", "resources.ARN=a1", "resources.ARN=a2",
+		"tags=x", "tags=y", "n=1.50e3", "ok=true", "nothing=", "esc=a\"b\\cé😀",
+	}
+	if got := pairs(&r); !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	// No leaf-only aliases for generic JSON.
+	if _, ok := r.Get("type"); ok {
+		t.Fatal("generic JSON must not add leaf-only names")
+	}
+}
+
+func TestResetJSONErrors(t *testing.T) {
+	for _, doc := range []string{``, `[]`, `"x"`, `{"a":}`, `{"a":1,}`, `{"a":1} x`, `{"a":"\x"}`, `{"a":tru}`, `{"a":-}`, `{"a":1.}`, strings.Repeat("[", 300)} {
+		var r Record
+		if err := r.ResetJSON([]byte(doc)); !errors.Is(err, ErrInvalidJSON) {
+			t.Errorf("%q: err = %v, want ErrInvalidJSON", doc, err)
+		}
+	}
+}
+
+func TestResetMapMatchesJSON(t *testing.T) {
+	for _, doc := range []string{evtxShaped, `{"a":{"b":[1,2,{"c":"d"}]},"e":null,"f":false}`} {
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		var fromJSON, fromMap Record
+		if err := fromJSON.ResetJSON([]byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+		fromMap.ResetMap(m)
+		a, b := pairs(&fromJSON), pairs(&fromMap)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Errorf("map and JSON builders differ\n json %q\n  map %q", a, b)
+		}
+	}
+}
+
+func TestRecordPairsAndLookup(t *testing.T) {
+	var r Record
+	r.ResetPairs(maps.All(map[string]string{"Source Name": "x"}))
+	if v, ok := r.Get("sourcename"); !ok || v != "x" {
+		t.Fatal("Get must ignore case and spaces")
+	}
+	r.Reset()
+	r.AddBytes([]byte("A"), []byte("1"))
+	r.Add("a", "2")
+	if got := slices.Collect(r.Values("A")); !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("Values = %v", got)
+	}
+	r.SetLogSource("AWS", "CloudTrail", "")
+	if p, s, c := r.LogSource(); p != "aws" || s != "cloudtrail" || c != "" {
+		t.Fatal("hints are lower-cased")
+	}
+	r.Reset()
+	if r.Len() != 0 {
+		t.Fatal("Reset keeps fields")
+	}
+	if p, _, _ := r.LogSource(); p != "" {
+		t.Fatal("Reset keeps hints")
+	}
+}
+
+func TestLowerConsistency(t *testing.T) {
+	for _, s := range []string{"ABC", "Straße", "İstanbul", "ſecret", "\xff\xfeA", "KELVIN\u212a", "ΣΑΣ"} {
+		got := string(appendLower(nil, s))
+		if needsLower(s) != (got != s) {
+			t.Errorf("%q: needsLower=%v but lower=%q", s, needsLower(s), got)
+		}
+	}
+	if lowerString("ſet") != "set" || lowerString("\u212a") != "k" {
+		t.Fatal("runes that fold onto ASCII letters must lower to them")
+	}
+}
