@@ -203,3 +203,44 @@ func TestReadRealAITADS(t *testing.T) {
 		t.Fatalf("read %d alerts (%d malformed), want 45,544", n, res.Malformed)
 	}
 }
+
+// FuzzReadFile feeds arbitrary bytes through format detection and every line/CSV/JSON reader:
+// no panic, record numbers increase, and every record is either good or set aside with a reason.
+func FuzzReadFile(f *testing.F) {
+	for _, s := range []string{
+		"time,name,ip,host,short,time_label,event_label\n1,Wazuh: x,1.2.3.4,h,W-1,false_positive,-\n2,bad\n",
+		"user,ip\nalice,\"10.0.0.1\nbob,x,y\n",
+		"{\"a\":1}\n{\"a\":\n[1]\n",
+		"[{\"a\":1},{\"b\":",
+		"CEF:0|V|P|1|100|n|5|src=1.2.3.4\n",
+		"<13>Jan  5 10:00:00 h app: x\n",
+	} {
+		f.Add([]byte(s), "")
+	}
+	f.Add([]byte("a,b\n1,2\n"), FormatCSV)
+	f.Fuzz(func(t *testing.T, data []byte, format string) {
+		if format != "" && !validFormat(format) {
+			return
+		}
+		if format == FormatEVTX {
+			return
+		}
+		p := filepath.Join(t.TempDir(), "in.dat")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]int64{}
+		_, _ = ReadFile(context.Background(), p, FileOptions{Format: format, BatchSize: 7}, func(_ context.Context, subject string, b *pipeline.RawBatch) error {
+			for _, r := range b.Records {
+				if r.Record <= last[b.Format] {
+					t.Fatalf("record numbers not increasing in %s: %d after %d", b.Format, r.Record, last[b.Format])
+				}
+				last[b.Format] = r.Record
+				if r.ID == "" {
+					t.Fatal("record without ID")
+				}
+			}
+			return nil
+		})
+	})
+}
