@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/app"
@@ -18,7 +21,10 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	files := fs.Args()
+	files, err := expandPaths(fs.Args())
+	if err != nil {
+		return err
+	}
 	if len(files) == 0 {
 		return &exitError{code: 2, err: errors.New("usage: vigil import [--data DIR] [--rules DIR] [--format F] FILE...")}
 	}
@@ -53,4 +59,30 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// expandPaths replaces folders by the files under them (recursively, in lexical order).
+// Paths that do not exist are kept, so that the import reports them.
+func expandPaths(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d iofs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read folder %s: %w", p, err)
+		}
+	}
+	return out, nil
 }

@@ -37,11 +37,17 @@ func Event(in Input) (event.Event, error) {
 		return ev, ErrEmpty
 	}
 	r := record{in: &in, ev: &ev, src: string(raw)}
+	var root *node
+	var p *parser
+	var jsonErr error
 	if raw[0] == '{' {
-		root, p, err := parseObject(r.src)
-		if err != nil {
-			return event.Event{}, err
+		root, p, jsonErr = parseObject(r.src)
+		// A text line that merely starts with a brace is still a text line.
+		if jsonErr != nil && !isTextFormat(in.Origin.Format) {
+			return event.Event{}, jsonErr
 		}
+	}
+	if root != nil && jsonErr == nil {
 		defer p.release()
 		r.root = root
 		ev.Raw = append([]byte(nil), raw...)
@@ -58,6 +64,15 @@ func Event(in Input) (event.Event, error) {
 	}
 	r.finish(n.id)
 	return ev, nil
+}
+
+// isTextFormat reports whether records of this transport format are text lines.
+func isTextFormat(f string) bool {
+	switch f {
+	case "syslog", "text", "cef":
+		return true
+	}
+	return false
 }
 
 // Normalizers returns the IDs of the registered normalizers in detection order.
