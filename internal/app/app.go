@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/natsbus"
 	"github.com/vigil-soc/vigil/internal/pipeline"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -35,6 +36,8 @@ type App struct {
 	Store   store.Store
 	Bus     *natsbus.Bus
 	Metrics *telemetry.Metrics
+	// Detector runs the Sigma rules in the detect stage.
+	Detector *detect.Detector
 
 	lock *os.File
 }
@@ -56,6 +59,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.lock = lock
+	if a.Detector, err = detect.New(detect.Options{Dirs: cfg.Rules, Log: log}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	st, err := sqlite.Open(ctx, cfg.Path("vigil.db"), sqlite.Options{Synchronous: cfg.Store.Synchronous})
 	if err != nil {
 		a.Close()

@@ -92,6 +92,13 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 	if err := a.Drain(ctx); err != nil {
 		return rep, fmt.Errorf("wait for the pipeline: %w", err)
 	}
+	// The files are done: close open correlation windows and let their alerts through.
+	if err := a.flushDetect(ctx); err != nil {
+		return rep, err
+	}
+	if err := a.Drain(ctx); err != nil {
+		return rep, fmt.Errorf("wait for the pipeline: %w", err)
+	}
 	select {
 	case err := <-perr:
 		if err != nil {

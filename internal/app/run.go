@@ -80,6 +80,7 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 		return g.Wait()
 	}
 	g.Go(func() error { return a.runRetention(gctx) })
+	g.Go(func() error { a.Detector.Watch(gctx, 10*time.Second); return nil })
 	if err := a.startSyslog(gctx, g); err != nil {
 		ln.Close()
 		return errors.Join(err, g.Wait())

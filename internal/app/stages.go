@@ -56,6 +56,7 @@ func (a *App) stages() []stage {
 	return []stage{
 		{name: "normalize", subject: pipeline.SubjectRawEvents, handle: a.normalizeStage},
 		{name: "alert-intake", subject: pipeline.SubjectRawAlerts, handle: a.alertIntakeStage},
+		{name: "detect", subject: pipeline.SubjectEvents, handle: a.detectStage},
 	}
 }
 
@@ -232,24 +233,13 @@ func (a *App) alertIntakeStage(ctx context.Context, msgs []pipeline.Msg) error {
 			alerts = append(alerts, al)
 		}
 	}
-	if _, err := a.Store.PutAlerts(ctx, alerts); err != nil {
-		return err
-	}
 	if len(dead) > 0 {
 		if err := a.Store.PutDeadLetters(ctx, dead); err != nil {
 			return err
 		}
 		a.Metrics.Dead("alert-intake", len(dead))
 	}
-	encoded := make([][]byte, len(alerts))
-	for i := range alerts {
-		js, err := json.Marshal(&alerts[i])
-		if err != nil {
-			return fmt.Errorf("encode alert %s: %w", alerts[i].ID, err)
-		}
-		encoded[i] = js
-	}
-	return pipeline.PublishLines(ctx, a.Bus, pipeline.SubjectAlerts, batchMsgID("alert-intake", msgs), encoded)
+	return a.storeAlerts(ctx, "alert-intake", alerts, batchMsgID("alert-intake", msgs))
 }
 
 var errAITColumns = errors.New("want 5 columns: time,name,ip,host,short")
@@ -264,4 +254,43 @@ func normalizeAlert(data []byte, origin event.Origin, hint string) (event.Alert,
 		return al, err
 	}
 	return normalize.Alert(normalize.Input{Raw: data, Origin: origin, Hint: hint})
+}
+
+// detectStage runs the detection rules over stored events and passes the alerts to triage.
+func (a *App) detectStage(ctx context.Context, msgs []pipeline.Msg) error {
+	var alerts []event.Alert
+	for _, m := range msgs {
+		evs, err := pipeline.DecodeLines[event.Event](m.Data)
+		if err != nil {
+			return fmt.Errorf("message %s: %w", m.ID, err)
+		}
+		alerts = append(alerts, a.Detector.Detect(evs)...)
+	}
+	return a.storeAlerts(ctx, "detect", alerts, batchMsgID("detect", msgs))
+}
+
+// storeAlerts stores new alerts and publishes them to triage. Alerts already stored (a
+// redelivered batch) are published again; triage is idempotent on alert IDs.
+func (a *App) storeAlerts(ctx context.Context, stage string, alerts []event.Alert, msgID string) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	if _, err := a.Store.PutAlerts(ctx, alerts); err != nil {
+		return err
+	}
+	encoded := make([][]byte, len(alerts))
+	for i := range alerts {
+		js, err := json.Marshal(&alerts[i])
+		if err != nil {
+			return fmt.Errorf("encode alert %s: %w", alerts[i].ID, err)
+		}
+		encoded[i] = js
+	}
+	return pipeline.PublishLines(ctx, a.Bus, pipeline.SubjectAlerts, msgID, encoded)
+}
+
+// flushDetect closes the open correlation windows (end of an import) and stores the alerts.
+func (a *App) flushDetect(ctx context.Context) error {
+	alerts := a.Detector.Flush()
+	return a.storeAlerts(ctx, "detect", alerts, event.DeriveID("m_", "detect-flush", time.Now().String()))
 }

@@ -46,6 +46,8 @@ func commands() []command {
 		{"import", "feed files (EVTX, JSON, CSV, CEF, syslog; .gz/.zip) through the pipeline", runImport},
 		{"config", "check a configuration file (config check --config FILE)", runConfig},
 		{"demo", "play a simulated organisation and attacks through the whole pipeline", runDemo},
+		{"scan", "hunt through EVTX/JSON files with Sigma rules, no server (DFIR)", runScan},
+		{"rules", "check rules (rules check) or run SigmaHQ regression tests (rules test)", runRules},
 	}
 }
 

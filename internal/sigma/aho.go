@@ -32,8 +32,10 @@ type automaton struct {
 }
 
 const (
-	maxClasses     = 64
-	maxDenseStates = 16384
+	maxClasses = 48
+	// maxDenseBytes bounds the dense part of the table. Within it every state is dense for
+	// rule sets of a few thousand rules, which keeps the scan loop free of sparse lookups.
+	maxDenseBytes = 24 << 20
 )
 
 type trieNode struct {
@@ -126,7 +128,7 @@ func buildAutomaton(lits []string) *automaton {
 	}
 	ns := len(trie)
 	a.states = int32(ns)
-	a.ndense = int32(min(ns, maxDenseStates))
+	a.ndense = int32(min(ns, maxDenseBytes/(4*int(a.ncls))))
 	nd := int(a.ndense)
 	ncls := int(a.ncls)
 	a.delta = make([]int32, nd*ncls)
@@ -245,7 +247,7 @@ type litRun struct {
 
 // maxLiteralLen bounds indexed literals: a substring of a required literal is required too, and
 // shorter literals keep the automaton shallow (and mostly dense) at little cost in selectivity.
-const maxLiteralLen = 16
+const maxLiteralLen = 12
 
 // truncateLiteral keeps the most telling maxLiteralLen bytes of a literal: the start of a
 // literal anchored at the start of a value, otherwise its end (file names and the like).

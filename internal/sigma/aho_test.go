@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +105,33 @@ func TestAutomatonMatchesNaiveSearch(t *testing.T) {
 					t.Fatalf("exact alphabet: got %v, want %v", got, want)
 				}
 			}
+		}
+	}
+}
+
+func TestLongLineShortcutAgreesWithRegexp(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	alphabet := []string{"a", "é", "\n", "\r", " ", "\x00", "\xff"}
+	for _, expr := range []string{".{5,}", "(?s).{5,}", "(.{3,})", "(?:.{8,})", ".{1,}"} {
+		n, dotAll, ok := regexLongLine(expr)
+		if !ok {
+			t.Fatalf("%s not recognised", expr)
+		}
+		re := regexp.MustCompile(expr)
+		for i := 0; i < 3000; i++ {
+			var b strings.Builder
+			for j := rnd.IntN(20); j > 0; j-- {
+				b.WriteString(alphabet[rnd.IntN(len(alphabet))])
+			}
+			v := b.String()
+			if got, want := hasLongLine(v, n, dotAll), re.MatchString(v); got != want {
+				t.Fatalf("%s on %q: shortcut %v, regexp %v", expr, v, got, want)
+			}
+		}
+	}
+	for _, expr := range []string{"a.{5,}", ".{5,8}", "[ab]{5,}", ".{5,}x"} {
+		if _, _, ok := regexLongLine(expr); ok {
+			t.Errorf("%s wrongly recognised", expr)
 		}
 	}
 }

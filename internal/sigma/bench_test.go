@@ -114,5 +114,5 @@ func BenchmarkResetJSON(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/float64(n), "cpu-ns/op")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/op")
 }

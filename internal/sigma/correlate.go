@@ -33,6 +33,8 @@ type Detection struct {
 	Time time.Time
 	// Record holds the event's fields; the Correlator copies the values it needs.
 	Record *Record
+	// Ref identifies the event to the caller (its ID); it is returned in the Contribution.
+	Ref string
 }
 
 // CorrelationAlert is a correlation rule that fired, with the matches that made it fire.
@@ -66,6 +68,8 @@ type Contribution struct {
 	Fields map[string]string `json:"fields,omitempty"`
 	// Alert is set when the contribution is the alert of a chained correlation.
 	Alert *CorrelationAlert `json:"alert,omitempty"`
+	// Ref is the Detection's Ref: the caller's ID of the contributing event.
+	Ref string `json:"ref,omitempty"`
 }
 
 // CorrelatorStats counts what the Correlator did, including everything it dropped.
@@ -265,7 +269,7 @@ func (cr *Correlator) Observe(d Detection) []CorrelationAlert {
 	}
 	var out []CorrelationAlert
 	for _, in := range ins {
-		out = append(out, cr.add(in, d.Time, get, Contribution{RuleID: d.Rule.ID, Title: d.Rule.Title, Time: d.Time})...)
+		out = append(out, cr.add(in, d.Time, get, Contribution{RuleID: d.Rule.ID, Title: d.Rule.Title, Time: d.Time, Ref: d.Ref})...)
 	}
 	return append(out, cr.advance(d.Time)...)
 }
@@ -361,8 +365,10 @@ func (cr *Correlator) add(in corrInput, t time.Time, get func(string) (string, b
 	c := cs.c
 	fields := map[string]string{}
 	vals := make([]string, len(c.GroupBy))
+	// Record values alias the caller's reused buffers: copy what is kept.
 	for gi, f := range cs.groupBy[in.src] {
 		v, _ := get(f)
+		v = strings.Clone(v)
 		vals[gi] = v
 		fields[c.GroupBy[gi]] = v
 	}
@@ -372,6 +378,7 @@ func (cr *Correlator) add(in corrInput, t time.Time, get func(string) (string, b
 		present := false
 		for _, f := range c.Condition.Field {
 			v, ok := get(f)
+			v = strings.Clone(v)
 			present = present || ok
 			parts = append(parts, v)
 			fields[f] = v

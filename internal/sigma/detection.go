@@ -152,6 +152,9 @@ type regexMatcher struct {
 	guardFold bool // guard is lower-case; test it against the lower-cased value
 	minLen    int
 	run       *runGuard
+	// longLine > 0: the expression only asks for longLine characters in a row.
+	longLine int
+	dotAll   bool
 }
 
 func newRegexMatcher(re *regexp.Regexp) regexMatcher {
@@ -160,6 +163,9 @@ func newRegexMatcher(re *regexp.Regexp) regexMatcher {
 	if g, ok := regexRunGuard(re.String()); ok {
 		rm.run = &g
 	}
+	if n, dotAll, ok := regexLongLine(re.String()); ok {
+		rm.longLine, rm.dotAll = n, dotAll
+	}
 	return rm
 }
 
@@ -167,6 +173,9 @@ func (r *regexMatcher) match(rec *Record, i int32) bool {
 	v := rec.fields[i].value
 	if len(v) < r.minLen {
 		return false
+	}
+	if r.longLine > 0 {
+		return hasLongLine(v, r.longLine, r.dotAll)
 	}
 	if r.guard != "" {
 		if r.guardFold {

@@ -127,6 +127,11 @@ func TestModifiers(t *testing.T) {
 		{"re s", "s: {C|re|s: 'a.c'}\ncondition: s", []string{"C", "a\nc"}, true},
 		{"re without s", "s: {C|re: 'a.c'}\ncondition: s", []string{"C", "a\nc"}, false},
 		{"re run guard", "s: {C|re: '\\s[a-f0-9]{8}\\s'}\ncondition: s", []string{"C", "x deadbeef y"}, true},
+		{"re long line", "s: {C|re: '.{20,}'}\ncondition: s", []string{"C", strings.Repeat("é", 20)}, true},
+		{"re long line short", "s: {C|re: '.{20,}'}\ncondition: s", []string{"C", strings.Repeat("é", 19)}, false},
+		{"re long line newline", "s: {C|re: '.{20,}'}\ncondition: s", []string{"C", strings.Repeat("a", 10) + "\n" + strings.Repeat("a", 10)}, false},
+		{"re long line dotall", "s: {C|re|s: '.{20,}'}\ncondition: s", []string{"C", strings.Repeat("a", 10) + "\n" + strings.Repeat("a", 10)}, true},
+		{"re long line anchored", "s: {C|re: '^.{5,}$'}\ncondition: s", []string{"C", "abcdef"}, true},
 		{"re run guard miss", "s: {C|re: '\\s[a-f0-9]{8}\\s'}\ncondition: s", []string{"C", "x deadbee y"}, false},
 		// Encodings.
 		{"base64", "s: {C|base64: 'evil'}\ncondition: s", []string{"C", "ZXZpbA=="}, true},
@@ -288,13 +293,13 @@ func TestInvalidDetections(t *testing.T) {
 
 func TestRuleValidationNamesFileAndReason(t *testing.T) {
 	for name, doc := range map[string]string{
-		"no title":     "logsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
-		"no logsource": "title: t\ndetection: {s: {A: x}, condition: s}",
-		"no detection": "title: t\nlogsource: {product: x}",
-		"bad level":    "title: t\nlevel: severe\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
-		"bad status":   "title: t\nstatus: done\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
-		"long title":   "title: " + strings.Repeat("x", 257) + "\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
-		"bad yaml":     "title: [unclosed\n",
+		"no title":      "logsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
+		"no logsource":  "title: t\ndetection: {s: {A: x}, condition: s}",
+		"no detection":  "title: t\nlogsource: {product: x}",
+		"bad level":     "title: t\nlevel: severe\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
+		"bad status":    "title: t\nstatus: done\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
+		"long title":    "title: " + strings.Repeat("x", 257) + "\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
+		"bad yaml":      "title: [unclosed\n",
 		"tags not list": "title: t\ntags: {a: b}\nlogsource: {product: x}\ndetection: {s: {A: x}, condition: s}",
 	} {
 		t.Run(name, func(t *testing.T) {

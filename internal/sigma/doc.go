@@ -1,52 +1,66 @@
-// Package sigma is vigil's Sigma engine: the detection stage of the pipeline and the core of
-// `vigil scan`, `vigil rules check` and `vigil rules test`.
+// Package sigma is vigil's Sigma engine: the rule side of the detect stage of the pipeline
+// (normalize -> detect -> triage), and the core of `vigil scan`, `vigil rules check` and
+// `vigil rules test`. It depends on the standard library and go.yaml.in/yaml/v3 only.
 //
 // It loads Sigma rules (detection rules, Sigma 2 correlation rules and meta filters) from YAML,
 // validates them against the Sigma specification v2.1, compiles every detection into matcher
-// structures, and matches flat event records against thousands of rules per second per core.
+// structures, matches flat event records against thousands of rules, and correlates the
+// matches over event time.
 //
 // # Loading
 //
 // [LoadDir], [LoadFS] and [LoadBytes] return a [RuleSet] and a list of [Refusal]s, one per rule
-// document that could not be used, each naming the file and the reason. [CheckRules] wraps this
-// for the `rules check` command.
+// document that cannot be used, each naming the file and the reason; errors.Is(r.Err,
+// [ErrUnsupported]) tells valid Sigma this engine cannot run (a regular expression RE2 cannot
+// compile) from invalid Sigma ([ErrInvalidRule]). [CheckRules] wraps loading and engine
+// building for `rules check`; [RunRegression] runs SigmaHQ regression tests for `rules test`.
 //
 // # Matching
 //
-// [NewEngine] indexes the loaded rules by log source (see [Mapping]: Windows events are routed by
-// their Channel/EventID/Provider_Name fields, other events by the product/service/category hints
-// a normalizer sets on the [Record]) and builds, per log source, an Aho-Corasick automaton over
-// the literals each rule needs. An [Engine] is immutable and safe for concurrent use; each
-// goroutine takes its own [Matcher], which owns all scratch memory, so that matching a record
-// allocates nothing:
+// [NewEngine] compiles a RuleSet. Events are routed to log sources by a [Mapping] (data,
+// embedded, extensible with YAML files): Windows events by their Channel, EventID and
+// Provider_Name fields, other events by the product/service/category hints a normalizer sets
+// with [Record.SetLogSource]. A literal prefilter (an Aho-Corasick automaton over the literals
+// each rule needs) selects the few rules worth evaluating. An [Engine] is immutable and safe
+// for concurrent use; each goroutine matches through its own [Matcher], which owns all
+// scratch memory, so that matching allocates nothing:
 //
 //	rs, refusals := sigma.LoadDir("rules", sigma.LoadOptions{})
 //	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{})
 //	m := eng.NewMatcher()
 //	var rec sigma.Record
-//	_ = rec.ResetJSON(eventJSON)
-//	for _, hit := range m.Match(&rec) {
-//		fmt.Println(hit.Rule.Title, hit.Evidence)
+//	for _, ev := range events {
+//		if err := rec.ResetJSON(ev); err != nil { ... }
+//		for _, hit := range m.Match(&rec) {
+//			report(hit.Rule, hit.Evidence) // valid until the next Match
+//		}
 //	}
-//
-// # Semantics worth knowing
-//
-//   - Values match case-insensitively unless the `cased` or `re` modifier is used.
-//   - Field names are looked up case-insensitively (ASCII folding): `CommandLine` finds
-//     `commandline`. SigmaHQ rules and the many JSON shapes of the same telemetry disagree on
-//     case often enough that exact-case lookup loses real detections.
-//   - A field may hold several values (JSON arrays, repeated EVTX Data elements); a field
-//     condition holds when any value satisfies it.
-//   - `expand` placeholders are resolved from [EngineOptions.Placeholders]; a rule using a
-//     placeholder that is not defined there is refused, as the specification requires
-//     ("If the tool isn't able to handle placeholders, it must reject the rule").
-//   - A meta filter suppresses the matches of the rules it names when its condition holds
-//     (rule condition AND NOT filter condition), per the filters specification's stated
-//     purpose; [LoadOptions.PySigmaFilters] selects pySigma's literal "AND filter" instead.
 //
 // # Correlation
 //
-// A [Correlator] consumes detection matches in event-time order (tolerating bounded lateness)
-// and emits [CorrelationAlert]s for event_count, value_count, temporal, temporal_ordered,
-// value_sum, value_avg and value_percentile correlation rules, including chained correlations.
+// A [Correlator] consumes detections ([Detection]: rule, event time, record) and emits
+// [CorrelationAlert]s for event_count, value_count, temporal, temporal_ordered, value_sum,
+// value_avg and value_percentile correlation rules, chained correlations included, with
+// windows on event time and a bounded tolerance for late events.
+//
+// # Semantics worth knowing
+//
+//   - Values match case-insensitively unless `cased` or `re` is used. Lower-casing is Unicode
+//     lower-casing, with the long s lowered to s.
+//   - Field names match ASCII case-insensitively and ignoring spaces: the specification
+//     derives Sigma field names from log field names by removing spaces ("Threat Name" is
+//     ThreatName), and SigmaHQ rules and the JSON shapes of the same telemetry disagree on
+//     case often enough that exact lookup loses detections.
+//   - A field may hold several values (JSON arrays, repeated EVTX Data elements); a field
+//     condition holds when any value satisfies it. `null` matches an absent or empty field.
+//   - Keywords (plain value lists) match when any field value contains them.
+//   - `re` searches (unanchored) with Go's RE2 syntax.
+//   - `expand` placeholders take their values from [EngineOptions.Placeholders]; a rule using
+//     an undefined placeholder is refused, as the specification requires ("If the tool isn't
+//     able to handle placeholders, it must reject the rule").
+//   - `neq` negates the field condition it is on (pySigma's reading): an absent field is
+//     "different". `windash` expands every -, /, en dash, em dash and horizontal bar.
+//   - A meta filter suppresses the matches of the rules it names when its condition holds
+//     (rule condition AND NOT filter condition), the filters specification's stated purpose;
+//     [EngineOptions.PySigmaFilters] selects pySigma's literal "AND filter condition".
 package sigma

@@ -102,7 +102,9 @@ type entryCond struct {
 
 type bitset []uint64
 
-func (b bitset) has(i int32) bool { return i >= 0 && int(i>>6) < len(b) && b[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (b bitset) has(i int32) bool {
+	return i >= 0 && int(i>>6) < len(b) && b[i>>6]&(1<<(uint(i)&63)) != 0
+}
 func (b *bitset) set(i int32) {
 	for int(i>>6) >= len(*b) {
 		*b = append(*b, 0)

@@ -19,14 +19,19 @@ const minLiteralScore = 3
 const maxLiteralsPerRule = 4096
 
 // literalScore estimates how selective a literal is: its length, where an anchor counts as a
-// character and a run of digits counts for less (numbers are frequent in events).
+// character, a digit counts for half (numbers are frequent in events) and a byte of a
+// non-ASCII character for two (rare in most telemetry: one Cyrillic letter is selective).
 func literalScore(s string) int {
 	score := 0
 	digits := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if '0' <= c && c <= '9' {
+		switch {
+		case '0' <= c && c <= '9':
 			digits++
+			continue
+		case c >= 0x80:
+			score += 4
 			continue
 		}
 		score += 2
@@ -348,7 +353,17 @@ func regexRunGuard(expr string) (runGuard, bool) {
 		case syntax.OpCapture, syntax.OpPlus:
 			visit(r.Sub[0])
 		case syntax.OpRepeat:
-			if r.Min >= minRunGuard && r.Min > best.min && r.Sub[0].Op == syntax.OpCharClass {
+			sub := r.Sub[0]
+			if r.Min >= minRunGuard && r.Min > best.min && (sub.Op == syntax.OpAnyChar || sub.Op == syntax.OpAnyCharNotNL) {
+				var g runGuard
+				g.min = r.Min
+				for b := 0; b < 256; b++ {
+					if b != '\n' || sub.Op == syntax.OpAnyChar {
+						g.set[b>>6] |= 1 << (b & 63)
+					}
+				}
+				best = g
+			} else if r.Min >= minRunGuard && r.Min > best.min && sub.Op == syntax.OpCharClass {
 				var g runGuard
 				g.min = r.Min
 				rs := r.Sub[0].Rune
@@ -372,4 +387,50 @@ func regexRunGuard(expr string) (runGuard, bool) {
 	}
 	visit(re)
 	return best, best.min > 0
+}
+
+// regexLongLine recognises expressions that only ask for N characters in a row (".{N,}",
+// possibly with the s flag): Go's regexp backtracks through N instructions at every position
+// for them, which is slow on long values, while the answer is a simple count.
+func regexLongLine(expr string) (n int, dotAll bool, ok bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0, false, false
+	}
+	for re.Op == syntax.OpCapture || (re.Op == syntax.OpConcat && len(re.Sub) == 1) {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpRepeat || re.Max != -1 || re.Min < 1 {
+		return 0, false, false
+	}
+	switch re.Sub[0].Op {
+	case syntax.OpAnyChar:
+		return re.Min, true, true
+	case syntax.OpAnyCharNotNL:
+		return re.Min, false, true
+	}
+	return 0, false, false
+}
+
+// hasLongLine reports whether v holds n characters in a row (not counting across newlines
+// unless dotAll).
+func hasLongLine(v string, n int, dotAll bool) bool {
+	if len(v) < n {
+		return false
+	}
+	if dotAll {
+		return utf8.RuneCountInString(v) >= n
+	}
+	for len(v) >= n {
+		line := v
+		if i := strings.IndexByte(v, '\n'); i >= 0 {
+			line, v = v[:i], v[i+1:]
+		} else {
+			v = ""
+		}
+		if len(line) >= n && utf8.RuneCountInString(line) >= n {
+			return true
+		}
+	}
+	return false
 }

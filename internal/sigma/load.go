@@ -69,30 +69,61 @@ func LoadDir(dir string, opts LoadOptions) (*RuleSet, []Refusal) {
 	if _, err := os.Stat(dir); err != nil {
 		return newLinkedSet(nil, nil), []Refusal{{File: dir, Error: err.Error(), Err: err}}
 	}
-	rs, refs := LoadFS(os.DirFS(dir), ".", opts)
-	fix := func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) }
-	for _, r := range rs.Rules {
-		r.File = fix(r.File)
-	}
-	for _, c := range rs.Correlations {
-		c.File = fix(c.File)
-	}
-	for _, f := range rs.Filters {
-		f.File = fix(f.File)
-	}
-	for i := range refs {
-		refs[i].File = fix(refs[i].File)
-	}
-	return rs, refs
+	return LoadSources([]Source{DirSource(dir)}, opts)
 }
 
 // LoadFS loads every .yml/.yaml file under root in fsys.
 func LoadFS(fsys fs.FS, root string, opts LoadOptions) (*RuleSet, []Refusal) {
+	docs, refusals := collectFS(fsys, root, opts, "")
+	rs, more := link(docs)
+	return rs, append(refusals, more...)
+}
+
+// Source is one place rules load from: a folder of fsys. Prefix, when set, is joined in front
+// of the file names in results (LoadDir uses the folder's path).
+type Source struct {
+	FS     fs.FS
+	Root   string
+	Prefix string
+}
+
+// DirSource is the Source of a folder on disk.
+func DirSource(dir string) Source { return Source{FS: os.DirFS(dir), Root: ".", Prefix: dir} }
+
+// LoadSources loads every source into one RuleSet, so that correlation rules and filters in
+// one source can refer to rules in another. A source that cannot be read is a refusal naming
+// it; the others load.
+func LoadSources(sources []Source, opts LoadOptions) (*RuleSet, []Refusal) {
 	var docs []loadedDoc
 	var refusals []Refusal
+	for _, src := range sources {
+		if src.Prefix != "" && src.FS != nil {
+			if _, err := fs.Stat(src.FS, src.Root); err != nil {
+				refusals = append(refusals, Refusal{File: src.Prefix, Error: err.Error(), Err: err})
+				continue
+			}
+		}
+		d, r := collectFS(src.FS, src.Root, opts, src.Prefix)
+		docs = append(docs, d...)
+		refusals = append(refusals, r...)
+	}
+	rs, more := link(docs)
+	return rs, append(refusals, more...)
+}
+
+// collectFS parses the rule files under root; file names get prefix joined in front.
+func collectFS(fsys fs.FS, root string, opts LoadOptions, prefix string) ([]loadedDoc, []Refusal) {
+	var docs []loadedDoc
+	var refusals []Refusal
+	fix := func(p string) string {
+		if prefix == "" {
+			return p
+		}
+		return filepath.Join(prefix, filepath.FromSlash(p))
+	}
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			refusals = append(refusals, Refusal{File: p, Error: err.Error(), Err: err})
+			refusals = append(refusals, Refusal{File: fix(p), Error: err.Error(), Err: err})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -111,19 +142,18 @@ func LoadFS(fsys fs.FS, root string, opts LoadOptions) (*RuleSet, []Refusal) {
 		}
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
-			refusals = append(refusals, Refusal{File: p, Error: err.Error(), Err: err})
+			refusals = append(refusals, Refusal{File: fix(p), Error: err.Error(), Err: err})
 			return nil
 		}
-		ds, rf := parseFile(p, data, opts)
+		ds, rf := parseFile(fix(p), data, opts)
 		docs = append(docs, ds...)
 		refusals = append(refusals, rf...)
 		return nil
 	})
 	if err != nil {
-		refusals = append(refusals, Refusal{File: root, Error: err.Error(), Err: err})
+		refusals = append(refusals, Refusal{File: fix(root), Error: err.Error(), Err: err})
 	}
-	rs, more := link(docs)
-	return rs, append(refusals, more...)
+	return docs, refusals
 }
 
 // LoadBytes loads the rule documents of one file's content; name is used in messages.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -57,8 +58,18 @@ type MappingEntry struct {
 	FieldMappings map[string]string
 }
 
-// DefaultMapping returns the embedded mapping.
+// DefaultMapping returns the embedded mapping (parsed once; Mappings are immutable).
 func DefaultMapping() *Mapping {
+	defaultMappingOnce.Do(func() { defaultMapping = parseDefaultMapping() })
+	return defaultMapping
+}
+
+var (
+	defaultMappingOnce sync.Once
+	defaultMapping     *Mapping
+)
+
+func parseDefaultMapping() *Mapping {
 	m := &Mapping{}
 	for _, f := range defaultMappingFiles {
 		data, err := defaultMappingFS.ReadFile(f)

@@ -7,8 +7,6 @@ import "slices"
 type Match struct {
 	Rule     *Rule
 	Evidence []Evidence
-	// fieldMapping is the group variant the rule matched under (for correlation field lookup).
-	gv int32
 }
 
 // Matcher matches records against an Engine. It owns the scratch memory of matching, so that
@@ -241,15 +239,15 @@ func (m *Matcher) evalVariant(gvi int32) {
 	g := e.groups[gv.group]
 	for _, ri := range m.cands {
 		if e.ruleGroup[ri] == gv.group {
-			m.evalRule(gv, gvi, e.ruleLocal[ri])
+			m.evalRule(gv, e.ruleLocal[ri])
 		}
 	}
 	for _, li := range g.always {
-		m.evalRule(gv, gvi, li)
+		m.evalRule(gv, li)
 	}
 }
 
-func (m *Matcher) evalRule(gv *groupVariant, gvi int32, li int32) {
+func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	e := m.e
 	ri := e.groups[gv.group].rules[li]
 	if m.ruleStamp[ri] == m.gen {
@@ -279,7 +277,7 @@ func (m *Matcher) evalRule(gv *groupVariant, gvi int32, li int32) {
 	er.det.root.eval(c)
 	m.evbuf = c.ev
 	c.collect = false
-	m.matches = append(m.matches, Match{Rule: er.rule, Evidence: m.evbuf[start:len(m.evbuf):len(m.evbuf)], gv: gvi})
+	m.matches = append(m.matches, Match{Rule: er.rule, Evidence: m.evbuf[start:len(m.evbuf):len(m.evbuf)]})
 }
 
 // scan runs the automaton over the record's values and collects the candidate rules of the
@@ -317,8 +315,96 @@ func (m *Matcher) scan() {
 		m.scanRange(buf, 0, len(buf))
 		return
 	}
-	mid := len(buf) / 2
-	m.scanPair(buf, mid, mid-overlap)
+	if len(buf) < 16*overlap {
+		mid := len(buf) / 2
+		m.scanPair(buf, mid, mid-overlap)
+		return
+	}
+	q := len(buf) / 4
+	m.scanQuad(buf, q, overlap)
+}
+
+// scanQuad scans buf as four interleaved chains over its quarters (each quarter after the
+// first starts overlap bytes early, see scan).
+func (m *Matcher) scanQuad(buf []byte, q, overlap int) {
+	a := m.e.ac
+	cls := &a.class
+	delta := a.delta
+	nd, ncls := a.ndense, a.ncls
+	p0 := buf[:q]
+	p1 := buf[q-overlap : 2*q]
+	p2 := buf[2*q-overlap : 3*q]
+	p3 := buf[3*q-overlap:]
+	n := len(p0)
+	p1, p2 = p1[:n+overlap], p2[:n+overlap]
+	var s0, s1, s2, s3 int32
+	// The later chains first catch up over their overlap.
+	for i := 0; i < overlap; i++ {
+		s1 = m.stepReport(s1, cls[p1[i]])
+		s2 = m.stepReport(s2, cls[p2[i]])
+		s3 = m.stepReport(s3, cls[p3[i]])
+	}
+	p1, p2, p3 = p1[overlap:], p2[overlap:], p3[overlap:]
+	p1, p2 = p1[:n], p2[:n]
+	for i := 0; i < n; i++ {
+		c0, c1, c2, c3 := cls[p0[i]], cls[p1[i]], cls[p2[i]], cls[p3[i]]
+		var t0, t1, t2, t3 int32
+		if s0 < nd {
+			t0 = delta[s0*ncls+int32(c0)]
+		} else {
+			t0 = a.step(s0, c0)
+		}
+		if s1 < nd {
+			t1 = delta[s1*ncls+int32(c1)]
+		} else {
+			t1 = a.step(s1, c1)
+		}
+		if s2 < nd {
+			t2 = delta[s2*ncls+int32(c2)]
+		} else {
+			t2 = a.step(s2, c2)
+		}
+		if s3 < nd {
+			t3 = delta[s3*ncls+int32(c3)]
+		} else {
+			t3 = a.step(s3, c3)
+		}
+		if t0|t1|t2|t3 < 0 {
+			if t0 < 0 {
+				if t0 = ^t0; m.acStamp[t0] != m.acGen {
+					m.report(t0)
+				}
+			}
+			if t1 < 0 {
+				if t1 = ^t1; m.acStamp[t1] != m.acGen {
+					m.report(t1)
+				}
+			}
+			if t2 < 0 {
+				if t2 = ^t2; m.acStamp[t2] != m.acGen {
+					m.report(t2)
+				}
+			}
+			if t3 < 0 {
+				if t3 = ^t3; m.acStamp[t3] != m.acGen {
+					m.report(t3)
+				}
+			}
+		}
+		s0, s1, s2, s3 = t0, t1, t2, t3
+	}
+	for _, b := range p3[n:] {
+		s3 = m.stepReport(s3, cls[b])
+	}
+}
+
+func (m *Matcher) stepReport(s int32, c uint8) int32 {
+	t := m.e.ac.step(s, c)
+	if t < 0 {
+		t = ^t
+		m.report(t)
+	}
+	return t
 }
 
 // report records the candidates of every literal ending in state t (and its suffix chain).

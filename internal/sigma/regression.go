@@ -184,9 +184,9 @@ func resolveSample(dir, info, p string) string {
 
 // CheckReport is the result of CheckRules, in the shape `vigil rules check --json` prints.
 type CheckReport struct {
-	Total  int           `json:"total"`
-	Loaded int           `json:"loaded"`
-	Errors []CheckError  `json:"errors"`
+	Total  int          `json:"total"`
+	Loaded int          `json:"loaded"`
+	Errors []CheckError `json:"errors"`
 	Stats  *EngineStats `json:"stats,omitempty"`
 	rules  *RuleSet
 	engine *Engine

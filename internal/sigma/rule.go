@@ -90,6 +90,9 @@ type Rule struct {
 	corrUsers []*Correlation
 }
 
+// CorrelationUsers returns the correlation rules that consume this rule's matches.
+func (r *Rule) CorrelationUsers() []*Correlation { return r.corrUsers }
+
 // Filters returns the meta filters applied to the rule.
 func (r *Rule) Filters() []*Filter { return r.filters }
 

@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+
+	"github.com/vigil-soc/vigil/internal/scan"
+	"github.com/vigil-soc/vigil/internal/sigma"
+)
+
+func runScan(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("scan", e)
+	var rules multiFlag
+	fs.Var(&rules, "rules", "folder of Sigma rules (repeatable; required)")
+	output := fs.String("output", "table", "output format: jsonl, csv or table")
+	stats := fs.Bool("stats", false, `print {"records":N,"detections":N,"errors":N,"seconds":S} as the last line on stderr`)
+	workers := fs.Int("workers", 0, "files scanned in parallel (default: number of CPUs)")
+	parseOnly := fs.Bool("parse-only", false, "read every record but match nothing (to measure parsing alone)")
+	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	usage := errors.New("usage: vigil scan --rules DIR [--output jsonl|csv|table] [--stats] PATH...")
+	if len(rules) == 0 && !*parseOnly || fs.NArg() == 0 {
+		return &exitError{code: 2, err: usage}
+	}
+	switch *output {
+	case "jsonl", "csv", "table":
+	default:
+		return &exitError{code: 2, err: fmt.Errorf("--output %q: want jsonl, csv or table", *output)}
+	}
+	files, err := scan.Files(fs.Args())
+	if err != nil {
+		return err
+	}
+	var sources []sigma.Source
+	for _, d := range rules {
+		sources = append(sources, sigma.DirSource(d))
+	}
+	rs, refusals := sigma.LoadSources(sources, sigma.LoadOptions{})
+	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{})
+	refusals = append(refusals, more...)
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "vigil scan: %d rules loaded, %d refused, %d files\n", len(eng.Rules()), len(refusals), len(files))
+	}
+	bar := newProgressBar(e.stderr)
+	var problems atomic.Int64
+	out := newScanWriter(e.stdout, *output)
+	perRule := map[string]int{}
+	perLevel := map[string]int{}
+	st, err := scan.Run(ctx, files, scan.Options{
+		Engine: eng, Rules: rs, Workers: *workers, ParseOnly: *parseOnly,
+		Progress: func(done, total int64) { bar.update("scan", done, total, 0) },
+		Problem: func(file string, err error) {
+			if problems.Add(1) <= 20 {
+				bar.finish()
+				fmt.Fprintf(e.stderr, "vigil scan: %s: %v\n", file, err)
+			}
+		},
+	}, func(d scan.Detection) {
+		out.write(d)
+		perRule[d.RuleTitle]++
+		perLevel[d.Level]++
+	})
+	bar.finish()
+	if ferr := out.flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		printScanSummary(e.stderr, st, perRule, perLevel)
+	}
+	if *stats {
+		b, _ := json.Marshal(map[string]any{"records": st.Records, "detections": st.Detections, "errors": st.Errors, "seconds": st.Seconds})
+		fmt.Fprintln(e.stderr, string(b))
+	}
+	return nil
+}
+
+// scanWriter prints detections in one of the output formats.
+type scanWriter struct {
+	format string
+	w      io.Writer
+	enc    *json.Encoder
+	csv    *csv.Writer
+	tab    *tabwriter.Writer
+}
+
+func newScanWriter(w io.Writer, format string) *scanWriter {
+	s := &scanWriter{format: format, w: w}
+	switch format {
+	case "jsonl":
+		s.enc = json.NewEncoder(w)
+		s.enc.SetEscapeHTML(false)
+	case "csv":
+		s.csv = csv.NewWriter(w)
+		s.csv.Write([]string{"timestamp", "level", "rule_title", "rule_id", "computer", "channel", "event_id", "file", "record", "tags", "matches"})
+	case "table":
+		s.tab = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(s.tab, "TIMESTAMP\tLEVEL\tRULE\tCOMPUTER\tEVENT\tFILE:RECORD")
+	}
+	return s
+}
+
+func matchesText(d scan.Detection) string {
+	var parts []string
+	for _, m := range d.Matches {
+		v := m.Value
+		if len(v) > 80 {
+			v = v[:77] + "..."
+		}
+		parts = append(parts, m.Field+"="+v)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (s *scanWriter) write(d scan.Detection) {
+	switch s.format {
+	case "jsonl":
+		s.enc.Encode(d)
+	case "csv":
+		s.csv.Write([]string{d.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), d.Level, d.RuleTitle, d.RuleID, d.Computer, d.Channel, d.EventID,
+			d.File, strconv.FormatInt(d.Record, 10), strings.Join(d.Tags, " "), matchesText(d)})
+	case "table":
+		file := d.File
+		if i := strings.LastIndexByte(file, os.PathSeparator); i >= 0 {
+			file = file[i+1:]
+		}
+		title := d.RuleTitle
+		if len(title) > 60 {
+			title = title[:57] + "..."
+		}
+		fmt.Fprintf(s.tab, "%s\t%s\t%s\t%s\t%s\t%s:%d\n", d.Timestamp.UTC().Format("2006-01-02 15:04:05"), d.Level, title, d.Computer, d.EventID, file, d.Record)
+	}
+}
+
+func (s *scanWriter) flush() error {
+	switch s.format {
+	case "csv":
+		s.csv.Flush()
+		return s.csv.Error()
+	case "table":
+		return s.tab.Flush()
+	}
+	return nil
+}
+
+var levelOrder = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
+
+func printScanSummary(w io.Writer, st scan.Stats, perRule, perLevel map[string]int) {
+	rate := float64(st.Records) / max(st.Seconds, 1e-9)
+	fmt.Fprintf(w, "\nvigil scan: %d files, %d records, %d detections, %d errors in %.2fs (%.0f records/s)\n", st.Files, st.Records, st.Detections, st.Errors, st.Seconds, rate)
+	levels := make([]string, 0, len(perLevel))
+	for l := range perLevel {
+		levels = append(levels, l)
+	}
+	sort.Slice(levels, func(i, j int) bool { return rank(levels[i]) < rank(levels[j]) })
+	var parts []string
+	for _, l := range levels {
+		parts = append(parts, fmt.Sprintf("%s %d", l, perLevel[l]))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "by level: %s\n", strings.Join(parts, ", "))
+	}
+	type rc struct {
+		rule string
+		n    int
+	}
+	var rcs []rc
+	for r, n := range perRule {
+		rcs = append(rcs, rc{r, n})
+	}
+	sort.Slice(rcs, func(i, j int) bool { return rcs[i].n > rcs[j].n || rcs[i].n == rcs[j].n && rcs[i].rule < rcs[j].rule })
+	if len(rcs) > 0 {
+		fmt.Fprintln(w, "top rules:")
+		for i, r := range rcs {
+			if i == 15 {
+				fmt.Fprintf(w, "  ... and %d more rules\n", len(rcs)-15)
+				break
+			}
+			fmt.Fprintf(w, "  %6d  %s\n", r.n, r.rule)
+		}
+	}
+}
+
+func rank(level string) int {
+	if r, ok := levelOrder[level]; ok {
+		return r
+	}
+	return 5
+}

@@ -1,0 +1,163 @@
+package detect
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/demo"
+	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/normalize"
+)
+
+func normalized(t *testing.T, recs []demo.Record) []event.Event {
+	t.Helper()
+	var evs []event.Event
+	for i, r := range recs {
+		ev, err := normalize.Event(normalize.Input{Raw: r.Data, Origin: event.Origin{Source: "demo", Format: r.Format, Record: int64(i + 1), Received: r.Time}, Hint: r.Hint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func TestBuiltinRulesLoad(t *testing.T) {
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.Refusals()); n != 0 {
+		t.Fatalf("%d builtin rules refused: %v", n, d.Refusals())
+	}
+	if d.RuleCount() < 15 {
+		t.Fatalf("only %d builtin rules", d.RuleCount())
+	}
+}
+
+// TestDemoScenarios runs the builtin rules over the demo organisation: every attack is
+// detected, and the normal day raises nothing.
+func TestDemoScenarios(t *testing.T) {
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := demo.NewOrg()
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if alerts := append(d.Detect(normalized(t, org.Background(day))), d.Flush()...); len(alerts) != 0 {
+		var titles []string
+		for _, a := range alerts {
+			titles = append(titles, a.RuleTitle+" on "+a.Host)
+		}
+		t.Fatalf("the normal day raised %d alerts: %v", len(alerts), titles)
+	}
+	want := map[string][]string{
+		demo.ScenarioRansomware: {
+			"Office Application Spawns a Script Interpreter", "Encoded PowerShell Command Line", "Account and Domain Discovery Commands",
+			"LSASS Memory Dump via comsvcs.dll MiniDump", "Suspicious Access to LSASS Memory", "PowerShell Connects to a Public Address",
+			"Explicit Credentials Used Against a Remote Host", "Executable Written Through an Administrative Share", "PsExec Service Installed",
+			"Shadow Copies Deleted or Recovery Disabled", "Ransomware Note or Encrypted File Created",
+		},
+		demo.ScenarioOAuthConsent:  {"User Consented to an Application With Mail Permissions", "Application Synchronises a Mailbox From Outside"},
+		demo.ScenarioPasswordSpray: {"Password Spray Against Okta From One Address", "Inbox Rule Forwards or Hides Mail"},
+	}
+	for name, titles := range want {
+		t.Run(name, func(t *testing.T) {
+			d, _ := New(Options{})
+			recs, err := org.Scenario(name, day.Add(26*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs := normalized(t, recs)
+			alerts := append(d.Detect(evs), d.Flush()...)
+			got := map[string]event.Alert{}
+			for _, a := range alerts {
+				got[a.RuleTitle] = a
+				if len(a.EventIDs) == 0 {
+					t.Errorf("%s: alert without events", a.RuleTitle)
+				}
+				if a.Source == "sigma" && len(a.Matches) == 0 {
+					t.Errorf("%s: alert without matched fields", a.RuleTitle)
+				}
+				if len(a.Tactics) == 0 || len(a.Techniques) == 0 {
+					t.Errorf("%s: no ATT&CK mapping (%v %v)", a.RuleTitle, a.Tactics, a.Techniques)
+				}
+			}
+			for _, title := range titles {
+				if _, ok := got[title]; !ok {
+					names := make([]string, 0, len(got))
+					for k := range got {
+						names = append(names, k)
+					}
+					sort.Strings(names)
+					t.Errorf("missing %q; got %v", title, names)
+				}
+			}
+			if a, ok := got["Password Spray Against Okta From One Address"]; ok {
+				if a.SrcIP != demo.SprayIP || len(a.EventIDs) < 5 {
+					t.Errorf("spray alert: src %q, %d events", a.SrcIP, len(a.EventIDs))
+				}
+			}
+		})
+	}
+}
+
+func TestDetectIsIdempotent(t *testing.T) {
+	d, _ := New(Options{})
+	org := demo.NewOrg()
+	recs, _ := org.Scenario(demo.ScenarioRansomware, time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC))
+	evs := normalized(t, recs)
+	a1 := d.Detect(evs)
+	d2, _ := New(Options{})
+	a2 := d2.Detect(evs)
+	if len(a1) != len(a2) || len(a1) == 0 {
+		t.Fatalf("%d vs %d alerts", len(a1), len(a2))
+	}
+	for i := range a1 {
+		if a1[i].ID != a2[i].ID {
+			t.Fatalf("alert %d: IDs differ across runs: %s %s", i, a1[i].ID, a2[i].ID)
+		}
+	}
+}
+
+func TestHotReloadAndBadRule(t *testing.T) {
+	dir := t.TempDir()
+	good := `title: Test Whoami
+id: 11111111-2222-3333-4444-555555555555
+logsource: {category: process_creation, product: windows}
+detection:
+  sel: {Image|endswith: '\whoami.exe'}
+  condition: sel
+level: low
+`
+	if err := os.WriteFile(filepath.Join(dir, "good.yml"), []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{Dirs: []string{dir}, NoBuiltin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.RuleCount() != 1 {
+		t.Fatalf("rules = %d", d.RuleCount())
+	}
+	if changed, err := d.Reload(); err != nil || changed {
+		t.Fatalf("reload without change: %v %v", changed, err)
+	}
+	// A broken rule is refused and named; the good one stays.
+	if err := os.WriteFile(filepath.Join(dir, "bad.yml"), []byte("title: Broken\nlogsource: {product: windows}\ndetection:\n  sel: {a|nosuchmodifier: x}\n  condition: sel\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	os.Chtimes(filepath.Join(dir, "bad.yml"), later, later)
+	changed, err := d.Reload()
+	if err != nil || !changed {
+		t.Fatalf("reload after change: %v %v", changed, err)
+	}
+	if d.RuleCount() != 1 || len(d.Refusals()) != 1 || !strings.Contains(d.Refusals()[0].File, "bad.yml") {
+		t.Fatalf("after a bad rule: %d rules, refusals %v", d.RuleCount(), d.Refusals())
+	}
+}

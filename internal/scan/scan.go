@@ -1,0 +1,435 @@
+// Package scan is vigil's stateless hunt over files: EVTX and JSON logs of a compromised host,
+// matched against Sigma rules with no data directory and no server (`vigil scan`), in the
+// manner of Hayabusa and Chainsaw. Files are scanned in parallel; EVTX records go straight from
+// the parser's field view into the Sigma record without any JSON in between. Correlation rules
+// run over all detections at the end, in event-time order.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/evtx"
+	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/normalize"
+	"github.com/vigil-soc/vigil/internal/pipeline"
+	"github.com/vigil-soc/vigil/internal/sigma"
+)
+
+// Detection is one rule match on one record of a file.
+type Detection struct {
+	RuleID    string             `json:"rule_id"`
+	RuleTitle string             `json:"rule_title"`
+	Level     string             `json:"level"`
+	Timestamp time.Time          `json:"timestamp"`
+	File      string             `json:"file"`
+	Record    int64              `json:"record"`
+	Tags      []string           `json:"tags"`
+	Computer  string             `json:"computer,omitempty"`
+	Channel   string             `json:"channel,omitempty"`
+	EventID   string             `json:"event_id,omitempty"`
+	Matches   []event.FieldMatch `json:"matches,omitempty"`
+	// Correlation is set for the alerts of correlation rules; Records then lists the
+	// contributing records as "file#record".
+	Correlation bool     `json:"correlation,omitempty"`
+	Records     []string `json:"records,omitempty"`
+	// Fields holds a few identifying fields of the record (user, process, command line) for
+	// timelines and incident building.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// Options configure Run.
+type Options struct {
+	Engine *sigma.Engine
+	Rules  *sigma.RuleSet
+	// Workers scan files in parallel (default: the number of CPUs).
+	Workers int
+	// ParseOnly reads every record but matches nothing: the baseline for measuring the cost of
+	// matching.
+	ParseOnly bool
+	// Progress is called with the bytes scanned so far and the total.
+	Progress func(done, total int64)
+	// Problem is called for every damaged part of a file that was skipped, and for files that
+	// could not be read.
+	Problem func(file string, err error)
+}
+
+// Stats summarise a scan.
+type Stats struct {
+	Files      int     `json:"files"`
+	Records    int64   `json:"records"`
+	Detections int64   `json:"detections"`
+	Errors     int64   `json:"errors"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// Files expands paths (files or folders, recursively) into the files to scan: .evtx and JSON
+// files (.json, .jsonl, .ndjson, and their .gz), in lexical order.
+func Files(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && scannable(path) {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", p, err)
+		}
+	}
+	return out, nil
+}
+
+func scannable(path string) bool {
+	p := strings.ToLower(strings.TrimSuffix(strings.ToLower(path), ".gz"))
+	for _, ext := range []string{".evtx", ".json", ".jsonl", ".ndjson"} {
+		if strings.HasSuffix(p, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// fileResult holds one file's detections until it is emitted in file order.
+type fileResult struct {
+	dets    []Detection
+	corr    []corrHit
+	records int64
+	errors  int64
+	done    chan struct{}
+}
+
+// corrHit is a match of a rule that feeds correlations, kept for the final correlation pass.
+type corrHit struct {
+	rule   *sigma.Rule
+	time   time.Time
+	file   string
+	record int64
+	fields [][2]string
+}
+
+// Run scans files and calls emit for every detection, file by file in the order given (and
+// record order within a file), then for the correlation alerts. It returns when all files are
+// done or ctx ends.
+func Run(ctx context.Context, files []string, opt Options, emit func(Detection)) (Stats, error) {
+	start := time.Now()
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var total int64
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			total += st.Size()
+		}
+	}
+	var done atomic.Int64
+	results := make([]*fileResult, len(files))
+	for i := range results {
+		results[i] = &fileResult{done: make(chan struct{})}
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(opt)
+			for i := range jobs {
+				res := results[i]
+				size := int64(0)
+				if st, err := os.Stat(files[i]); err == nil {
+					size = st.Size()
+				}
+				if err := w.scanFile(ctx, files[i], res); err != nil {
+					res.errors++
+					if opt.Problem != nil {
+						opt.Problem(files[i], err)
+					}
+				}
+				if opt.Progress != nil {
+					opt.Progress(done.Add(size), total)
+				}
+				close(res.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range files {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				for j := i; j < len(files); j++ {
+					close(results[j].done)
+				}
+				return
+			}
+		}
+	}()
+	var st Stats
+	st.Files = len(files)
+	var hits []corrHit
+	for _, res := range results {
+		<-res.done
+		st.Records += res.records
+		st.Errors += res.errors
+		for _, d := range res.dets {
+			emit(d)
+		}
+		st.Detections += int64(len(res.dets))
+		hits = append(hits, res.corr...)
+		res.dets, res.corr = nil, nil
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	if !opt.ParseOnly && opt.Rules != nil && len(opt.Rules.Correlations) > 0 {
+		for _, d := range correlate(opt.Rules, hits) {
+			emit(d)
+			st.Detections++
+		}
+	}
+	st.Seconds = time.Since(start).Seconds()
+	return st, nil
+}
+
+// worker owns the per-goroutine scratch: an EVTX reader, a Sigma matcher and record.
+type worker struct {
+	opt     Options
+	matcher *sigma.Matcher
+	rec     sigma.Record
+	rd      *evtx.Reader
+}
+
+func newWorker(opt Options) *worker {
+	w := &worker{opt: opt}
+	if opt.Engine != nil {
+		w.matcher = opt.Engine.NewMatcher()
+	}
+	return w
+}
+
+func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) error {
+	if strings.HasSuffix(strings.ToLower(path), ".evtx") {
+		return w.scanEVTX(ctx, path, res)
+	}
+	return w.scanJSON(ctx, path, res)
+}
+
+func (w *worker) scanEVTX(ctx context.Context, path string, res *fileResult) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	reported := 0
+	if w.rd == nil {
+		w.rd, err = evtx.NewReaderWithOptions(f, evtx.Options{})
+	} else {
+		err = w.rd.Reset(f)
+	}
+	if err != nil {
+		return fmt.Errorf("read EVTX header: %w", err)
+	}
+	add := func(name, value string) { w.rec.Add(name, value) }
+	for n := 0; ; n++ {
+		if n&1023 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rec, err := w.rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		res.records++
+		for ; reported < w.rd.NumProblems() && reported < len(w.rd.Problems()); reported++ {
+			p := w.rd.Problems()[reported]
+			if p.Skipped {
+				res.errors++
+			}
+			if w.opt.Problem != nil {
+				w.opt.Problem(path, p)
+			}
+		}
+		w.rec.Reset()
+		rec.Fields(add)
+		if w.opt.ParseOnly || w.matcher == nil {
+			continue
+		}
+		w.match(path, rec.Number, rec.Time, res)
+	}
+	for ; reported < len(w.rd.Problems()); reported++ {
+		p := w.rd.Problems()[reported]
+		if p.Skipped {
+			res.errors++
+		}
+		if w.opt.Problem != nil {
+			w.opt.Problem(path, p)
+		}
+	}
+	return nil
+}
+
+// scanJSON reads JSON logs (EVTX JSON renderings, NDJSON exports, one object or an array) with
+// the same readers file import uses. Non-Windows records get their log source from the
+// normalizer.
+func (w *worker) scanJSON(ctx context.Context, path string, res *fileResult) error {
+	_, err := ingest.ReadFile(ctx, path, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256}, func(_ context.Context, _ string, b *pipeline.RawBatch) error {
+		for i := range b.Records {
+			r := &b.Records[i]
+			res.records++
+			if b.Format == ingest.MalformedFormat {
+				res.errors++
+				if w.opt.Problem != nil {
+					w.opt.Problem(path, fmt.Errorf("record %d: %s", r.Record, r.Data))
+				}
+				continue
+			}
+			if w.opt.ParseOnly || w.matcher == nil {
+				if err := w.rec.ResetJSON(r.Data); err != nil {
+					res.errors++
+				}
+				continue
+			}
+			ev, err := normalize.Event(normalize.Input{Raw: r.Data, Origin: b.Origin(i)})
+			if err != nil {
+				res.errors++
+				if w.opt.Problem != nil {
+					w.opt.Problem(path, fmt.Errorf("record %d: %w", r.Record, err))
+				}
+				continue
+			}
+			if err := w.rec.ResetJSON(r.Data); err != nil {
+				res.errors++
+				continue
+			}
+			w.rec.SetLogSource(ev.Product, ev.Service, ev.Category)
+			w.match(path, r.Record, ev.Time, res)
+		}
+		return nil
+	})
+	return err
+}
+
+// identifying fields copied into detections for timelines and incidents.
+var keepFields = []string{
+	"Computer", "Channel", "EventID", "TargetUserName", "SubjectUserName", "User", "IpAddress", "WorkstationName",
+	"LogonType", "TargetLogonId", "SubjectLogonId", "Image", "CommandLine", "ParentImage", "ProcessGuid", "ParentProcessGuid",
+	"ServiceName", "ShareName", "RelativeTargetName", "TaskName", "TargetFilename", "TargetServerName", "DestinationIp", "SourceIp",
+	"TargetImage", "SourceImage", "ImagePath", "AccountName", "Hostname",
+}
+
+func (w *worker) match(path string, record int64, t time.Time, res *fileResult) {
+	for _, m := range w.matcher.Match(&w.rec) {
+		r := m.Rule
+		if len(r.CorrelationUsers()) > 0 {
+			h := corrHit{rule: r, time: t, file: path, record: record}
+			for name, value := range w.rec.All() {
+				h.fields = append(h.fields, [2]string{strings.Clone(name), strings.Clone(value)})
+			}
+			res.corr = append(res.corr, h)
+		}
+		if r.CorrelationOnly {
+			continue
+		}
+		d := Detection{RuleID: r.ID, RuleTitle: r.Title, Level: r.Level, Timestamp: t, File: path, Record: record, Tags: r.Tags}
+		if d.Tags == nil {
+			d.Tags = []string{}
+		}
+		d.Computer, _ = w.rec.Get("Computer")
+		d.Channel, _ = w.rec.Get("Channel")
+		d.EventID, _ = w.rec.Get("EventID")
+		d.Computer, d.Channel, d.EventID = strings.Clone(d.Computer), strings.Clone(d.Channel), strings.Clone(d.EventID)
+		for _, e := range m.Evidence {
+			d.Matches = append(d.Matches, event.FieldMatch{Field: strings.Clone(e.Field), Value: strings.Clone(e.Value)})
+		}
+		for _, k := range keepFields {
+			if v, ok := w.rec.Get(k); ok && v != "" && v != "-" {
+				if d.Fields == nil {
+					d.Fields = map[string]string{}
+				}
+				d.Fields[k] = strings.Clone(v)
+			}
+		}
+		res.dets = append(res.dets, d)
+	}
+}
+
+// correlate runs the correlation rules over the kept matches in event-time order.
+func correlate(rs *sigma.RuleSet, hits []corrHit) []Detection {
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].time.Before(hits[j].time) })
+	cr := sigma.NewCorrelator(rs, sigma.CorrelatorOptions{})
+	var rec sigma.Record
+	var out []Detection
+	conv := func(as []sigma.CorrelationAlert) {
+		for _, a := range as {
+			if a.Intermediate {
+				continue
+			}
+			d := Detection{RuleID: a.RuleID, RuleTitle: a.Title, Level: a.Level, Timestamp: a.Start, Correlation: true, Tags: []string{}}
+			if a.Correlation != nil && a.Correlation.Tags != nil {
+				d.Tags = a.Correlation.Tags
+			}
+			var walk func(ms []sigma.Contribution)
+			walk = func(ms []sigma.Contribution) {
+				for _, m := range ms {
+					if m.Ref != "" {
+						d.Records = append(d.Records, m.Ref)
+					}
+					if m.Alert != nil {
+						walk(m.Alert.Matches)
+					}
+				}
+			}
+			walk(a.Matches)
+			if len(d.Records) > 0 {
+				first := d.Records[0]
+				if i := strings.LastIndexByte(first, '#'); i > 0 {
+					d.File = first[:i]
+					fmt.Sscan(first[i+1:], &d.Record)
+				}
+			}
+			for k, v := range a.GroupBy {
+				d.Matches = append(d.Matches, event.FieldMatch{Field: k, Value: v})
+			}
+			out = append(out, d)
+		}
+	}
+	for _, h := range hits {
+		rec.Reset()
+		for _, f := range h.fields {
+			rec.Add(f[0], f[1])
+		}
+		conv(cr.Observe(sigma.Detection{Rule: h.rule, Time: h.time, Record: &rec, Ref: fmt.Sprintf("%s#%d", h.file, h.record)}))
+	}
+	conv(cr.Flush())
+	return out
+}
