@@ -78,14 +78,19 @@ type Triage struct {
 	Explanation []Contribution `json:"explanation"`
 	IncidentID  string         `json:"incident,omitempty"`
 	// GroupKey is the dedup key identical alerts share.
-	GroupKey string    `json:"group_key,omitempty"`
-	At       time.Time `json:"at"`
+	GroupKey string `json:"group_key,omitempty"`
+	// DuplicateOf names the alert this one was folded into, when it is a duplicate.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Class is the protected class (never auto-closed) the alert belongs to, if any.
+	Class string    `json:"class,omitempty"`
+	At    time.Time `json:"at"`
 }
 
 // Contribution is one additive term of a triage score: the score's logit is the sum of all
-// contributions' Weight.
+// contributions' Weight. Weight is the model coefficient of the feature times its Value.
 type Contribution struct {
 	Feature string  `json:"feature"`
 	Weight  float64 `json:"weight"`
+	Value   float64 `json:"value"`
 	Detail  string  `json:"detail"`
 }

@@ -1,0 +1,495 @@
+// Package correlate is the correlation stage: it owns incidents. Every triaged alert is placed:
+// a surfaced alert joins an open incident it is related to (shared host, account or address
+// within a window, or the same attack campaign in time) or opens a new one; an alert triage
+// would auto-close still joins an open incident as context when it concerns one of its
+// entities; when an incident opens, recent auto-closed alerts on its hosts are pulled in as its
+// precursors. Incidents that turn out to be one campaign merge.
+package correlate
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+)
+
+// Options configure a Correlator.
+type Options struct {
+	// ShareWindow: an alert sharing an entity with an incident active within it joins that
+	// incident.
+	ShareWindow time.Duration
+	// CampaignWindow: a surfaced alert joins the most recently active incident when it was
+	// active within this window, even without a shared entity (one attack touching several
+	// hosts in quick succession).
+	CampaignWindow time.Duration
+	// ContextWindow and ContextMinScore: an alert triage did not surface joins an incident as
+	// context when it shares an entity with it within the window and scored at least the
+	// minimum.
+	ContextWindow   time.Duration
+	ContextMinScore float64
+	// Lookback: when an incident opens, auto-closed alerts from this long before join it as
+	// its precursors (from any host: an attack's first steps rarely hit the host it is later
+	// caught on).
+	Lookback time.Duration
+	// Halo: an alert arriving within this time of an incident's last surfaced activity joins it
+	// as context, whatever its host and score (the same attack window). Default 30 minutes;
+	// negative disables it.
+	Halo time.Duration
+	// CampaignSpan bounds how long after its first alert an incident keeps taking alerts on
+	// time proximity alone (campaign window, halo); after that only shared entities join, so
+	// that a busy environment does not chain everything into one incident.
+	CampaignSpan time.Duration
+	// MaxAlertIDs bounds the alert IDs an incident lists (AlertCount stays exact).
+	MaxAlertIDs int
+	// MaxEntities bounds the entities an incident lists.
+	MaxEntities int
+	// IDPrefix seeds incident IDs (tests use it for stable IDs).
+	IDSeed string
+}
+
+func (o *Options) defaults() {
+	if o.ShareWindow <= 0 {
+		o.ShareWindow = 2 * time.Hour
+	}
+	if o.CampaignWindow <= 0 {
+		o.CampaignWindow = 30 * time.Minute
+	}
+	if o.ContextWindow <= 0 {
+		o.ContextWindow = 30 * time.Minute
+	}
+	if o.ContextMinScore <= 0 {
+		o.ContextMinScore = 0.12
+	}
+	if o.Lookback <= 0 {
+		o.Lookback = 30 * time.Minute
+	}
+	if o.Halo == 0 {
+		o.Halo = 30 * time.Minute
+	}
+	if o.CampaignSpan <= 0 {
+		o.CampaignSpan = 6 * time.Hour
+	}
+	if o.MaxAlertIDs <= 0 {
+		o.MaxAlertIDs = 1000
+	}
+	if o.MaxEntities <= 0 {
+		o.MaxEntities = 200
+	}
+}
+
+// Placement is where an alert went.
+type Placement struct {
+	Disposition event.Disposition
+	IncidentID  string
+	Reason      string
+	// Revised lists earlier alerts whose disposition changed (pulled into an incident).
+	Revised []Revision
+	// Changed lists the incidents this placement created, updated or merged away.
+	Changed []*event.Incident
+}
+
+// Revision is an earlier alert pulled into an incident.
+type Revision struct {
+	AlertID     string
+	Disposition event.Disposition
+	IncidentID  string
+	Reason      string
+}
+
+type closedRef struct {
+	id   string
+	at   int64
+	kind string
+	host string
+}
+
+// maxClosed bounds the alerts kept for lookback.
+const maxClosed = 20000
+
+type outcome struct {
+	disp event.Disposition
+	inc  string
+}
+
+// Correlator places alerts into incidents. It is not safe for concurrent use: the correlation
+// stage runs it from one goroutine, in alert time order.
+type Correlator struct {
+	opts Options
+	// open holds incidents active within the longest window, most recently active last.
+	open []*event.Incident
+	// byID indexes every incident this correlator knows, merged ones included.
+	byID map[string]*event.Incident
+	// closed keeps recent auto-closed alerts (oldest first) for lookback.
+	closed []closedRef
+	// outcomes remembers each alert's final outcome, for duplicates folded into it.
+	outcomes map[string]outcome
+	oldest   int64
+	seq      int
+	now      int64
+}
+
+// New returns an empty Correlator.
+func New(opts Options) *Correlator {
+	opts.defaults()
+	return &Correlator{opts: opts, byID: map[string]*event.Incident{}, outcomes: map[string]outcome{}}
+}
+
+// Resume adds incidents (open ones loaded from the store after a restart).
+func (c *Correlator) Resume(incs []event.Incident) {
+	for i := range incs {
+		inc := incs[i]
+		c.byID[inc.ID] = &inc
+		if inc.MergedInto == "" && inc.Status != event.StatusClosed && inc.Status != event.StatusResolved {
+			c.open = append(c.open, &inc)
+		}
+	}
+	sort.Slice(c.open, func(i, j int) bool { return c.open[i].LastSeen.Before(c.open[j].LastSeen) })
+}
+
+// Incident returns an incident by ID.
+func (c *Correlator) Incident(id string) (*event.Incident, bool) {
+	inc, ok := c.byID[id]
+	return inc, ok
+}
+
+func alertKeys(a *event.Alert) []string {
+	var keys []string
+	for _, e := range a.Entities {
+		if e.Value != "" {
+			keys = append(keys, e.Key())
+		}
+	}
+	if a.Host != "" {
+		keys = append(keys, string(event.EntityHost)+":"+strings.ToLower(a.Host))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+func shares(inc *event.Incident, keys []string) bool {
+	for _, e := range inc.Entities {
+		if slices.Contains(keys, e.Key()) {
+			return true
+		}
+	}
+	return false
+}
+
+// Place decides where an alert goes, given its triage decision (a.Triage must be set).
+func (c *Correlator) Place(a *event.Alert) Placement {
+	t := a.Time.Unix()
+	if t > c.now {
+		c.now = t
+	}
+	c.expire(t)
+	tr := a.Triage
+	keys := alertKeys(a)
+	host := strings.ToLower(a.Host)
+
+	if tr.DuplicateOf != "" {
+		if o, ok := c.outcomes[tr.DuplicateOf]; ok {
+			p := Placement{Disposition: o.disp, IncidentID: o.inc, Reason: tr.Reason}
+			if o.disp == event.Escalated {
+				p.Disposition = event.Grouped
+			}
+			if inc := c.byID[o.inc]; inc != nil {
+				inc = c.resolve(inc)
+				p.IncidentID = inc.ID
+				c.addAlert(inc, a, keys)
+				p.Changed = []*event.Incident{inc}
+			}
+			c.outcomes[a.ID] = outcome{p.Disposition, p.IncidentID}
+			return p
+		}
+	}
+	var p Placement
+	switch tr.Disposition {
+	case event.Suppressed:
+		p = Placement{Disposition: event.Suppressed, Reason: tr.Reason}
+	case event.Escalated:
+		p = c.placeSurfaced(a, keys, t)
+	default:
+		p = c.placeClosed(a, keys, host, t)
+	}
+	c.outcomes[a.ID] = outcome{p.Disposition, p.IncidentID}
+	if len(c.outcomes) > 500000 {
+		clear(c.outcomes) // bounded memory; duplicates of very old alerts then stand alone
+	}
+	return p
+}
+
+func (c *Correlator) placeSurfaced(a *event.Alert, keys []string, t int64) Placement {
+	share := int64(c.opts.ShareWindow / time.Second)
+	camp := int64(c.opts.CampaignWindow / time.Second)
+	var related []*event.Incident
+	for _, inc := range c.open {
+		if t-inc.LastSeen.Unix() <= share && shares(inc, keys) {
+			related = append(related, inc)
+		}
+	}
+	if len(related) == 0 && len(c.open) > 0 {
+		last := c.open[len(c.open)-1]
+		if t-last.LastSeen.Unix() <= camp && c.young(last, t) {
+			related = append(related, last)
+		}
+	}
+	if len(related) == 0 {
+		inc := c.newIncident(a)
+		c.addAlert(inc, a, keys)
+		p := Placement{Disposition: event.Escalated, IncidentID: inc.ID, Reason: "opens " + inc.ID + ": " + a.Triage.Reason}
+		p.Revised = c.lookback(inc, t)
+		p.Changed = []*event.Incident{inc}
+		return p
+	}
+	// Join the oldest related incident; the others turn out to be the same campaign.
+	sort.Slice(related, func(i, j int) bool { return related[i].Created.Before(related[j].Created) })
+	target := related[0]
+	var changed []*event.Incident
+	for _, other := range related[1:] {
+		c.merge(target, other)
+		changed = append(changed, other)
+	}
+	c.addAlert(target, a, keys)
+	changed = append([]*event.Incident{target}, changed...)
+	return Placement{Disposition: event.Grouped, IncidentID: target.ID, Reason: "joins " + target.ID + " (" + c.why(target, keys) + "): " + a.Triage.Reason, Changed: changed}
+}
+
+// young reports whether an incident still takes alerts on time proximity alone.
+func (c *Correlator) young(inc *event.Incident, t int64) bool {
+	return t-inc.FirstSeen.Unix() <= int64(c.opts.CampaignSpan/time.Second)
+}
+
+func (c *Correlator) why(inc *event.Incident, keys []string) string {
+	for _, e := range inc.Entities {
+		if slices.Contains(keys, e.Key()) {
+			return "shares " + e.Key()
+		}
+	}
+	return "same campaign window"
+}
+
+func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t int64) Placement {
+	ctx := int64(c.opts.ContextWindow / time.Second)
+	if a.Triage.Score >= c.opts.ContextMinScore {
+		for i := len(c.open) - 1; i >= 0; i-- {
+			inc := c.open[i]
+			if t-inc.LastSeen.Unix() <= ctx && shares(inc, keys) {
+				c.addAlert(inc, a, nil)
+				return Placement{Disposition: event.Grouped, IncidentID: inc.ID, Reason: "context for " + inc.ID + " (" + c.why(inc, keys) + "): " + a.Triage.Reason, Changed: []*event.Incident{inc}}
+			}
+		}
+	}
+	if halo := int64(c.opts.Halo / time.Second); halo > 0 && len(c.open) > 0 {
+		inc := c.open[len(c.open)-1]
+		if t-inc.LastSeen.Unix() <= halo && c.young(inc, t) {
+			c.addAlert(inc, a, nil)
+			return Placement{Disposition: event.Grouped, IncidentID: inc.ID, Reason: "context for " + inc.ID + " (within its attack window): " + a.Triage.Reason, Changed: []*event.Incident{inc}}
+		}
+	}
+	// Keep what the lookback window needs, bounded.
+	c.closed = append(c.closed, closedRef{id: a.ID, at: t, kind: a.Kind, host: host})
+	lb := int64(c.opts.Lookback / time.Second)
+	i := 0
+	for i < len(c.closed) && (t-c.closed[i].at > lb || len(c.closed)-i > maxClosed) {
+		i++
+	}
+	if i > len(c.closed)/2 {
+		c.closed = slices.Clone(c.closed[i:])
+	} else if i > 0 {
+		c.closed = c.closed[i:]
+	}
+	return Placement{Disposition: event.AutoClosed, Reason: a.Triage.Reason}
+}
+
+// lookback pulls the recent auto-closed alerts into a new incident as its precursors.
+func (c *Correlator) lookback(inc *event.Incident, t int64) []Revision {
+	lb := int64(c.opts.Lookback / time.Second)
+	var out []Revision
+	for _, r := range c.closed {
+		if t-r.at > lb {
+			continue
+		}
+		where := r.host
+		if where == "" {
+			where = "the environment"
+		}
+		out = append(out, Revision{AlertID: r.id, Disposition: event.Grouped, IncidentID: inc.ID, Reason: "precursor of " + inc.ID + " on " + where})
+		c.outcomes[r.id] = outcome{event.Grouped, inc.ID}
+		inc.AlertCount++
+		if len(inc.AlertIDs) < c.opts.MaxAlertIDs {
+			inc.AlertIDs = append(inc.AlertIDs, r.id)
+		}
+	}
+	c.closed = c.closed[:0]
+	return out
+}
+
+func (c *Correlator) newIncident(a *event.Alert) *event.Incident {
+	c.seq++
+	now := time.Now().UTC()
+	inc := &event.Incident{
+		ID:          event.DeriveID(event.PrefixIncident, c.opts.IDSeed, a.ID),
+		Title:       a.RuleTitle,
+		Status:      event.StatusOpen,
+		Disposition: string(event.Escalated),
+		Severity:    a.Severity,
+		Score:       a.Triage.Score,
+		Created:     now,
+		Updated:     now,
+		FirstSeen:   a.Time,
+		LastSeen:    a.Time,
+	}
+	c.byID[inc.ID] = inc
+	c.open = append(c.open, inc)
+	return inc
+}
+
+// addAlert records an alert in an incident; keys are the entities to add (nil adds none, for
+// context alerts).
+func (c *Correlator) addAlert(inc *event.Incident, a *event.Alert, keys []string) {
+	inc.AlertCount++
+	if len(inc.AlertIDs) < c.opts.MaxAlertIDs {
+		inc.AlertIDs = append(inc.AlertIDs, a.ID)
+	}
+	if a.Time.Before(inc.FirstSeen) {
+		inc.FirstSeen = a.Time
+	}
+	if keys != nil && a.Time.After(inc.LastSeen) {
+		inc.LastSeen = a.Time
+		c.touch(inc)
+	}
+	if keys != nil {
+		if a.Severity > inc.Severity {
+			inc.Severity = a.Severity
+		}
+		if a.Triage != nil && a.Triage.Score > inc.Score {
+			inc.Score = a.Triage.Score
+		}
+		for _, e := range a.Entities {
+			addEntity(inc, e, c.opts.MaxEntities)
+		}
+		if a.Host != "" {
+			addEntity(inc, event.EntityRef{Kind: event.EntityHost, Value: strings.ToLower(a.Host), Role: "host"}, c.opts.MaxEntities)
+		}
+		for _, t := range a.Tactics {
+			if !slices.Contains(inc.Tactics, t) {
+				inc.Tactics = append(inc.Tactics, t)
+			}
+		}
+		for _, t := range a.Techniques {
+			if !slices.Contains(inc.Techniques, t) && len(inc.Techniques) < 100 {
+				inc.Techniques = append(inc.Techniques, t)
+			}
+		}
+	}
+	inc.Updated = time.Now().UTC()
+}
+
+func addEntity(inc *event.Incident, e event.EntityRef, maxN int) {
+	for _, x := range inc.Entities {
+		if x.Kind == e.Kind && x.Value == e.Value {
+			return
+		}
+	}
+	if len(inc.Entities) >= maxN {
+		return
+	}
+	inc.Entities = append(inc.Entities, event.EntityRef{Kind: e.Kind, Value: e.Value})
+	switch e.Kind {
+	case event.EntityHost:
+		inc.Hosts = append(inc.Hosts, e.Value)
+	case event.EntityUser:
+		inc.Users = append(inc.Users, e.Value)
+	}
+}
+
+// touch moves an incident to the end of the open list (most recently active).
+func (c *Correlator) touch(inc *event.Incident) {
+	i := slices.Index(c.open, inc)
+	if i < 0 || i == len(c.open)-1 {
+		return
+	}
+	c.open = append(append(c.open[:i:i], c.open[i+1:]...), inc)
+}
+
+// merge folds other into target.
+func (c *Correlator) merge(target, other *event.Incident) {
+	other.MergedInto = target.ID
+	other.Status = event.StatusMerged
+	target.AlertCount += other.AlertCount
+	for _, id := range other.AlertIDs {
+		if len(target.AlertIDs) < c.opts.MaxAlertIDs {
+			target.AlertIDs = append(target.AlertIDs, id)
+		}
+	}
+	for _, e := range other.Entities {
+		addEntity(target, e, c.opts.MaxEntities)
+	}
+	for _, t := range other.Tactics {
+		if !slices.Contains(target.Tactics, t) {
+			target.Tactics = append(target.Tactics, t)
+		}
+	}
+	if other.FirstSeen.Before(target.FirstSeen) {
+		target.FirstSeen = other.FirstSeen
+	}
+	if other.LastSeen.After(target.LastSeen) {
+		target.LastSeen = other.LastSeen
+	}
+	if other.Severity > target.Severity {
+		target.Severity = other.Severity
+	}
+	c.open = slices.DeleteFunc(c.open, func(x *event.Incident) bool { return x == other })
+	for id, o := range c.outcomes {
+		if o.inc == other.ID {
+			c.outcomes[id] = outcome{o.disp, target.ID}
+		}
+	}
+}
+
+// resolve follows merges to the surviving incident.
+func (c *Correlator) resolve(inc *event.Incident) *event.Incident {
+	for i := 0; inc.MergedInto != "" && i < 100; i++ {
+		next := c.byID[inc.MergedInto]
+		if next == nil {
+			break
+		}
+		inc = next
+	}
+	return inc
+}
+
+// expire drops incidents from the open list once no window can reach them.
+func (c *Correlator) expire(t int64) {
+	horizon := int64(max(c.opts.ShareWindow, c.opts.CampaignWindow, c.opts.ContextWindow) / time.Second)
+	i := 0
+	for i < len(c.open) && t-c.open[i].LastSeen.Unix() > horizon {
+		i++
+	}
+	if i > 0 {
+		c.open = slices.Clone(c.open[i:])
+	}
+	if len(c.byID) > 200000 {
+		for id, inc := range c.byID {
+			if t-inc.LastSeen.Unix() > 7*24*3600 {
+				delete(c.byID, id)
+			}
+		}
+	}
+}
+
+// Open returns the incidents that can still take alerts.
+func (c *Correlator) Open() []*event.Incident { return c.open }
+
+// All returns every incident the correlator knows, merged ones included, oldest first.
+func (c *Correlator) All() []*event.Incident {
+	out := make([]*event.Incident, 0, len(c.byID))
+	for _, inc := range c.byID {
+		out = append(out, inc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) || out[i].FirstSeen.Equal(out[j].FirstSeen) && out[i].ID < out[j].ID })
+	return out
+}
+

@@ -1,0 +1,222 @@
+package triage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func alert(id string, at time.Duration, kind, title, host string) event.Alert {
+	return event.Alert{ID: id, Time: t0.Add(at), Kind: kind, RuleTitle: title, Host: host, Source: "test"}
+}
+
+// background feeds two days of routine alerts so that the baselines are mature.
+func background(t *testing.T, tr *Triager) {
+	t.Helper()
+	for m := 0; m < 48*60; m += 7 {
+		for _, h := range []string{"web01", "mail", "db01"} {
+			a := alert(fmt.Sprintf("bg-%s-%d", h, m), time.Duration(m)*time.Minute, "W-Sys-Cav", "ClamAV database update", h)
+			tr.Triage(&a)
+		}
+	}
+}
+
+func TestScoreIsSumOfContributions(t *testing.T) {
+	tr, _ := New(Options{Criticality: map[string]string{"db01": "critical"}, Privileged: []string{"admin*"}})
+	background(t, tr)
+	for i, a := range []event.Alert{
+		alert("a1", 49*time.Hour, "S-Nmap", "ET SCAN Nmap scan", "web01"),
+		alert("a2", 49*time.Hour+time.Minute, "W-Sys-Cav", "ClamAV database update", "web01"),
+		{ID: "a3", Time: t0.Add(50 * time.Hour), Kind: "sigma:x", RuleTitle: "LSASS dump", Host: "db01", User: "admin-bob", Severity: event.SeverityCritical, Tactics: []string{"TA0006"}},
+	} {
+		d := tr.Triage(&a)
+		var sum float64
+		for _, c := range d.Explanation {
+			sum += c.Weight
+			if got := tr.Model().Coef[c.Feature] * c.Value; math.Abs(got-c.Weight) > 1e-9 {
+				t.Errorf("alert %d: contribution %s weight %v != coef × value %v", i, c.Feature, c.Weight, got)
+			}
+			if c.Detail == "" {
+				t.Errorf("alert %d: contribution %s without a detail", i, c.Feature)
+			}
+		}
+		if math.Abs(sum-logit(d.Score)) > 1e-6 {
+			t.Errorf("alert %d: contributions sum to %v, logit(score) = %v", i, sum, logit(d.Score))
+		}
+	}
+}
+
+func TestNoveltySurfacesAndRoutineCloses(t *testing.T) {
+	tr, _ := New(Options{})
+	background(t, tr)
+	routine := alert("r", 49*time.Hour, "W-Sys-Cav", "ClamAV database update", "mail")
+	d := tr.Triage(&routine)
+	if d.Surface || d.Disposition != event.AutoClosed {
+		t.Fatalf("routine alert surfaced: %+v", d.Triage)
+	}
+	novel := alert("n", 49*time.Hour+time.Minute, "S-Nmap", "ET SCAN Nmap scan", "web01")
+	d = tr.Triage(&novel)
+	if !d.Surface || d.Disposition != event.Escalated {
+		t.Fatalf("a never-seen alert type surfaced not: %+v", d.Triage)
+	}
+	if !strings.Contains(d.Reason, "first time") {
+		t.Fatalf("reason does not explain the novelty: %s", d.Reason)
+	}
+}
+
+func TestWarmupHoldsNovelty(t *testing.T) {
+	tr, _ := New(Options{})
+	a := alert("early", time.Hour, "S-Nmap", "ET SCAN Nmap scan", "web01")
+	if d := tr.Triage(&a); d.Surface {
+		t.Fatalf("novelty surfaced during warm-up: %+v", d.Triage)
+	}
+}
+
+func TestDuplicatesFold(t *testing.T) {
+	tr, _ := New(Options{})
+	a := alert("a", 0, "k", "title", "h")
+	b := alert("b", 5*time.Minute, "k", "title", "h")
+	c := alert("c", 30*time.Minute, "k", "title", "h")
+	tr.Triage(&a)
+	if d := tr.Triage(&b); d.DuplicateOf != "a" {
+		t.Fatalf("duplicate not folded: %+v", d.Triage)
+	}
+	if d := tr.Triage(&c); d.DuplicateOf != "" {
+		t.Fatalf("alert outside the dedup window folded: %+v", d.Triage)
+	}
+}
+
+func TestProtectedClassAndExceptions(t *testing.T) {
+	priv := event.Alert{ID: "p", Time: t0.Add(time.Hour), Kind: "W-Aut-Sud", RuleTitle: "Successful sudo to ROOT executed.", Host: "web01"}
+	tr, _ := New(Options{})
+	d := tr.Triage(&priv)
+	if !d.Surface || d.Class != "privilege_escalation" || !strings.Contains(d.Reason, "never auto-closed") {
+		t.Fatalf("protected class auto-closed: %+v", d.Triage)
+	}
+	exc := Exception{Class: "privilege_escalation", Host: "web01", Owner: "alice", Reason: "patching window", Expires: t0.Add(2 * time.Hour)}
+	tr, _ = New(Options{Exceptions: []Exception{exc}})
+	if d := tr.Triage(&priv); d.Surface {
+		t.Fatalf("exception ignored: %+v", d.Triage)
+	}
+	later := priv
+	later.ID, later.Time = "p2", t0.Add(3*time.Hour)
+	if d := tr.Triage(&later); !d.Surface {
+		t.Fatalf("expired exception still applies: %+v", d.Triage)
+	}
+}
+
+func TestSuppressions(t *testing.T) {
+	tr, _ := New(Options{})
+	if err := tr.AddSuppression(Suppression{ID: "s1", Kind: "k|t", Host: "h", Owner: "bob", Reason: "scanner", Expires: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AddSuppression(Suppression{ID: "bad"}); err == nil {
+		t.Fatal("suppression without owner and expiry accepted")
+	}
+	a := alert("a", 10*time.Minute, "k", "t", "h")
+	if d := tr.Triage(&a); d.Disposition != event.Suppressed || !strings.Contains(d.Reason, "bob") {
+		t.Fatalf("suppression not applied: %+v", d.Triage)
+	}
+	b := alert("b", 2*time.Hour, "k", "t", "h")
+	if d := tr.Triage(&b); d.Disposition == event.Suppressed {
+		t.Fatal("expired suppression applied")
+	}
+	hidden := Replay(Suppression{Kind: "k", Owner: "x", Expires: t0.Add(24 * time.Hour), Proposed: true}, []event.Alert{a, b, alert("c", 0, "other", "t", "h")})
+	if len(hidden) != 2 {
+		t.Fatalf("replay hid %v", hidden)
+	}
+}
+
+func TestFeedbackMovesScores(t *testing.T) {
+	for _, c := range []struct {
+		label string
+		up    bool
+	}{{LabelFalsePositive, false}, {LabelTruePositive, true}} {
+		tr, _ := New(Options{})
+		background(t, tr)
+		a := alert("x1", 49*time.Hour, "S-Odd", "Odd thing", "web01")
+		d1 := tr.Triage(&a)
+		reason := "expected_activity"
+		if c.up {
+			reason = "confirmed_malicious"
+		}
+		l, err := tr.Learn(Feedback{AlertID: a.ID, Label: c.label, Reason: reason, Analyst: "ann", At: a.Time}, &a, d1.Features)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (l.After > l.Before) != c.up {
+			t.Fatalf("%s: model score %.3f -> %.3f", c.label, l.Before, l.After)
+		}
+		// The same alert type later on the same host: the feedback shows in its score.
+		b := alert("x2", 80*time.Hour, "S-Odd", "Odd thing", "web01")
+		d2 := tr.Triage(&b)
+		ref, _ := New(Options{})
+		background(t, ref)
+		ref.Triage(&a)
+		d0 := ref.Triage(&b)
+		if (d2.Score > d0.Score) != c.up {
+			t.Fatalf("%s: later score %.3f, without feedback %.3f", c.label, d2.Score, d0.Score)
+		}
+		if !c.up && l.Proposal == nil {
+			t.Fatal("no suppression proposed for expected activity")
+		}
+		if !c.up && !l.Proposal.Proposed {
+			t.Fatal("a proposal must not be active before its owner enables it")
+		}
+	}
+}
+
+func TestFeedbackValidation(t *testing.T) {
+	tr, _ := New(Options{})
+	a := alert("a", 0, "k", "t", "h")
+	d := tr.Triage(&a)
+	if _, err := tr.Learn(Feedback{Label: "maybe", Reason: "expected_activity", Analyst: "x"}, &a, d.Features); !errors.Is(err, ErrLabel) {
+		t.Fatalf("bad label: %v", err)
+	}
+	if _, err := tr.Learn(Feedback{Label: LabelBenign, Reason: "because", Analyst: "x"}, &a, d.Features); !errors.Is(err, ErrReason) {
+		t.Fatalf("bad reason: %v", err)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	tr, _ := New(Options{})
+	background(t, tr)
+	b, err := json.Marshal(tr.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	restored, _ := New(Options{})
+	restored.Restore(&st)
+	for i := range 20 {
+		a := alert(fmt.Sprint("y", i), 49*time.Hour+time.Duration(i)*time.Minute, fmt.Sprint("K", i%4), "t", "web01")
+		b := a
+		d1, d2 := tr.Triage(&a), restored.Triage(&b)
+		if d1.Score != d2.Score || d1.Disposition != d2.Disposition {
+			t.Fatalf("alert %d: %v/%s after restore, %v/%s before", i, d2.Score, d2.Disposition, d1.Score, d1.Disposition)
+		}
+	}
+}
+
+func BenchmarkTriage(b *testing.B) {
+	tr, _ := New(Options{})
+	hosts := []string{"web01", "mail", "db01", "vpn", "fw"}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		a := alert(fmt.Sprint(i), time.Duration(i)*time.Second, fmt.Sprint("K", i%60), "title", hosts[i%5])
+		tr.Triage(&a)
+		i++
+	}
+}
