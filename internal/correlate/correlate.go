@@ -489,7 +489,8 @@ func (c *Correlator) All() []*event.Incident {
 	for _, inc := range c.byID {
 		out = append(out, inc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) || out[i].FirstSeen.Equal(out[j].FirstSeen) && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].FirstSeen.Before(out[j].FirstSeen) || out[i].FirstSeen.Equal(out[j].FirstSeen) && out[i].ID < out[j].ID
+	})
 	return out
 }
-

@@ -77,14 +77,14 @@ func (o *Options) defaults() {
 
 // State is everything a Triager learns; it serialises to JSON for persistence.
 type State struct {
-	Start  int64            `json:"start"` // unix seconds of the first alert
-	Last   int64            `json:"last"`
-	Pairs  *baseline.Table  `json:"pairs"`  // kind on host
-	Kinds  *baseline.Table  `json:"kinds"`  // kind anywhere
-	Hosts  *baseline.Table  `json:"hosts"`  // host activity
-	Short  *baseline.Table  `json:"short"`  // kind on host, short memory (bursts)
+	Start  int64                      `json:"start"` // unix seconds of the first alert
+	Last   int64                      `json:"last"`
+	Pairs  *baseline.Table            `json:"pairs"`  // kind on host
+	Kinds  *baseline.Table            `json:"kinds"`  // kind anywhere
+	Hosts  *baseline.Table            `json:"hosts"`  // host activity
+	Short  *baseline.Table            `json:"short"`  // kind on host, short memory (bursts)
 	Recent map[string]*baseline.Table `json:"recent"` // per host: unusual kinds, last hour
-	Hours  map[string]uint32 `json:"hours"` // kind on host: hours of the day seen (bit mask)
+	Hours  map[string]uint32          `json:"hours"`  // kind on host: hours of the day seen (bit mask)
 	// Rules holds feedback counts per alert kind.
 	Rules map[string]*RuleStats `json:"rules"`
 	// Familiar lists kind-on-host pairs an analyst marked benign.
