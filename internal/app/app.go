@@ -38,6 +38,8 @@ type App struct {
 	Metrics *telemetry.Metrics
 	// Detector runs the Sigma rules in the detect stage.
 	Detector *detect.Detector
+	// stateful holds the triage and correlation engines.
+	stateful *stageState
 
 	lock *os.File
 }
@@ -87,6 +89,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Bus = bus
+	if err := a.openStageState(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.Metrics.Register(telemetry.LagCollector{Source: bus}); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("register lag metrics: %w", err)
@@ -97,6 +103,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 // Close releases everything in reverse order of Open.
 func (a *App) Close() error {
 	var errs []error
+	if a.stateful != nil && a.Store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, a.saveStageState(ctx))
+		cancel()
+	}
 	if a.Bus != nil {
 		errs = append(errs, a.Bus.Close())
 	}

@@ -65,7 +65,7 @@ func (a *App) RunDemo(ctx context.Context, opt DemoOptions) (DemoReport, error) 
 	org := demo.NewOrg()
 	recs := org.Background(now.AddDate(0, 0, -1))
 	for i, name := range scen {
-		attack, err := org.Scenario(name, now.Add(-time.Duration(40-12*i)*time.Minute))
+		attack, err := org.Scenario(name, now.Add(-time.Duration(190-90*i)*time.Minute))
 		if err != nil {
 			return DemoReport{}, err
 		}

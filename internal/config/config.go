@@ -35,7 +35,25 @@ type Config struct {
 	Syslog    Syslog    `yaml:"syslog"`
 	Ingest    Ingest    `yaml:"ingest"`
 	Pipeline  Pipeline  `yaml:"pipeline"`
+	Triage    Triage    `yaml:"triage"`
+	Assets    Assets    `yaml:"assets"`
 	Log       Log       `yaml:"log"`
+}
+
+// Triage tunes the triage stage.
+type Triage struct {
+	// Threshold is the probability at or above which an alert is surfaced (0.5).
+	Threshold float64 `yaml:"threshold"`
+	// Warmup is how long baselines learn before novelty counts (24h).
+	Warmup Duration `yaml:"warmup"`
+	// Privileged lists privileged accounts; a trailing * matches a prefix.
+	Privileged []string `yaml:"privileged"`
+}
+
+// Assets lists asset criticality by host name.
+type Assets struct {
+	Critical []string `yaml:"critical"`
+	High     []string `yaml:"high"`
 }
 
 // API configures the HTTP API.
@@ -127,6 +145,7 @@ func Default() Config {
 		Syslog:    Syslog{MaxFrame: 64 << 10},
 		Ingest:    Ingest{BatchSize: 1000, BatchWait: Duration(200 * time.Millisecond)},
 		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2}},
+		Triage:    Triage{Threshold: 0.5, Warmup: Duration(24 * time.Hour), Privileged: []string{"administrator", "admin*", "root", "domain admins"}},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 }
@@ -192,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 100000 {
 		add("ingest.batch_size: %d is outside 1..100000", c.Ingest.BatchSize)
+	}
+	if c.Triage.Threshold <= 0 || c.Triage.Threshold >= 1 {
+		add("triage.threshold: %v must be between 0 and 1", c.Triage.Threshold)
 	}
 	if c.Pipeline.MaxInflight < 1 {
 		add("pipeline.max_inflight: must be at least 1")

@@ -240,7 +240,13 @@ func (c *Correlator) placeSurfaced(a *event.Alert, keys []string, t int64) Place
 		c.addAlert(inc, a, keys)
 		p := Placement{Disposition: event.Escalated, IncidentID: inc.ID, Reason: "opens " + inc.ID + ": " + a.Triage.Reason}
 		p.Revised = c.lookback(inc, t)
-		p.Changed = []*event.Incident{inc}
+		p.Changed = append([]*event.Incident{inc}, c.consolidate(inc)...)
+		if inc.MergedInto != "" {
+			// Alerts that arrived out of order made this a part of an existing incident.
+			p.Disposition = event.Grouped
+			p.IncidentID = c.resolve(inc).ID
+			p.Reason = "joins " + p.IncidentID + " (merged): " + a.Triage.Reason
+		}
 		return p
 	}
 	// Join the oldest related incident; the others turn out to be the same campaign.
@@ -253,7 +259,51 @@ func (c *Correlator) placeSurfaced(a *event.Alert, keys []string, t int64) Place
 	}
 	c.addAlert(target, a, keys)
 	changed = append([]*event.Incident{target}, changed...)
+	changed = append(changed, c.consolidate(target)...)
 	return Placement{Disposition: event.Grouped, IncidentID: target.ID, Reason: "joins " + target.ID + " (" + c.why(target, keys) + "): " + a.Triage.Reason, Changed: changed}
+}
+
+// consolidate merges open incidents that share a host or an account with inc and overlap it in
+// time (within the share window), so that the outcome does not depend on the order in which
+// related alerts arrived. The younger incident folds into the older. It returns the incidents
+// it changed.
+func (c *Correlator) consolidate(inc *event.Incident) []*event.Incident {
+	share := c.opts.ShareWindow
+	var changed []*event.Incident
+	for _, o := range slices.Clone(c.open) {
+		if o == inc || o.MergedInto != "" || inc.MergedInto != "" {
+			continue
+		}
+		if o.FirstSeen.After(inc.LastSeen.Add(share)) || inc.FirstSeen.After(o.LastSeen.Add(share)) {
+			continue
+		}
+		if !sharesIdentity(o, inc) {
+			continue
+		}
+		older, younger := o, inc
+		if inc.Created.Before(o.Created) || inc.Created.Equal(o.Created) && inc.FirstSeen.Before(o.FirstSeen) {
+			older, younger = inc, o
+		}
+		c.merge(older, younger)
+		changed = append(changed, older, younger)
+		inc = older
+	}
+	return changed
+}
+
+// sharesIdentity reports whether two incidents share a host or an account.
+func sharesIdentity(a, b *event.Incident) bool {
+	for _, h := range a.Hosts {
+		if slices.Contains(b.Hosts, h) {
+			return true
+		}
+	}
+	for _, u := range a.Users {
+		if slices.Contains(b.Users, u) {
+			return true
+		}
+	}
+	return false
 }
 
 // young reports whether an incident still takes alerts on time proximity alone.
@@ -366,6 +416,7 @@ func (c *Correlator) addAlert(inc *event.Incident, a *event.Alert, keys []string
 		}
 		if a.Triage != nil && a.Triage.Score > inc.Score {
 			inc.Score = a.Triage.Score
+			inc.Title = a.RuleTitle // the incident is named after its strongest alert
 		}
 		for _, e := range a.Entities {
 			addEntity(inc, e, c.opts.MaxEntities)
@@ -440,6 +491,9 @@ func (c *Correlator) merge(target, other *event.Incident) {
 	}
 	if other.Severity > target.Severity {
 		target.Severity = other.Severity
+	}
+	if other.Score > target.Score {
+		target.Score, target.Title = other.Score, other.Title
 	}
 	c.open = slices.DeleteFunc(c.open, func(x *event.Incident) bool { return x == other })
 	for id, o := range c.outcomes {

@@ -84,6 +84,10 @@ type Triage struct {
 	// Class is the protected class (never auto-closed) the alert belongs to, if any.
 	Class string    `json:"class,omitempty"`
 	At    time.Time `json:"at"`
+	// Features are the triage model's inputs, kept so that analyst feedback can train on them.
+	Features map[string]float64 `json:"features,omitempty"`
+	// Placed is when the correlation stage placed the alert (empty before).
+	Placed time.Time `json:"placed,omitempty"`
 }
 
 // Contribution is one additive term of a triage score: the score's logit is the sum of all

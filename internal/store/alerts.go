@@ -37,6 +37,11 @@ type Incidents interface {
 	// version must be inc.Version-1, otherwise the error wraps ErrConflict; the stored version
 	// becomes inc.Version.
 	PutIncident(ctx context.Context, inc event.Incident) error
+	// UpdateIncident reads an incident, applies fn and writes it back in one transaction, so
+	// that stages and analysts changing different fields never lose each other's updates. fn
+	// gets ErrNotFound's zero incident (ID set) when it does not exist yet; returning an error
+	// aborts. The stored version increases.
+	UpdateIncident(ctx context.Context, id string, fn func(inc *event.Incident, exists bool) error) (event.Incident, error)
 	// GetIncident returns one incident, or an error wrapping ErrNotFound.
 	GetIncident(ctx context.Context, id string) (event.Incident, error)
 	// ListIncidents returns incidents matching q, most recently updated first.

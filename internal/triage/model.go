@@ -20,6 +20,7 @@ const (
 	FIntel       = "threat_intel"
 	FTactic      = "attack_stage"
 	FFamiliar    = "analyst_marked_benign"
+	FRoutine     = "routine_on_host"
 )
 
 // Model is the additive triage model: a logistic regression whose logit is the sum of
@@ -36,7 +37,7 @@ type Model struct {
 func DefaultModel() *Model {
 	return &Model{Coef: map[string]float64{
 		FBias:        -3.0,
-		FSeverity:    1.5,
+		FSeverity:    3.0,
 		FNovelPair:   2.0,
 		FNovelKind:   1.5,
 		FDormant:     1.0,
@@ -49,6 +50,7 @@ func DefaultModel() *Model {
 		FIntel:       2.5,
 		FTactic:      1.0,
 		FFamiliar:    -2.0,
+		FRoutine:     -1.0,
 	}}
 }
 

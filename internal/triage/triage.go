@@ -236,6 +236,7 @@ func (t *Triager) Triage(a *event.Alert) Decision {
 	x, details := t.features(a, kind, host, now)
 	t.observe(kind, host, now, a)
 	d.Features = x
+	d.Triage.Features = x
 	var z float64
 	for f, v := range x {
 		c := t.st.Model.Coef[f] * v
@@ -350,8 +351,7 @@ func (t *Triager) observe(kind, host string, now int64, a *event.Alert) {
 func (t *Triager) features(a *event.Alert, kind, host string, now int64) (map[string]float64, map[string]string) {
 	x := map[string]float64{FBias: 1}
 	det := map[string]string{FBias: "base rate of alerts needing an analyst"}
-	if a.Severity > event.SeverityUnknown {
-		v := (float64(a.Severity) - 3) / 2
+	if v, ok := severityValue[a.Severity]; ok && v != 0 {
 		x[FSeverity], det[FSeverity] = v, fmt.Sprintf("rule severity %s", a.Severity)
 	}
 	pk := pairKey(kind, host)
@@ -380,6 +380,11 @@ func (t *Triager) features(a *event.Alert, kind, host string, now int64) (map[st
 		if s := math.Log2((hours + 1) / (n + 1)); s > 1 {
 			x[FRarity] = (s - 1) / 2
 			det[FRarity] = fmt.Sprintf("rare on this host: %.1f in %.0f h", n, hours)
+		}
+		// Routine: an alert type this host raises all the time is less likely to need anyone.
+		if n >= 3 {
+			x[FRoutine] = math.Min(2, math.Log2(1+n)/4)
+			det[FRoutine] = fmt.Sprintf("routine on this host: about %.0f recently", n)
 		}
 		// Burst: the last minutes against the long-run rate.
 		if pc != nil {
@@ -446,6 +451,12 @@ func (t *Triager) features(a *event.Alert, kind, host string, now int64) (map[st
 		x[FTactic], det[FTactic] = v, why
 	}
 	return x, det
+}
+
+// severityValue maps a rule's severity to the model input: high-severity signatures surface
+// on their own unless the host raises them routinely.
+var severityValue = map[event.Severity]float64{
+	event.SeverityInfo: -1, event.SeverityLow: -0.5, event.SeverityMedium: 0, event.SeverityHigh: 1, event.SeverityCritical: 1.5,
 }
 
 func orAny(host string) string {

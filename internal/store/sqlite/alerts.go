@@ -191,6 +191,48 @@ func (s *Store) PutIncident(ctx context.Context, inc event.Incident) error {
 	})
 }
 
+// UpdateIncident applies fn to the stored incident in one write transaction.
+func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(inc *event.Incident, exists bool) error) (event.Incident, error) {
+	var out event.Incident
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var data []byte
+		exists := true
+		err := tx.QueryRowContext(ctx, `SELECT data FROM incidents WHERE id=?`, id).Scan(&data)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			exists = false
+			out = event.Incident{ID: id}
+		case err != nil:
+			return fmt.Errorf("read incident %s: %w", id, err)
+		default:
+			if err := json.Unmarshal(data, &out); err != nil {
+				return fmt.Errorf("decode incident %s: %w", id, err)
+			}
+		}
+		if err := fn(&out, exists); err != nil {
+			return err
+		}
+		out.ID = id
+		out.Version++
+		merged := 0
+		if out.MergedInto != "" || out.Status == event.StatusMerged {
+			merged = 1
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return fmt.Errorf("encode incident %s: %w", id, err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO incidents(id,status,updated,version,merged,data) VALUES (?,?,?,?,?,?)
+			ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated=excluded.updated, version=excluded.version, merged=excluded.merged, data=excluded.data`,
+			id, out.Status, out.Updated.UnixNano(), out.Version, merged, b)
+		if err != nil {
+			return fmt.Errorf("write incident %s: %w", id, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // GetIncident returns one incident.
 func (s *Store) GetIncident(ctx context.Context, id string) (event.Incident, error) {
 	var data []byte

@@ -291,6 +291,33 @@ func testIncidents(t *testing.T, s store.Store) {
 	if _, err := s.GetIncident(ctx, "in_404"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetIncident(missing) = %v", err)
 	}
+	// UpdateIncident: read-modify-write that creates, keeps other fields, and aborts on error.
+	up, err := s.UpdateIncident(ctx, "in_3", func(inc *event.Incident, exists bool) error {
+		if exists {
+			t.Error("in_3 reported as existing")
+		}
+		inc.Status, inc.Title, inc.Updated = event.StatusOpen, "new", base
+		return nil
+	})
+	if err != nil || up.Version != 1 || up.Title != "new" {
+		t.Fatalf("UpdateIncident(create) = %+v, %v", up, err)
+	}
+	up, err = s.UpdateIncident(ctx, "in_3", func(inc *event.Incident, exists bool) error {
+		inc.Status = event.StatusContained
+		return nil
+	})
+	if err != nil || up.Version != 2 || up.Title != "new" || up.Status != event.StatusContained {
+		t.Fatalf("UpdateIncident(update) = %+v, %v", up, err)
+	}
+	if _, err := s.UpdateIncident(ctx, "in_3", func(inc *event.Incident, exists bool) error {
+		inc.Title = "lost"
+		return errors.New("abort")
+	}); err == nil {
+		t.Fatal("UpdateIncident ignored the mutator's error")
+	}
+	if got, _ := s.GetIncident(ctx, "in_3"); got.Title != "new" || got.Version != 2 {
+		t.Fatalf("aborted update was written: %+v", got)
+	}
 }
 
 func testKV(t *testing.T, s store.Store) {

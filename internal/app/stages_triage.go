@@ -1,0 +1,287 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/correlate"
+	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/pipeline"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/triage"
+)
+
+// State namespaces in the store's KV.
+const (
+	nsTriage = "triage"
+	keyState = "state"
+)
+
+// triageOptions builds the triage options from the configuration.
+func triageOptions(cfg config.Config) triage.Options {
+	crit := map[string]string{}
+	for _, h := range cfg.Assets.High {
+		crit[strings.ToLower(h)] = "high"
+	}
+	for _, h := range cfg.Assets.Critical {
+		crit[strings.ToLower(h)] = "critical"
+	}
+	priv := make([]string, len(cfg.Triage.Privileged))
+	for i, p := range cfg.Triage.Privileged {
+		priv[i] = strings.ToLower(p)
+	}
+	return triage.Options{Threshold: cfg.Triage.Threshold, Warmup: cfg.Triage.Warmup.Std(), Criticality: crit, Privileged: priv}
+}
+
+// stageState holds the stateful stages' engines; the mutex serialises their use (a stage
+// runs one worker, but feedback and analyst actions come from the API).
+type stageState struct {
+	mu   sync.Mutex
+	tri  *triage.Triager
+	cor  *correlate.Correlator
+	last time.Time // last snapshot
+}
+
+// openStageState restores the triage state and the open incidents.
+func (a *App) openStageState(ctx context.Context) error {
+	tr, err := triage.New(triageOptions(a.Cfg))
+	if err != nil {
+		return err
+	}
+	b, err := a.Store.GetState(ctx, nsTriage, keyState)
+	switch {
+	case err == nil:
+		var st triage.State
+		if err := json.Unmarshal(b, &st); err != nil {
+			a.Log.Warn("triage state unreadable; starting fresh baselines", "err", err)
+		} else {
+			tr.Restore(&st)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	cor := correlate.New(correlate.Options{})
+	open, err := a.Store.ListIncidents(ctx, store.IncidentQuery{Status: event.StatusOpen, Since: time.Now().Add(-7 * 24 * time.Hour), Limit: 10000})
+	if err != nil {
+		return err
+	}
+	cor.Resume(open)
+	a.stateful = &stageState{tri: tr, cor: cor}
+	return nil
+}
+
+// saveStageState snapshots the triage state.
+func (a *App) saveStageState(ctx context.Context) error {
+	a.stateful.mu.Lock()
+	b, err := json.Marshal(a.stateful.tri.State())
+	a.stateful.last = time.Now()
+	a.stateful.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("encode triage state: %w", err)
+	}
+	return a.Store.PutState(ctx, nsTriage, keyState, b)
+}
+
+// triageStage scores and decides alerts. Alerts already triaged (a redelivered batch) pass
+// through unchanged, so that the baselines count each alert once.
+func (a *App) triageStage(ctx context.Context, msgs []pipeline.Msg) error {
+	var in []event.Alert
+	for _, m := range msgs {
+		as, err := pipeline.DecodeLines[event.Alert](m.Data)
+		if err != nil {
+			return fmt.Errorf("message %s: %w", m.ID, err)
+		}
+		in = append(in, as...)
+	}
+	if len(in) == 0 {
+		return nil
+	}
+	stored, err := a.storedAlerts(ctx, in)
+	if err != nil {
+		return err
+	}
+	st := a.stateful
+	st.mu.Lock()
+	var changed []event.Alert
+	out := make([]event.Alert, 0, len(in))
+	for i := range in {
+		al := in[i]
+		if s, ok := stored[al.ID]; ok && s.Triage != nil {
+			out = append(out, s)
+			continue
+		}
+		d := st.tri.Triage(&al)
+		tr := d.Triage
+		al.Triage = &tr
+		changed = append(changed, al)
+		out = append(out, al)
+	}
+	snapshot := time.Since(st.last) > 30*time.Second
+	st.mu.Unlock()
+	if err := a.Store.UpdateAlerts(ctx, changed); err != nil {
+		return err
+	}
+	if snapshot {
+		if err := a.saveStageState(ctx); err != nil {
+			a.Log.Warn("triage snapshot failed", "err", err)
+		}
+	}
+	return a.publishAlerts(ctx, pipeline.SubjectTriaged, batchMsgID("triage", msgs), out)
+}
+
+func (a *App) storedAlerts(ctx context.Context, as []event.Alert) (map[string]event.Alert, error) {
+	ids := make([]string, len(as))
+	for i := range as {
+		ids[i] = as[i].ID
+	}
+	out := make(map[string]event.Alert, len(as))
+	for start := 0; start < len(ids); start += 500 {
+		got, err := a.Store.ListAlerts(ctx, store.AlertQuery{IDs: ids[start:min(start+500, len(ids))], Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range got {
+			out[x.ID] = x
+		}
+	}
+	return out, nil
+}
+
+func (a *App) publishAlerts(ctx context.Context, subject, msgID string, as []event.Alert) error {
+	encoded := make([][]byte, len(as))
+	for i := range as {
+		js, err := json.Marshal(&as[i])
+		if err != nil {
+			return fmt.Errorf("encode alert %s: %w", as[i].ID, err)
+		}
+		encoded[i] = js
+	}
+	return pipeline.PublishLines(ctx, a.Bus, subject, msgID, encoded)
+}
+
+// correlateStage places triaged alerts into incidents, records each alert's final disposition
+// and writes the incidents it changed.
+func (a *App) correlateStage(ctx context.Context, msgs []pipeline.Msg) error {
+	var in []event.Alert
+	for _, m := range msgs {
+		as, err := pipeline.DecodeLines[event.Alert](m.Data)
+		if err != nil {
+			return fmt.Errorf("message %s: %w", m.ID, err)
+		}
+		in = append(in, as...)
+	}
+	stored, err := a.storedAlerts(ctx, in)
+	if err != nil {
+		return err
+	}
+	st := a.stateful
+	st.mu.Lock()
+	updates := map[string]event.Alert{}
+	revisions := map[string]correlate.Revision{}
+	incidents := map[string]*event.Incident{}
+	for i := range in {
+		al := in[i]
+		if s, ok := stored[al.ID]; ok && s.Triage != nil && !s.Triage.Placed.IsZero() {
+			continue // placed before a crash
+		}
+		if al.Triage == nil {
+			continue
+		}
+		p := st.cor.Place(&al)
+		al.Triage.Disposition = p.Disposition
+		al.Triage.IncidentID = p.IncidentID
+		al.Triage.Reason = p.Reason
+		al.Triage.Placed = time.Now().UTC()
+		updates[al.ID] = al
+		for _, r := range p.Revised {
+			revisions[r.AlertID] = r
+		}
+		for _, inc := range p.Changed {
+			incidents[inc.ID] = inc
+		}
+	}
+	copies := make(map[string]event.Incident, len(incidents))
+	for id, inc := range incidents {
+		copies[id] = *inc
+	}
+	st.mu.Unlock()
+
+	// Alerts pulled into incidents after the fact (lookback) get their new disposition.
+	if len(revisions) > 0 {
+		ids := make([]event.Alert, 0, len(revisions))
+		for id := range revisions {
+			ids = append(ids, event.Alert{ID: id})
+		}
+		old, err := a.storedAlerts(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for id, r := range revisions {
+			al, ok := updates[id]
+			if !ok {
+				if al, ok = old[id]; !ok || al.Triage == nil {
+					continue
+				}
+			}
+			al.Triage.Disposition, al.Triage.IncidentID, al.Triage.Reason = r.Disposition, r.IncidentID, r.Reason
+			updates[id] = al
+		}
+	}
+	list := make([]event.Alert, 0, len(updates))
+	for _, al := range updates {
+		list = append(list, al)
+	}
+	if err := a.Store.UpdateAlerts(ctx, list); err != nil {
+		return err
+	}
+	var changed []event.Incident
+	for id, inc := range copies {
+		up, err := a.Store.UpdateIncident(ctx, id, func(cur *event.Incident, exists bool) error {
+			mergeCorrelated(cur, &inc, exists)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		changed = append(changed, up)
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	encoded := make([][]byte, len(changed))
+	for i := range changed {
+		js, err := json.Marshal(&changed[i])
+		if err != nil {
+			return err
+		}
+		encoded[i] = js
+	}
+	return pipeline.PublishLines(ctx, a.Bus, pipeline.SubjectIncidents, batchMsgID("correlate", msgs), encoded)
+}
+
+// mergeCorrelated copies the fields the correlation stage owns onto the stored incident,
+// keeping those analysts, the investigation and the response own.
+func mergeCorrelated(cur, c *event.Incident, exists bool) {
+	status, disposition, report, actions := cur.Status, cur.Disposition, cur.Report, cur.ActionIDs
+	version := cur.Version
+	*cur = *c
+	cur.Version = version
+	if exists {
+		if status != "" && status != event.StatusOpen {
+			cur.Status = status // an analyst or the response changed it
+		}
+		if c.Status == event.StatusMerged {
+			cur.Status = event.StatusMerged
+		}
+		if disposition != "" {
+			cur.Disposition = disposition
+		}
+		cur.Report, cur.ActionIDs = report, actions
+	}
+}
