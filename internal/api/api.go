@@ -35,6 +35,10 @@ type Server struct {
 	BatchSize int
 	// Ready reports whether the pipeline is up; /healthz answers 503 until it is.
 	Ready func() error
+	// Triage serves feedback and suppressions; nil leaves those routes out.
+	Triage TriageService
+	// Actions returns the response actions of an incident, for its detail view.
+	Actions func(ctx context.Context, incident string) ([]json.RawMessage, error)
 	// Extra routes added by later stages (pattern → handler); they get the same auth.
 	Extra map[string]http.Handler
 }
@@ -62,6 +66,16 @@ func (s *Server) Handler() http.Handler {
 	auth("GET /api/v1/alerts", s.listAlerts)
 	auth("GET /api/v1/alerts/{id}", s.getAlert)
 	auth("GET /api/v1/dead-letters", s.deadLetters)
+	auth("GET /api/v1/incidents", s.listIncidents)
+	auth("GET /api/v1/incidents/{id}", s.getIncident)
+	auth("GET /api/v1/stream/incidents", s.streamIncidents)
+	if s.Triage != nil {
+		auth("POST /api/v1/alerts/{id}/feedback", s.alertFeedback)
+		auth("POST /api/v1/incidents/{id}/feedback", s.incidentFeedback)
+		auth("GET /api/v1/suppressions", s.listSuppressions)
+		auth("POST /api/v1/suppressions", s.postSuppression)
+		auth("GET /api/v1/triage", s.triageFigures)
+	}
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.authenticate(s.Metrics.Handler().ServeHTTP))
 	}

@@ -183,3 +183,12 @@ func (a *App) Drain(ctx context.Context) error {
 		}
 	}
 }
+
+// OpenStore opens only the store of a data directory, without taking its lock or starting the
+// bus: for commands that read (incident lists, reports) while a server may be running.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if _, err := os.Stat(cfg.Path("vigil.db")); err != nil {
+		return nil, fmt.Errorf("no vigil data in %s: %w", cfg.DataDir, err)
+	}
+	return sqlite.Open(ctx, cfg.Path("vigil.db"), sqlite.Options{Synchronous: cfg.Store.Synchronous, Readers: 2})
+}
