@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/correlate"
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/natsbus"
 	"github.com/vigil-soc/vigil/internal/pipeline"
@@ -40,6 +41,9 @@ type App struct {
 	Detector *detect.Detector
 	// stateful holds the triage and correlation engines.
 	stateful *stageState
+	// graph is the entity graph's in-memory window.
+	graph       *correlate.Graph
+	graphWindow time.Duration
 
 	lock *os.File
 }
@@ -55,7 +59,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	a := &App{Cfg: cfg, Log: log, Metrics: telemetry.New()}
+	a := &App{Cfg: cfg, Log: log, Metrics: telemetry.New(), graphWindow: 6 * time.Hour}
+	a.graph = correlate.NewGraph(a.graphWindow)
 	lock, err := lockDir(cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -99,6 +99,9 @@ func (a *App) RunDemo(ctx context.Context, opt DemoOptions) (DemoReport, error) 
 	if err := a.Drain(ctx); err != nil {
 		return DemoReport{}, fmt.Errorf("wait for the pipeline: %w", err)
 	}
+	if err := a.rebuildChains(ctx); err != nil {
+		return DemoReport{}, err
+	}
 	rep := DemoReport{Scenarios: scen, Records: len(recs), ByKind: map[string]int{}}
 	var err error
 	if rep.Events, err = a.Store.CountEvents(ctx); err != nil {

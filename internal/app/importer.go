@@ -99,6 +99,9 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 	if err := a.Drain(ctx); err != nil {
 		return rep, fmt.Errorf("wait for the pipeline: %w", err)
 	}
+	if err := a.rebuildChains(ctx); err != nil {
+		return rep, err
+	}
 	select {
 	case err := <-perr:
 		if err != nil {

@@ -82,6 +82,7 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 	}
 	g.Go(func() error { return a.runRetention(gctx) })
 	g.Go(func() error { a.Detector.Watch(gctx, 10*time.Second); return nil })
+	g.Go(func() error { return a.refreshChains(gctx, 500*time.Millisecond) })
 	if err := a.startSyslog(gctx, g); err != nil {
 		ln.Close()
 		return errors.Join(err, g.Wait())

@@ -57,6 +57,7 @@ func (a *App) stages() []stage {
 		{name: "normalize", subject: pipeline.SubjectRawEvents, handle: a.normalizeStage},
 		{name: "alert-intake", subject: pipeline.SubjectRawAlerts, handle: a.alertIntakeStage},
 		{name: "detect", subject: pipeline.SubjectEvents, handle: a.detectStage},
+		{name: "graph", subject: pipeline.SubjectEvents, handle: a.graphStage},
 		{name: "triage", subject: pipeline.SubjectAlerts, handle: a.triageStage},
 		{name: "correlate", subject: pipeline.SubjectTriaged, handle: a.correlateStage},
 	}

@@ -242,6 +242,13 @@ func (a *App) correlateStage(ctx context.Context, msgs []pipeline.Msg) error {
 	}
 	var changed []event.Incident
 	for id, inc := range copies {
+		if inc.MergedInto == "" {
+			ch, err := a.chainFor(ctx, &inc)
+			if err != nil {
+				return err
+			}
+			inc.Chain = ch
+		}
 		up, err := a.Store.UpdateIncident(ctx, id, func(cur *event.Incident, exists bool) error {
 			mergeCorrelated(cur, &inc, exists)
 			return nil
@@ -251,19 +258,10 @@ func (a *App) correlateStage(ctx context.Context, msgs []pipeline.Msg) error {
 		}
 		changed = append(changed, up)
 	}
-	if len(changed) == 0 {
-		return nil
-	}
-	encoded := make([][]byte, len(changed))
-	for i := range changed {
-		js, err := json.Marshal(&changed[i])
-		if err != nil {
-			return err
-		}
-		encoded[i] = js
-	}
-	return pipeline.PublishLines(ctx, a.Bus, pipeline.SubjectIncidents, batchMsgID("correlate", msgs), encoded)
+	return a.publishIncidents(ctx, "correlate", changed)
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // mergeCorrelated copies the fields the correlation stage owns onto the stored incident,
 // keeping those analysts, the investigation and the response own.

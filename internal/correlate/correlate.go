@@ -225,14 +225,21 @@ func (c *Correlator) placeSurfaced(a *event.Alert, keys []string, t int64) Place
 	camp := int64(c.opts.CampaignWindow / time.Second)
 	var related []*event.Incident
 	for _, inc := range c.open {
-		if t-inc.LastSeen.Unix() <= share && shares(inc, keys) {
+		if gap(inc, t) <= share && shares(inc, keys) {
 			related = append(related, inc)
 		}
 	}
-	if len(related) == 0 && len(c.open) > 0 {
-		last := c.open[len(c.open)-1]
-		if t-last.LastSeen.Unix() <= camp && c.young(last, t) {
-			related = append(related, last)
+	if len(related) == 0 {
+		// The nearest incident in time, when it is close enough (alerts can arrive out of
+		// order, so "near" is measured against the incident's whole time range).
+		var best *event.Incident
+		for _, inc := range c.open {
+			if g := gap(inc, t); g <= camp && c.young(inc, t) && (best == nil || g < gap(best, t)) {
+				best = inc
+			}
+		}
+		if best != nil {
+			related = append(related, best)
 		}
 	}
 	if len(related) == 0 {
@@ -306,9 +313,20 @@ func sharesIdentity(a, b *event.Incident) bool {
 	return false
 }
 
+// gap is how far t lies outside the incident's time range, in seconds (0 inside it).
+func gap(inc *event.Incident, t int64) int64 {
+	switch f, l := inc.FirstSeen.Unix(), inc.LastSeen.Unix(); {
+	case t < f:
+		return f - t
+	case t > l:
+		return t - l
+	}
+	return 0
+}
+
 // young reports whether an incident still takes alerts on time proximity alone.
 func (c *Correlator) young(inc *event.Incident, t int64) bool {
-	return t-inc.FirstSeen.Unix() <= int64(c.opts.CampaignSpan/time.Second)
+	return t-inc.FirstSeen.Unix() <= int64(c.opts.CampaignSpan/time.Second) && inc.LastSeen.Unix()-inc.FirstSeen.Unix() <= int64(c.opts.CampaignSpan/time.Second)
 }
 
 func (c *Correlator) why(inc *event.Incident, keys []string) string {
@@ -325,17 +343,22 @@ func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t i
 	if a.Triage.Score >= c.opts.ContextMinScore {
 		for i := len(c.open) - 1; i >= 0; i-- {
 			inc := c.open[i]
-			if t-inc.LastSeen.Unix() <= ctx && shares(inc, keys) {
+			if gap(inc, t) <= ctx && shares(inc, keys) {
 				c.addAlert(inc, a, nil)
 				return Placement{Disposition: event.Grouped, IncidentID: inc.ID, Reason: "context for " + inc.ID + " (" + c.why(inc, keys) + "): " + a.Triage.Reason, Changed: []*event.Incident{inc}}
 			}
 		}
 	}
-	if halo := int64(c.opts.Halo / time.Second); halo > 0 && len(c.open) > 0 {
-		inc := c.open[len(c.open)-1]
-		if t-inc.LastSeen.Unix() <= halo && c.young(inc, t) {
-			c.addAlert(inc, a, nil)
-			return Placement{Disposition: event.Grouped, IncidentID: inc.ID, Reason: "context for " + inc.ID + " (within its attack window): " + a.Triage.Reason, Changed: []*event.Incident{inc}}
+	if halo := int64(c.opts.Halo / time.Second); halo > 0 {
+		var best *event.Incident
+		for _, inc := range c.open {
+			if g := gap(inc, t); g <= halo && c.young(inc, t) && (best == nil || g < gap(best, t)) {
+				best = inc
+			}
+		}
+		if best != nil {
+			c.addAlert(best, a, nil)
+			return Placement{Disposition: event.Grouped, IncidentID: best.ID, Reason: "context for " + best.ID + " (within its attack window): " + a.Triage.Reason, Changed: []*event.Incident{best}}
 		}
 	}
 	// Keep what the lookback window needs, bounded.

@@ -76,6 +76,10 @@ type ChainEdge struct {
 	Kind     string    `json:"kind"` // logon, spawn, remote_service, smb, wmi, connect, consent, ...
 	Time     time.Time `json:"time"`
 	EventIDs []string  `json:"event_ids,omitempty"`
+	// User is the account the edge happened as, when known.
+	User string `json:"user,omitempty"`
+	// Detail says more: logon type, share name, service name, permissions.
+	Detail string `json:"detail,omitempty"`
 }
 
 // BlastEntity is an entity touched by an attack.

@@ -69,3 +69,13 @@ type KV interface {
 	// ListState calls fn for every key of ns in key order until fn returns false.
 	ListState(ctx context.Context, ns string, fn func(key string, val []byte) bool) error
 }
+
+// Graph stores the entity graph's edges, so that older parts of the graph live on disk instead
+// of in memory.
+type Graph interface {
+	// PutEdges stores edges; an edge with the same from, to, kind, time and first event ID is
+	// stored once.
+	PutEdges(ctx context.Context, edges []event.ChainEdge) error
+	// EdgesOf returns edges touching any of the entity keys within [from, to), oldest first.
+	EdgesOf(ctx context.Context, keys []string, from, to time.Time, limit int) ([]event.ChainEdge, error)
+}

@@ -78,6 +78,7 @@ type Store interface {
 	Retention
 	Alerts
 	Incidents
+	Graph
 	KV
 	// Close releases the store.
 	Close() error

@@ -148,6 +148,17 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_updated ON incidents(updated);
 
+CREATE TABLE IF NOT EXISTS graph_edges (
+	id     TEXT PRIMARY KEY,
+	src    TEXT NOT NULL,
+	dst    TEXT NOT NULL,
+	kind   TEXT NOT NULL,
+	time   INTEGER NOT NULL,
+	data   BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS graph_src ON graph_edges(src, time);
+CREATE INDEX IF NOT EXISTS graph_dst ON graph_edges(dst, time);
+
 CREATE TABLE IF NOT EXISTS state (
 	ns    TEXT NOT NULL,
 	key   TEXT NOT NULL,

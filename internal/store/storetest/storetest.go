@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
 	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open(t)) })
 	t.Run("KV", func(t *testing.T) { testKV(t, open(t)) })
+	t.Run("Graph", func(t *testing.T) { testGraph(t, open(t)) })
 }
 
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -350,5 +351,33 @@ func testKV(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetState(ctx, "ns", "b"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted key still there: %v", err)
+	}
+}
+
+func testGraph(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	edges := []event.ChainEdge{
+		{From: "host:ws01", To: "host:srv01", Kind: "logon", Time: base, EventIDs: []string{"ev_1"}, User: "dave"},
+		{From: "ip:10.0.0.5", To: "host:srv01", Kind: "smb", Time: base.Add(time.Minute), EventIDs: []string{"ev_2"}},
+		{From: "host:srv01", To: "host:db01", Kind: "remote_service", Time: base.Add(2 * time.Minute), EventIDs: []string{"ev_3"}},
+		{From: "user:carol", To: "app:mailsync", Kind: "consent", Time: base.Add(3 * time.Minute), EventIDs: []string{"ev_4"}},
+	}
+	if err := s.PutEdges(ctx, edges); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutEdges(ctx, edges[:1]); err != nil { // stored once
+		t.Fatal(err)
+	}
+	got, err := s.EdgesOf(ctx, []string{"host:srv01"}, time.Time{}, time.Time{}, 0)
+	if err != nil || len(got) != 3 || got[0].Kind != "logon" || got[0].User != "dave" || got[2].Kind != "remote_service" {
+		t.Fatalf("EdgesOf(srv01) = %+v, %v", got, err)
+	}
+	got, _ = s.EdgesOf(ctx, []string{"host:srv01", "user:carol"}, base.Add(time.Minute), base.Add(10*time.Minute), 0)
+	if len(got) != 3 || got[0].Kind != "smb" {
+		t.Fatalf("EdgesOf(time range) = %+v", got)
+	}
+	if got, _ := s.EdgesOf(ctx, []string{"host:none"}, time.Time{}, time.Time{}, 0); len(got) != 0 {
+		t.Fatalf("EdgesOf(unknown) = %+v", got)
 	}
 }
