@@ -14,7 +14,7 @@ import (
 
 // Edge kinds the graph builds from events.
 const (
-	EdgeLogon       = "logon"        // network or remote-interactive logon: source → host
+	EdgeLogon       = "logon" // network or remote-interactive logon: source → host
 	EdgeExplicit    = "explicit_credentials"
 	EdgeRemoteSvc   = "remote_service" // service installed by a remote session: source → host
 	EdgeRemoteTask  = "remote_task"
