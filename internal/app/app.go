@@ -59,7 +59,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	a := &App{Cfg: cfg, Log: log, Metrics: telemetry.New(), graphWindow: 6 * time.Hour}
+	a := &App{Cfg: cfg, Log: log, Metrics: telemetry.New(), graphWindow: cfg.Correlate.GraphWindow.Std()}
 	a.graph = correlate.NewGraph(a.graphWindow)
 	lock, err := lockDir(cfg.DataDir)
 	if err != nil {

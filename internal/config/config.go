@@ -36,6 +36,7 @@ type Config struct {
 	Ingest    Ingest    `yaml:"ingest"`
 	Pipeline  Pipeline  `yaml:"pipeline"`
 	Triage    Triage    `yaml:"triage"`
+	Correlate Correlate `yaml:"correlate"`
 	Assets    Assets    `yaml:"assets"`
 	Log       Log       `yaml:"log"`
 }
@@ -48,6 +49,13 @@ type Triage struct {
 	Warmup Duration `yaml:"warmup"`
 	// Privileged lists privileged accounts; a trailing * matches a prefix.
 	Privileged []string `yaml:"privileged"`
+}
+
+// Correlate tunes the correlation stage.
+type Correlate struct {
+	// GraphWindow is how much of the entity graph stays in memory; older edges are read from
+	// the store (6h).
+	GraphWindow Duration `yaml:"graph_window"`
 }
 
 // Assets lists asset criticality by host name.
@@ -145,6 +153,7 @@ func Default() Config {
 		Syslog:    Syslog{MaxFrame: 64 << 10},
 		Ingest:    Ingest{BatchSize: 1000, BatchWait: Duration(200 * time.Millisecond)},
 		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2}},
+		Correlate: Correlate{GraphWindow: Duration(6 * time.Hour)},
 		Triage:    Triage{Threshold: 0.5, Warmup: Duration(24 * time.Hour), Privileged: []string{"administrator", "admin*", "root", "domain admins"}},
 		Log:       Log{Level: "info", Format: "text"},
 	}

@@ -52,6 +52,8 @@ type Graph struct {
 	last time.Time
 	// dirty collects entity keys that gained edges since the last Dirty call.
 	dirty map[string]bool
+	// nextSweep is when sessions and inbound logons are next swept for expiry.
+	nextSweep time.Time
 }
 
 type session struct {
@@ -355,15 +357,32 @@ func (g *Graph) expire() {
 		return
 	}
 	gone := g.edges[:i]
-	g.edges = slices.Clone(g.edges[i:])
+	if i > len(g.edges)/2 {
+		g.edges = slices.Clone(g.edges[i:])
+	} else {
+		g.edges = g.edges[i:]
+	}
+	// Each node's list is in arrival order, so its expired edges are at its front.
 	for _, e := range gone {
 		for _, k := range []string{e.From, e.To} {
-			g.byNode[k] = slices.DeleteFunc(g.byNode[k], func(x *event.ChainEdge) bool { return x == e })
-			if len(g.byNode[k]) == 0 {
+			list := g.byNode[k]
+			j := 0
+			for j < len(list) && list[j].Time.Before(cut) {
+				j++
+			}
+			switch {
+			case j == len(list):
 				delete(g.byNode, k)
+			case j > 0:
+				g.byNode[k] = list[j:]
 			}
 		}
 	}
+	// Sessions and inbound logons are swept now and then, not on every event.
+	if g.last.Before(g.nextSweep) {
+		return
+	}
+	g.nextSweep = g.last.Add(g.window / 10)
 	for k, s := range g.sessions {
 		if s.at.Before(cut) {
 			delete(g.sessions, k)
