@@ -1,11 +1,18 @@
 package cli
 
 import (
+	"log/slog"
+	"time"
+
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/app"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/store"
 	"io"
 	"os"
 	"sort"
@@ -27,6 +34,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	workers := fs.Int("workers", 0, "files scanned in parallel (default: number of CPUs)")
 	parseOnly := fs.Bool("parse-only", false, "read every record but match nothing (to measure parsing alone)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	incidents := fs.Bool("incidents", false, "also group the detections into incidents with attack chains (runs the full pipeline in a temporary data directory) and print them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,10 +90,60 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if !*quiet {
 		printScanSummary(e.stderr, st, perRule, perLevel)
 	}
+	if *incidents {
+		if err := scanIncidents(ctx, e, rules, files, *output); err != nil {
+			return err
+		}
+	}
 	if *stats {
 		b, _ := json.Marshal(map[string]any{"records": st.Records, "detections": st.Detections, "errors": st.Errors, "seconds": st.Seconds})
 		fmt.Fprintln(e.stderr, string(b))
 	}
+	return nil
+}
+
+// scanIncidents feeds the files through the whole pipeline (normalize, detect, triage with
+// every detection surfaced, correlate, the entity graph) in a temporary data directory and
+// prints the incidents with their attack chains: for offline DFIR.
+func scanIncidents(ctx context.Context, e *env, rules, files []string, output string) error {
+	dir, err := os.MkdirTemp("", "vigil-scan-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Rules = rules
+	cfg.Triage.Threshold = 0.01 // offline: every detection is worth a look
+	cfg.Triage.Warmup = config.Duration(time.Nanosecond)
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.Import(ctx, files, app.ImportOptions{}); err != nil {
+		return err
+	}
+	incs, err := a.Store.ListIncidents(ctx, store.IncidentQuery{Limit: 10000})
+	if err != nil {
+		return err
+	}
+	sort.Slice(incs, func(i, j int) bool { return incs[i].FirstSeen.Before(incs[j].FirstSeen) })
+	for i := range incs {
+		d, err := api.Detail(ctx, a.Store, incs[i], api.DetailOptions{MaxAlerts: 50})
+		if err != nil {
+			return err
+		}
+		if output == "jsonl" {
+			if err := json.NewEncoder(e.stdout).Encode(map[string]any{"incident": d}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintln(e.stdout)
+		writeTimeline(e.stdout, &d)
+	}
+	fmt.Fprintf(e.stderr, "vigil scan: %d incidents\n", len(incs))
 	return nil
 }
 

@@ -55,7 +55,7 @@ func IncidentKeys(inc *event.Incident) []string {
 		case event.EntityHost:
 			add(HostKey(e.Value))
 		case event.EntityUser:
-			add(string(event.EntityUser) + ":" + strings.ToLower(e.Value))
+			add(string(event.EntityUser) + ":" + event.CanonicalUser(e.Value, ""))
 		case event.EntityIP:
 			add(ipKey(e.Value))
 		case event.EntityApp:

@@ -99,14 +99,11 @@ func userKey(u *event.User) string {
 	if u == nil || u.Name == "" || u.Name == "-" {
 		return ""
 	}
-	name := strings.ToLower(u.Name)
-	if strings.HasSuffix(name, "$") || name == "system" || name == "local service" || name == "network service" || name == "anonymous logon" {
+	bare := strings.ToLower(u.Name)
+	if strings.HasSuffix(bare, "$") || bare == "system" || bare == "local service" || bare == "network service" || bare == "anonymous logon" {
 		return "" // machine and built-in accounts are not people
 	}
-	if !strings.Contains(name, "@") && u.Domain != "" && u.Domain != "-" {
-		name = strings.ToLower(u.Domain) + `\` + name
-	}
-	return string(event.EntityUser) + ":" + name
+	return string(event.EntityUser) + ":" + event.CanonicalUser(u.Name, u.Domain)
 }
 
 // rawField reads a field of the event's source record: the normalizer's unmapped fields first,

@@ -261,18 +261,12 @@ func fillEntities(a *event.Alert, ev *event.Event) {
 	}
 }
 
-// userKey is a user's canonical name: the UPN or e-mail when there is one, else
-// domain\name, lower-cased.
+// userKey is a user's canonical name (event.CanonicalUser).
 func userKey(u *event.User) string {
-	switch {
-	case strings.Contains(u.Name, "@"):
-		return strings.ToLower(u.Name)
-	case u.Email != "":
-		return strings.ToLower(u.Email)
-	case u.Domain != "":
-		return strings.ToLower(u.Domain + `\` + u.Name)
+	if u.Name == "" && u.Email != "" {
+		return event.CanonicalUser(u.Email, "")
 	}
-	return strings.ToLower(u.Name)
+	return event.CanonicalUser(u.Name, u.Domain)
 }
 
 func firstNonEmpty(s ...string) string {

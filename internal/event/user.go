@@ -1,0 +1,31 @@
+package event
+
+import "strings"
+
+// CanonicalUser returns the one name an account goes by across sources, so that
+// "EXAMPLE\bob", "example.corp\bob", "bob@example.com" and "Bob@EXAMPLE.COM" are one user:
+// lower case, "domain\name" with the domain cut to its first label (the NetBIOS name is
+// usually the DNS domain's first label). A bare name stays bare. Machine accounts keep their
+// trailing $.
+func CanonicalUser(name, domain string) string {
+	name = strings.ToLower(strings.TrimSpace(name))
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if name == "" || name == "-" {
+		return ""
+	}
+	if d, n, ok := strings.Cut(name, `\`); ok {
+		domain, name = d, n
+	} else if n, d, ok := strings.Cut(name, "@"); ok && n != "" && d != "" {
+		name, domain = n, d
+	}
+	if domain == "-" || domain == "." {
+		domain = ""
+	}
+	if i := strings.IndexByte(domain, '.'); i > 0 {
+		domain = domain[:i]
+	}
+	if domain == "" {
+		return name
+	}
+	return domain + `\` + name
+}
