@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/correlate"
 	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/investigate"
 	"github.com/vigil-soc/vigil/internal/natsbus"
 	"github.com/vigil-soc/vigil/internal/pipeline"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -41,6 +42,14 @@ type App struct {
 	Detector *detect.Detector
 	// stateful holds the triage and correlation engines.
 	stateful *stageState
+	// investigator investigates incidents; extraTools are connector-backed tools added to it.
+	investigator *investigate.Investigator
+	extraTools   []investigate.Tool
+	planner      investigate.Planner
+	injection    func(string) (bool, []string)
+	intelLookup  func(string, time.Time) []investigate.IntelMatch
+	// auditor appends to the audit trail.
+	auditor func(ctx context.Context, actor, action, subject string, data any) error
 	// graph is the entity graph's in-memory window.
 	graph       *correlate.Graph
 	graphWindow time.Duration
@@ -95,6 +104,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a.Bus = bus
 	if err := a.openStageState(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.investigator, err = a.newInvestigator(); err != nil {
 		a.Close()
 		return nil, err
 	}

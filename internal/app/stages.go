@@ -60,6 +60,7 @@ func (a *App) stages() []stage {
 		{name: "graph", subject: pipeline.SubjectEvents, handle: a.graphStage},
 		{name: "triage", subject: pipeline.SubjectAlerts, handle: a.triageStage},
 		{name: "correlate", subject: pipeline.SubjectTriaged, handle: a.correlateStage},
+		{name: "investigate", subject: pipeline.SubjectIncidents, handle: a.investigateStage},
 	}
 }
 

@@ -37,6 +37,7 @@ type Config struct {
 	Pipeline  Pipeline  `yaml:"pipeline"`
 	Triage    Triage    `yaml:"triage"`
 	Correlate Correlate `yaml:"correlate"`
+	Investigate Investigate `yaml:"investigate"`
 	Assets    Assets    `yaml:"assets"`
 	Log       Log       `yaml:"log"`
 }
@@ -58,10 +59,17 @@ type Correlate struct {
 	GraphWindow Duration `yaml:"graph_window"`
 }
 
-// Assets lists asset criticality by host name.
+// Investigate tunes the investigation stage.
+type Investigate struct {
+	// Recipes are folders of extra investigation recipes (YAML).
+	Recipes []string `yaml:"recipes"`
+}
+
+// Assets lists asset criticality by host name and the organisation's own address ranges.
 type Assets struct {
-	Critical []string `yaml:"critical"`
-	High     []string `yaml:"high"`
+	Critical     []string `yaml:"critical"`
+	High         []string `yaml:"high"`
+	InternalNets []string `yaml:"internal_nets"`
 }
 
 // API configures the HTTP API.

@@ -120,8 +120,9 @@ type ReportStep struct {
 
 // Evidence is one item an investigation relied on: a tool call's result or a stored event.
 type Evidence struct {
-	ID   string `json:"id"`
-	Kind string `json:"kind"` // "event", "tool", "alert"
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id,omitempty"`
+	Kind       string `json:"kind"` // "event", "tool", "alert"
 	// Tool names the tool that produced it, with its input.
 	Tool  string         `json:"tool,omitempty"`
 	Input map[string]any `json:"input,omitempty"`

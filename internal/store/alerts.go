@@ -79,3 +79,13 @@ type Graph interface {
 	// EdgesOf returns edges touching any of the entity keys within [from, to), oldest first.
 	EdgesOf(ctx context.Context, keys []string, from, to time.Time, limit int) ([]event.ChainEdge, error)
 }
+
+// Evidence stores investigation evidence items.
+type Evidence interface {
+	// PutEvidence stores evidence items, replacing items with the same ID.
+	PutEvidence(ctx context.Context, ev []event.Evidence) error
+	// GetEvidence returns one item, or an error wrapping ErrNotFound.
+	GetEvidence(ctx context.Context, id string) (event.Evidence, error)
+	// ListEvidence returns an incident's evidence, oldest first.
+	ListEvidence(ctx context.Context, incidentID string, limit int) ([]event.Evidence, error)
+}

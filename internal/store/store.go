@@ -79,6 +79,7 @@ type Store interface {
 	Alerts
 	Incidents
 	Graph
+	Evidence
 	KV
 	// Close releases the store.
 	Close() error

@@ -159,6 +159,14 @@ CREATE TABLE IF NOT EXISTS graph_edges (
 CREATE INDEX IF NOT EXISTS graph_src ON graph_edges(src, time);
 CREATE INDEX IF NOT EXISTS graph_dst ON graph_edges(dst, time);
 
+CREATE TABLE IF NOT EXISTS evidence (
+	seq      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	incident TEXT NOT NULL,
+	data     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_incident ON evidence(incident, seq);
+
 CREATE TABLE IF NOT EXISTS state (
 	ns    TEXT NOT NULL,
 	key   TEXT NOT NULL,

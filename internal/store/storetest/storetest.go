@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Incidents", func(t *testing.T) { testIncidents(t, open(t)) })
 	t.Run("KV", func(t *testing.T) { testKV(t, open(t)) })
 	t.Run("Graph", func(t *testing.T) { testGraph(t, open(t)) })
+	t.Run("Evidence", func(t *testing.T) { testEvidence(t, open(t)) })
 }
 
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -379,5 +380,33 @@ func testGraph(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.EdgesOf(ctx, []string{"host:none"}, time.Time{}, time.Time{}, 0); len(got) != 0 {
 		t.Fatalf("EdgesOf(unknown) = %+v", got)
+	}
+}
+
+func testEvidence(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	evs := []event.Evidence{
+		{ID: "ed_1", IncidentID: "in_1", Kind: "tool", Tool: "intel.lookup", Input: map[string]any{"ip": "203.0.113.7"}, Summary: "known bad", Data: map[string]any{"hits": 1.0}, Created: base},
+		{ID: "ed_2", IncidentID: "in_1", Kind: "event", EventID: "ev_9", Summary: "the event", Created: base},
+		{ID: "ed_3", IncidentID: "in_2", Kind: "alert", AlertID: "al_1", Summary: "other", Created: base},
+	}
+	if err := s.PutEvidence(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetEvidence(ctx, "ed_1")
+	if err != nil || got.Tool != "intel.lookup" || got.Input["ip"] != "203.0.113.7" || got.IncidentID != "in_1" {
+		t.Fatalf("GetEvidence = %+v, %v", got, err)
+	}
+	if _, err := s.GetEvidence(ctx, "ed_404"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetEvidence(missing) = %v", err)
+	}
+	evs[0].Summary = "updated"
+	if err := s.PutEvidence(ctx, evs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListEvidence(ctx, "in_1", 0)
+	if err != nil || len(list) != 2 || list[0].Summary != "updated" || list[1].EventID != "ev_9" {
+		t.Fatalf("ListEvidence = %+v, %v", list, err)
 	}
 }
