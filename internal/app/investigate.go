@@ -64,7 +64,7 @@ func (a *App) newInvestigator() (*investigate.Investigator, error) {
 	}
 	return investigate.New(investigate.Options{
 		Tools: reg, Recipes: recipes, Evidence: a.Store, Log: a.Log.With("component", "investigate"),
-		Budget: investigate.Budget{MaxSteps: 60, MaxTime: 20 * time.Second, CallTimeout: 5 * time.Second},
+		Budget:    investigate.Budget{MaxSteps: 60, MaxTime: 20 * time.Second, CallTimeout: 5 * time.Second},
 		Injection: a.injection, Planner: a.planner,
 	}), nil
 }

@@ -28,18 +28,18 @@ type Config struct {
 	// Rules lists folders of Sigma rules.
 	Rules []string `yaml:"rules"`
 
-	API       API       `yaml:"api"`
-	NATS      NATS      `yaml:"nats"`
-	Store     Store     `yaml:"store"`
-	Retention Retention `yaml:"retention"`
-	Syslog    Syslog    `yaml:"syslog"`
-	Ingest    Ingest    `yaml:"ingest"`
-	Pipeline  Pipeline  `yaml:"pipeline"`
-	Triage    Triage    `yaml:"triage"`
-	Correlate Correlate `yaml:"correlate"`
+	API         API         `yaml:"api"`
+	NATS        NATS        `yaml:"nats"`
+	Store       Store       `yaml:"store"`
+	Retention   Retention   `yaml:"retention"`
+	Syslog      Syslog      `yaml:"syslog"`
+	Ingest      Ingest      `yaml:"ingest"`
+	Pipeline    Pipeline    `yaml:"pipeline"`
+	Triage      Triage      `yaml:"triage"`
+	Correlate   Correlate   `yaml:"correlate"`
 	Investigate Investigate `yaml:"investigate"`
-	Assets    Assets    `yaml:"assets"`
-	Log       Log       `yaml:"log"`
+	Assets      Assets      `yaml:"assets"`
+	Log         Log         `yaml:"log"`
 }
 
 // Triage tunes the triage stage.
