@@ -37,8 +37,12 @@ type Server struct {
 	Ready func() error
 	// Triage serves feedback and suppressions; nil leaves those routes out.
 	Triage TriageService
-	// Actions returns the response actions of an incident, for its detail view.
-	Actions func(ctx context.Context, incident string) ([]json.RawMessage, error)
+	// Response serves the actions and the analyst's approvals; nil leaves those routes out.
+	Response ResponseService
+	// Audit serves the audit trail; nil leaves those routes out.
+	Audit AuditService
+	// SOC computes the SOC metrics (MTTD, MTTA, MTTR, automation rates); nil leaves the route out.
+	SOC SOCMetrics
 	// Extra routes added by later stages (pattern → handler); they get the same auth.
 	Extra map[string]http.Handler
 }
@@ -69,6 +73,22 @@ func (s *Server) Handler() http.Handler {
 	auth("GET /api/v1/incidents", s.listIncidents)
 	auth("GET /api/v1/incidents/{id}", s.getIncident)
 	auth("GET /api/v1/stream/incidents", s.streamIncidents)
+	auth("GET /api/v1/evidence/{id}", s.getEvidence)
+	if s.Response != nil {
+		auth("GET /api/v1/actions", s.listActions)
+		auth("GET /api/v1/actions/{id}", s.getAction)
+		auth("POST /api/v1/actions", s.postAction)
+		auth("POST /api/v1/actions/{id}/approve", s.actionCommand(s.Response.Approve))
+		auth("POST /api/v1/actions/{id}/deny", s.actionCommand(s.Response.Deny))
+		auth("POST /api/v1/actions/{id}/rollback", s.actionCommand(s.Response.Rollback))
+	}
+	if s.Audit != nil {
+		auth("GET /api/v1/audit", s.auditEntries)
+		auth("GET /api/v1/audit/verify", s.auditVerify)
+	}
+	if s.SOC != nil {
+		auth("GET /api/v1/metrics/soc", s.socMetrics)
+	}
 	if s.Triage != nil {
 		auth("POST /api/v1/alerts/{id}/feedback", s.alertFeedback)
 		auth("POST /api/v1/incidents/{id}/feedback", s.incidentFeedback)
@@ -191,6 +211,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
 	case errors.Is(err, errBadRequest):
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+	case errors.Is(err, errForbidden):
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": err.Error()})
 	case errors.Is(err, store.ErrConflict):
 		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error()})
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

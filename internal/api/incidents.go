@@ -61,14 +61,12 @@ type IncidentDetail struct {
 	Entities []event.EntityRef `json:"entities"`
 	Chain    event.Chain       `json:"attack_chain"`
 	Report   event.Report      `json:"report"`
-	Actions  []json.RawMessage `json:"actions"`
+	Actions  []event.Action    `json:"actions"`
 }
 
 // DetailOptions control how much an incident detail holds.
 type DetailOptions struct {
 	MaxAlerts int
-	// Actions returns the response actions of an incident (nil: none).
-	Actions func(ctx context.Context, incident string) ([]json.RawMessage, error)
 }
 
 // Detail assembles an incident's detail view from the store.
@@ -76,7 +74,7 @@ func Detail(ctx context.Context, st store.Store, inc event.Incident, opt DetailO
 	if opt.MaxAlerts <= 0 {
 		opt.MaxAlerts = 500
 	}
-	d := IncidentDetail{Incident: inc, Entities: inc.Entities, Actions: []json.RawMessage{}}
+	d := IncidentDetail{Incident: inc, Entities: inc.Entities, Actions: []event.Action{}}
 	if d.Entities == nil {
 		d.Entities = []event.EntityRef{}
 	}
@@ -108,14 +106,12 @@ func Detail(ctx context.Context, st store.Store, inc event.Incident, opt DetailO
 	if d.Report.Evidence == nil {
 		d.Report.Evidence = []event.Evidence{}
 	}
-	if opt.Actions != nil {
-		acts, err := opt.Actions(ctx, inc.ID)
-		if err != nil {
-			return d, err
-		}
-		if acts != nil {
-			d.Actions = acts
-		}
+	acts, err := st.ListActions(ctx, store.ActionQuery{Incident: inc.ID, Limit: 200})
+	if err != nil {
+		return d, err
+	}
+	if acts != nil {
+		d.Actions = acts
 	}
 	return d, nil
 }
@@ -149,7 +145,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
 	if inc.MergedInto != "" {
 		w.Header().Set("Location", "/api/v1/incidents/"+inc.MergedInto)
 	}
-	d, err := Detail(r.Context(), s.Store, inc, DetailOptions{Actions: s.Actions})
+	d, err := Detail(r.Context(), s.Store, inc, DetailOptions{})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

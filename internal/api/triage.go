@@ -101,4 +101,3 @@ func (s *Server) postSuppression(w http.ResponseWriter, r *http.Request) {
 func (s *Server) triageFigures(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"precision": s.Triage.Precision(), "model": s.Triage.Model()})
 }
-

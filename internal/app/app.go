@@ -17,12 +17,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/audit"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/correlate"
 	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/intel"
 	"github.com/vigil-soc/vigil/internal/investigate"
 	"github.com/vigil-soc/vigil/internal/natsbus"
 	"github.com/vigil-soc/vigil/internal/pipeline"
+	"github.com/vigil-soc/vigil/internal/respond"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/store/sqlite"
 	"github.com/vigil-soc/vigil/internal/telemetry"
@@ -48,8 +51,16 @@ type App struct {
 	planner      investigate.Planner
 	injection    func(string) (bool, []string)
 	intelLookup  func(string, time.Time) []investigate.IntelMatch
-	// auditor appends to the audit trail.
-	auditor func(ctx context.Context, actor, action, subject string, data any) error
+	intel        *intel.Store
+	// auditor appends to the audit trail (auditLog).
+	auditor  func(ctx context.Context, actor, action, subject string, data any) error
+	auditLog *audit.Log
+	// responder runs response actions through respondConns; idpPrivileged asks the identity
+	// provider whether an account is privileged; notify sends webhook notifications.
+	responder     *respond.Engine
+	respondConns  respond.Connectors
+	idpPrivileged func(ctx context.Context, user string) (bool, error)
+	notify        func(ctx context.Context, kind string, payload any)
 	// graph is the entity graph's in-memory window.
 	graph       *correlate.Graph
 	graphWindow time.Duration
@@ -85,6 +96,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Store = st
+	if err := a.openAudit(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	always, every := cfg.SyncInterval()
 	bus, err := natsbus.Open(ctx, natsbus.Options{
 		URL:            cfg.NATS.URL,
@@ -103,7 +118,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Bus = bus
+	a.openIntel(ctx)
 	if err := a.openStageState(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.wireOutside(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -111,9 +131,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
+	if a.responder, err = a.newResponder(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.Metrics.Register(telemetry.LagCollector{Source: bus}); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("register lag metrics: %w", err)
+	}
+	if err := a.Metrics.Register(socCollector{a}); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("register SOC metrics: %w", err)
 	}
 	return a, nil
 }
@@ -128,6 +156,9 @@ func (a *App) Close() error {
 	}
 	if a.Bus != nil {
 		errs = append(errs, a.Bus.Close())
+	}
+	if a.auditLog != nil {
+		errs = append(errs, a.auditLog.Close())
 	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())

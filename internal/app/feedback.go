@@ -102,6 +102,12 @@ func (a *App) applyFeedback(ctx context.Context, fb triage.Feedback, alerts []ev
 		return FeedbackResult{}, err
 	}
 	fb.ID = event.NewID(event.PrefixFeedback)
+	subject := fb.IncidentID
+	if subject == "" {
+		subject = fb.AlertID
+	}
+	a.audit(ctx, "analyst:"+fb.Analyst, "triage.feedback", subject, map[string]any{"alert": fb.AlertID, "incident": fb.IncidentID,
+		"label": fb.Label, "reason": fb.Reason, "note": fb.Note, "feedback": fb.ID})
 	res := FeedbackResult{Feedback: fb}
 	st := a.stateful
 	st.mu.Lock()
@@ -190,6 +196,7 @@ func (a *App) EnableSuppression(ctx context.Context, s triage.Suppression) (tria
 		s.Created = time.Now().UTC()
 	}
 	s.Proposed = false
+	a.audit(ctx, "analyst:"+s.Owner, "triage.suppression", s.ID, s)
 	return s, a.saveSuppression(ctx, s)
 }
 

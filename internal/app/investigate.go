@@ -65,7 +65,7 @@ func (a *App) newInvestigator() (*investigate.Investigator, error) {
 	return investigate.New(investigate.Options{
 		Tools: reg, Recipes: recipes, Evidence: a.Store, Log: a.Log.With("component", "investigate"),
 		Budget:    investigate.Budget{MaxSteps: 60, MaxTime: 20 * time.Second, CallTimeout: 5 * time.Second},
-		Injection: a.injection, Planner: a.planner,
+		Injection: a.injection, Planner: a.planner, Audit: a.audit, EventTexts: a.eventTexts,
 	}), nil
 }
 
@@ -217,4 +217,37 @@ func (a *App) investigateOne(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// eventTexts returns every string value of the stored events' raw records.
+func (a *App) eventTexts(ctx context.Context, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		ev, err := a.Store.GetEvent(ctx, id)
+		if err != nil {
+			continue
+		}
+		var v any
+		if json.Unmarshal(ev.Raw, &v) != nil {
+			out = append(out, string(ev.Raw)) // syslog, CEF: the line itself
+			continue
+		}
+		collectStrings(v, &out)
+	}
+	return out
+}
+
+func collectStrings(v any, out *[]string) {
+	switch x := v.(type) {
+	case string:
+		*out = append(*out, x)
+	case map[string]any:
+		for _, e := range x {
+			collectStrings(e, out)
+		}
+	case []any:
+		for _, e := range x {
+			collectStrings(e, out)
+		}
+	}
 }

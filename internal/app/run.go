@@ -67,7 +67,7 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 	srv := &api.Server{
 		Store: a.Store, Bus: a.Bus, Token: token, Metrics: a.Metrics, Log: a.Log.With("component", "api"),
 		MaxBodyBytes: a.Cfg.API.MaxBodyBytes, BatchSize: a.Cfg.Ingest.BatchSize,
-		Triage: triageService{a},
+		Triage: triageService{a}, Response: responseService{a}, Audit: auditService{a}, SOC: a.SOCMetrics,
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
@@ -81,7 +81,9 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 		return g.Wait()
 	}
 	g.Go(func() error { return a.runRetention(gctx) })
-	g.Go(func() error { a.Detector.Watch(gctx, 10*time.Second); return nil })
+	g.Go(func() error { return a.watchRules(gctx, 10*time.Second) })
+	g.Go(func() error { return a.runResponder(gctx, time.Second) })
+	g.Go(func() error { return a.runIntelReload(gctx) })
 	g.Go(func() error { return a.refreshChains(gctx, 500*time.Millisecond) })
 	if err := a.startSyslog(gctx, g); err != nil {
 		ln.Close()

@@ -61,6 +61,7 @@ func (a *App) stages() []stage {
 		{name: "triage", subject: pipeline.SubjectAlerts, handle: a.triageStage},
 		{name: "correlate", subject: pipeline.SubjectTriaged, handle: a.correlateStage},
 		{name: "investigate", subject: pipeline.SubjectIncidents, handle: a.investigateStage},
+		{name: "respond", subject: pipeline.SubjectActions, handle: a.respondStage},
 	}
 }
 

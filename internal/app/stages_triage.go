@@ -50,7 +50,9 @@ type stageState struct {
 
 // openStageState restores the triage state and the open incidents.
 func (a *App) openStageState(ctx context.Context) error {
-	tr, err := triage.New(triageOptions(a.Cfg))
+	opts := triageOptions(a.Cfg)
+	opts.Intel = a.intelHit
+	tr, err := triage.New(opts)
 	if err != nil {
 		return err
 	}

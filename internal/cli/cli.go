@@ -51,6 +51,11 @@ func commands() []command {
 		{"feedback", "mark an alert or incident true/false positive or benign, with a reason", runFeedback},
 		{"eval", "backtest triage and correlation on a labelled alert file (eval triage)", runEval},
 		{"rules", "check rules (rules check) or run SigmaHQ regression tests (rules test)", runRules},
+		{"actions", "list response actions (pending approval, completed, escalated, ...)", runActions},
+		{"approve", "approve a response action awaiting a human (approve ID --analyst NAME)", runApprove},
+		{"deny", "refuse a response action awaiting a human (deny ID --analyst NAME)", runDeny},
+		{"rollback", "undo a completed response action (rollback ID --analyst NAME)", runRollback},
+		{"audit", "verify the tamper-evident audit trail (audit verify) or export it (audit export)", runAudit},
 	}
 }
 

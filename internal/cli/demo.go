@@ -8,9 +8,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/app"
 	"github.com/vigil-soc/vigil/internal/demo"
+	"github.com/vigil-soc/vigil/internal/event"
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -19,6 +21,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	c.register(fs, true)
 	scenario := fs.String("scenario", "", "scenario to play: "+strings.Join(demo.Scenarios, ", ")+" (default: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object per incident")
+	injected := fs.Bool("injected", false, "play the variants whose attacker-controlled fields carry instructions to an AI")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,12 +44,18 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if *scenario != "" {
 		scen = []string{*scenario}
 	}
+	now := time.Now().UTC()
+	stop, err := app.PrepareDemo(&cfg, now, scen)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	rep, err := a.RunDemo(ctx, app.DemoOptions{Scenarios: scen})
+	rep, err := a.RunDemo(ctx, app.DemoOptions{Scenarios: scen, Now: now, Injected: *injected})
 	if err != nil {
 		return err
 	}
@@ -57,9 +66,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 		}
-		return nil
+	} else {
+		printDemo(e.stdout, rep, cfg.DataDir, c.data != "")
 	}
-	printDemo(e.stdout, rep, cfg.DataDir, c.data != "")
+	if !rep.Audit.OK {
+		return &exitError{code: 1, err: fmt.Errorf("audit verify failed: %s", rep.Audit.String())}
+	}
 	return nil
 }
 
@@ -77,22 +89,135 @@ func printDemo(w io.Writer, rep app.DemoReport, dir string, kept bool) {
 	}
 	fmt.Fprintf(w, "normalize   %d events stored, %d dead letters: %s\n", rep.Events, rep.DeadLetters, strings.Join(parts, ", "))
 	fmt.Fprintf(w, "detect      %d alerts\n", rep.Alerts)
-	fmt.Fprintf(w, "correlate   %d incidents\n\n", len(rep.Incidents))
-	cur := ""
-	for _, s := range rep.Steps {
-		if s.Scenario != cur {
-			cur = s.Scenario
-			fmt.Fprintf(w, "attack: %s\n", cur)
+	fmt.Fprintf(w, "correlate   %d incidents\n", len(rep.Incidents))
+	for _, name := range rep.Scenarios {
+		fmt.Fprintf(w, "\n== attack: %s\n", name)
+		for _, s := range rep.Steps {
+			if s.Scenario != name {
+				continue
+			}
+			who := s.User
+			if s.Src != "" {
+				who += " from " + s.Src
+			}
+			fmt.Fprintf(w, "  %s  %-16s %-22.22s %-28s %-26s %s\n", s.Time.Format("15:04:05"), s.Kind, s.Code, s.Host, who, s.Step)
 		}
-		who := s.User
-		if s.Src != "" {
-			who += " from " + s.Src
+		for _, inc := range rep.Incidents {
+			if inc.Scenario == name {
+				printIncidentStory(w, inc)
+			}
 		}
-		fmt.Fprintf(w, "  %s  %-16s %-18s %-22.22s %-28s %-26s %s\n", s.Time.Format("15:04:05"), s.Kind, s.Class, s.Code, s.Host, who, s.Step)
 	}
-	fmt.Fprintf(w, "\ndone in %.1fs", rep.Elapsed.Seconds())
+	var other []app.DemoIncident
+	for _, inc := range rep.Incidents {
+		if inc.Scenario == "" {
+			other = append(other, inc)
+		}
+	}
+	if len(other) > 0 {
+		fmt.Fprintf(w, "\n== incidents from the normal day (%d)\n", len(other))
+		for _, inc := range other {
+			printIncidentStory(w, inc)
+		}
+	}
+	fmt.Fprintf(w, "\naudit verify: %s\n", rep.Audit.String())
+	fmt.Fprintf(w, "done in %.1fs", rep.Elapsed.Seconds())
 	if kept {
 		fmt.Fprintf(w, "; the data stays in %s: run 'vigil serve --data %s' to explore it through the API", dir, dir)
 	}
 	fmt.Fprintln(w)
+}
+
+// printIncidentStory prints one incident: detection, triage reasoning, investigation, verdict,
+// actions and time to containment.
+func printIncidentStory(w io.Writer, inc app.DemoIncident) {
+	fmt.Fprintf(w, "\n  incident %s: %s\n", inc.ID, inc.Title)
+	rules := map[string]int{}
+	var order []string
+	for _, al := range inc.Alerts {
+		if rules[al.RuleTitle] == 0 {
+			order = append(order, al.RuleTitle)
+		}
+		rules[al.RuleTitle]++
+	}
+	fmt.Fprintf(w, "    detection   %d alerts:", len(inc.Alerts))
+	for i, r := range order {
+		if i == 6 {
+			fmt.Fprintf(w, " and %d more", len(order)-6)
+			break
+		}
+		fmt.Fprintf(w, " %s (%d);", r, rules[r])
+	}
+	fmt.Fprintln(w)
+	if best := strongest(inc); best != nil && best.Triage != nil {
+		t := best.Triage
+		fmt.Fprintf(w, "    triage      score %.2f (%s) on %q because:", t.Score, t.Disposition, best.RuleTitle)
+		ex := append([]event.Contribution(nil), t.Explanation...)
+		sort.Slice(ex, func(i, j int) bool { return abs(ex[i].Weight*ex[i].Value) > abs(ex[j].Weight*ex[j].Value) })
+		for i, c := range ex {
+			if i == 4 {
+				break
+			}
+			fmt.Fprintf(w, " %s %+.2f;", c.Feature, c.Weight*c.Value)
+		}
+		fmt.Fprintln(w)
+	}
+	rep := inc.Report
+	fmt.Fprintf(w, "    investigate %d steps, %d evidence items (planner: %s)\n", len(rep.Steps), len(rep.Evidence), rep.Planner)
+	for i, st := range rep.Steps {
+		if i == 8 {
+			fmt.Fprintf(w, "      ... %d more steps\n", len(rep.Steps)-8)
+			break
+		}
+		fmt.Fprintf(w, "      - %s [%s]\n", st.Text, strings.Join(firstN(st.Evidence, 3), ", "))
+	}
+	fmt.Fprintf(w, "    verdict     %s, confidence %.2f\n", rep.Verdict, rep.Confidence)
+	if rep.Summary != "" {
+		fmt.Fprintf(w, "    summary     %s\n", rep.Summary)
+	}
+	for _, act := range inc.Actions {
+		fmt.Fprintf(w, "    action      %-18s %-34s %-16s policy %s", act.Name, act.Target, act.Status, act.PolicyRule)
+		switch act.Status {
+		case event.ActionCompleted:
+			fmt.Fprintf(w, "; verified: %s", act.Verification)
+		case event.ActionPending:
+			fmt.Fprintf(w, "; approve with: vigil approve %s --analyst NAME", act.ID)
+		case event.ActionEscalated, event.ActionFailed:
+			fmt.Fprintf(w, "; %s", act.LastError)
+		}
+		fmt.Fprintln(w)
+	}
+	if inc.ContainmentSeconds != nil {
+		fmt.Fprintf(w, "    contained   %.2fs after the first malicious event reached vigil\n", *inc.ContainmentSeconds)
+	} else if len(inc.Actions) > 0 {
+		fmt.Fprintln(w, "    contained   not yet: the actions await a human")
+	}
+}
+
+func strongest(inc app.DemoIncident) *event.Alert {
+	var best *event.Alert
+	for i := range inc.Alerts {
+		al := &inc.Alerts[i]
+		if al.Triage == nil {
+			continue
+		}
+		if best == nil || al.Triage.Score > best.Triage.Score {
+			best = al
+		}
+	}
+	return best
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func firstN(xs []string, n int) []string {
+	if len(xs) > n {
+		return append(xs[:n:n], fmt.Sprintf("+%d", len(xs)-n))
+	}
+	return xs
 }

@@ -39,7 +39,112 @@ type Config struct {
 	Correlate   Correlate   `yaml:"correlate"`
 	Investigate Investigate `yaml:"investigate"`
 	Assets      Assets      `yaml:"assets"`
+	Respond     Respond     `yaml:"respond"`
+	Connectors  Connectors  `yaml:"connectors"`
+	LLM         LLM         `yaml:"llm"`
+	Intel       Intel       `yaml:"intel"`
+	Audit       Audit       `yaml:"audit"`
 	Log         Log         `yaml:"log"`
+}
+
+// Respond configures the response stage.
+type Respond struct {
+	// Policy replaces the built-in policy: ordered rules whose first match decides.
+	Policy []PolicyRule `yaml:"policy"`
+	// MaxAttempts before a failing action is escalated to a human (4).
+	MaxAttempts int `yaml:"max_attempts"`
+	// Backoff is the first retry delay; it doubles per attempt (2s).
+	Backoff Duration `yaml:"backoff"`
+}
+
+// PolicyRule is one response policy rule: an expr-lang condition over the action's facts
+// (action, target_kind, target, verdict, confidence, criticality, privileged, autonomy,
+// requested_by, reversible) and the decision when it holds (automatic, approval, forbidden).
+type PolicyRule struct {
+	Name     string `yaml:"name"`
+	When     string `yaml:"when"`
+	Decision string `yaml:"decision"`
+}
+
+// Connectors configures the outside services vigil reads from and acts on. Each is optional.
+type Connectors struct {
+	// AllowPrivate lists host names, IPs or CIDRs the outbound client may reach although they
+	// are internal addresses (an on-premises API); everything else internal is refused.
+	AllowPrivate []string `yaml:"allow_private"`
+	Graph        *Graph   `yaml:"graph"`
+	Okta         *Okta    `yaml:"okta"`
+	MDE          *MDE     `yaml:"mde"`
+	Falcon       *Falcon  `yaml:"falcon"`
+	// Webhooks receive signed notifications (actions awaiting approval, escalations, reports).
+	Webhooks []Webhook `yaml:"webhooks"`
+}
+
+// Graph is Microsoft Graph (Entra ID, Exchange Online) with client credentials.
+type Graph struct {
+	TenantID     string `yaml:"tenant_id"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	BaseURL      string `yaml:"base_url"`
+	Authority    string `yaml:"authority"`
+	// UPNSuffix turns DOMAIN\user into user@suffix (e.g. example.com).
+	UPNSuffix string `yaml:"upn_suffix"`
+}
+
+// Okta is an Okta org with an API token.
+type Okta struct {
+	BaseURL   string `yaml:"base_url"`
+	APIToken  Secret `yaml:"api_token"`
+	UPNSuffix string `yaml:"upn_suffix"`
+}
+
+// MDE is Microsoft Defender for Endpoint with client credentials.
+type MDE struct {
+	TenantID     string `yaml:"tenant_id"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	BaseURL      string `yaml:"base_url"`
+	Authority    string `yaml:"authority"`
+}
+
+// Falcon is CrowdStrike Falcon with an API client.
+type Falcon struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	BaseURL      string `yaml:"base_url"`
+}
+
+// Webhook is a signed outgoing notification.
+type Webhook struct {
+	Name   string `yaml:"name"`
+	URL    Secret `yaml:"url"` // webhook URLs often carry a token
+	Secret Secret `yaml:"secret"`
+	// Events lists what is sent: action_pending, action_escalated, action_completed, report.
+	Events []string `yaml:"events"`
+}
+
+// LLM configures the optional OpenAI-compatible model (OpenAI, Azure OpenAI, Ollama, vLLM).
+type LLM struct {
+	BaseURL string   `yaml:"base_url"`
+	Model   string   `yaml:"model"`
+	APIKey  Secret   `yaml:"api_key"`
+	Timeout Duration `yaml:"timeout"`
+	// IncidentTokens and DailyTokens cap what one incident and one day may spend.
+	IncidentTokens int `yaml:"incident_tokens"`
+	DailyTokens    int `yaml:"daily_tokens"`
+}
+
+// Intel configures the local threat-intelligence store.
+type Intel struct {
+	// Feeds are files or folders of STIX 2.1 bundles (.json), MISP events (.json) and CSV feeds.
+	Feeds []string `yaml:"feeds"`
+	// Reload is how often feeds are re-read (1h).
+	Reload Duration `yaml:"reload"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// CheckpointEvery is how many entries pass between signed checkpoints (100).
+	CheckpointEvery int `yaml:"checkpoint_every"`
 }
 
 // Triage tunes the triage stage.
@@ -163,6 +268,10 @@ func Default() Config {
 		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2}},
 		Correlate: Correlate{GraphWindow: Duration(6 * time.Hour)},
 		Triage:    Triage{Threshold: 0.5, Warmup: Duration(24 * time.Hour), Privileged: []string{"administrator", "admin*", "root", "domain admins"}},
+		Respond:   Respond{MaxAttempts: 4, Backoff: Duration(2 * time.Second)},
+		LLM:       LLM{Timeout: Duration(60 * time.Second), IncidentTokens: 60000, DailyTokens: 2000000},
+		Intel:     Intel{Reload: Duration(time.Hour)},
+		Audit:     Audit{CheckpointEvery: 100},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 }
@@ -263,6 +372,42 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Store.DSN.check(); err != nil {
 		add("store.dsn: %v", err)
+	}
+	for i, r := range c.Respond.Policy {
+		if r.Name == "" || r.When == "" {
+			add("respond.policy[%d]: name and when are required", i)
+		}
+		switch r.Decision {
+		case "automatic", "approval", "forbidden":
+		default:
+			add("respond.policy[%d] (%s): decision %q must be automatic, approval or forbidden", i, r.Name, r.Decision)
+		}
+	}
+	if c.Respond.MaxAttempts < 1 || c.Respond.MaxAttempts > 20 {
+		add("respond.max_attempts: %d is outside 1..20", c.Respond.MaxAttempts)
+	}
+	if c.Connectors.Graph != nil && (c.Connectors.Graph.TenantID == "" || c.Connectors.Graph.ClientID == "" || !c.Connectors.Graph.ClientSecret.IsSet()) {
+		add("connectors.graph: tenant_id, client_id and client_secret are required")
+	}
+	if c.Connectors.MDE != nil && (c.Connectors.MDE.TenantID == "" || c.Connectors.MDE.ClientID == "" || !c.Connectors.MDE.ClientSecret.IsSet()) {
+		add("connectors.mde: tenant_id, client_id and client_secret are required")
+	}
+	if c.Connectors.Okta != nil && (c.Connectors.Okta.BaseURL == "" || !c.Connectors.Okta.APIToken.IsSet()) {
+		add("connectors.okta: base_url and api_token are required")
+	}
+	if c.Connectors.Falcon != nil && (c.Connectors.Falcon.ClientID == "" || !c.Connectors.Falcon.ClientSecret.IsSet()) {
+		add("connectors.falcon: client_id and client_secret are required")
+	}
+	for i, w := range c.Connectors.Webhooks {
+		if w.Name == "" || !w.URL.IsSet() || !w.Secret.IsSet() {
+			add("connectors.webhooks[%d]: name, url and secret are required", i)
+		}
+	}
+	if (c.LLM.BaseURL == "") != (c.LLM.Model == "") {
+		add("llm: base_url and model go together")
+	}
+	if c.Audit.CheckpointEvery < 1 {
+		add("audit.checkpoint_every: must be at least 1")
 	}
 	return errors.Join(errs...)
 }

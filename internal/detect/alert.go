@@ -114,7 +114,8 @@ func ruleAlert(m sigma.Match, ev *event.Event) event.Alert {
 	}
 	seen := map[event.FieldMatch]bool{}
 	for _, e := range m.Evidence {
-		fm := event.FieldMatch{Field: e.Field, Value: e.Value}
+		// The matcher's evidence may point into the reused record's buffers: copy it.
+		fm := event.FieldMatch{Field: strings.Clone(e.Field), Value: strings.Clone(e.Value)}
 		if !seen[fm] && len(a.Matches) < 32 {
 			seen[fm] = true
 			a.Matches = append(a.Matches, fm)

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -160,4 +162,66 @@ level: low
 	if d.RuleCount() != 1 || len(d.Refusals()) != 1 || !strings.Contains(d.Refusals()[0].File, "bad.yml") {
 		t.Fatalf("after a bad rule: %d rules, refusals %v", d.RuleCount(), d.Refusals())
 	}
+}
+
+// TestMatchValuesSurviveLaterEvents: an alert's matched values are its own event's, even after
+// the detector has gone on to other events (the matcher reuses its record buffers).
+func TestMatchValuesSurviveLaterEvents(t *testing.T) {
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := demo.NewOrg()
+	recs, err := org.Scenario(demo.ScenarioRansomware, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := normalized(t, recs)
+	byID := map[string]*event.Event{}
+	for i := range evs {
+		byID[evs[i].ID] = &evs[i]
+	}
+	alerts := d.Detect(evs)
+	checked := 0
+	for _, a := range alerts {
+		if len(a.EventIDs) != 1 || a.Source != "sigma" {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(byID[a.EventIDs[0]].Raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		raw := strings.Join(stringsOf(v), "\n")
+		for _, m := range a.Matches {
+			checked++
+			if !strings.Contains(raw, m.Value) {
+				t.Errorf("%s: matched %s=%q is not in its event %s", a.RuleTitle, m.Field, m.Value, a.EventIDs[0])
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d matched values checked", checked)
+	}
+}
+
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case float64, bool:
+		return []string{fmt.Sprint(x)}
+	case map[string]any:
+		var out []string
+		for _, e := range x {
+			out = append(out, stringsOf(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, stringsOf(e)...)
+		}
+		return out
+	}
+	return nil
 }

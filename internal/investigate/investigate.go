@@ -47,6 +47,8 @@ type State struct {
 	Findings []Finding
 	// Tools lists the read-only tools a planner may choose from.
 	Tools []Tool
+
+	eventTexts []string
 }
 
 // CallRecord is a tool call made and its evidence.
@@ -67,8 +69,14 @@ type Options struct {
 	Planner Planner
 	// Injection flags attacker-controlled text that tries to instruct an AI.
 	Injection func(text string) (suspicious bool, why []string)
-	Log       *slog.Logger
-	Now       func() time.Time
+	// EventTexts returns the attacker-controlled text (every string value of the raw records) of
+	// stored events, for the injection detector: instructions planted in a log field lower the
+	// incident's autonomy even when no tool result repeats them.
+	EventTexts func(ctx context.Context, eventIDs []string) []string
+	// Audit records every tool call (tool, input, evidence, error) in the audit trail.
+	Audit func(ctx context.Context, actor, action, subject string, data any)
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Investigator investigates incidents. It is safe for concurrent use.
@@ -84,6 +92,9 @@ func New(opts Options) *Investigator {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Audit == nil {
+		opts.Audit = func(context.Context, string, string, string, any) {}
 	}
 	return &Investigator{opts: opts}
 }
@@ -129,6 +140,19 @@ func (inv *Investigator) Investigate(ctx context.Context, inc event.Incident, al
 	}
 	if err := inv.runRecipes(ctx, st, &evidence); err != nil && !errors.Is(err, ErrBudget) {
 		return Outcome{}, err
+	}
+	if inv.opts.EventTexts != nil {
+		var ids []string
+		seen := map[string]bool{}
+		for i := range alerts {
+			for _, id := range alerts[i].EventIDs {
+				if !seen[id] && len(ids) < 100 {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+		st.eventTexts = inv.opts.EventTexts(ctx, ids)
 	}
 	out := inv.conclude(st, evidence)
 	out.Report.Planner = planner
@@ -347,6 +371,8 @@ func (inv *Investigator) call(ctx context.Context, st *State, c Call, evidence *
 	if err := inv.opts.Evidence.PutEvidence(ctx, []event.Evidence{ev}); err != nil {
 		return fmt.Errorf("store evidence: %w", err)
 	}
+	inv.opts.Audit(ctx, "system:investigate", "investigation.tool_call", st.Incident.ID,
+		map[string]any{"tool": c.Tool, "input": c.Input, "evidence": id, "error": rec.Err, "findings": len(res.Findings)})
 	st.Calls = append(st.Calls, rec)
 	st.Findings = append(st.Findings, withEvidence(res.Findings, id)...)
 	*evidence = append(*evidence, ev)
@@ -627,38 +653,82 @@ func summary(inc *event.Incident, verdict string, conf float64, fs []Finding, ou
 	return b.String()
 }
 
-// injectionTexts returns the attacker-controlled text of the investigation: matched field
-// values of the alerts and the tool results' summaries are not included (they are vigil's own
-// words), but the evidence data values are.
+// injectionTexts returns the attacker-controlled text of the investigation, one string per
+// field value: the alerts' matched values and messages, and every string in the tool results'
+// data (events' command lines, user agents, application names...). Tool summaries are vigil's
+// own words and are left out. Short tokens cannot carry an instruction and repeats are
+// examined once.
 func injectionTexts(st *State) []string {
+	seen := map[string]bool{}
 	var out []string
+	add := func(s string) {
+		if len(s) < 16 || !strings.ContainsRune(s, ' ') || seen[s] || len(out) >= 5000 {
+			return
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
 	for i := range st.Alerts {
 		for _, m := range st.Alerts[i].Matches {
-			out = append(out, m.Value)
+			add(m.Value)
 		}
-		out = append(out, st.Alerts[i].Message)
+		add(st.Alerts[i].Message)
+	}
+	for _, s := range st.eventTexts {
+		add(s)
 	}
 	for _, c := range st.Calls {
-		if b, err := json.Marshal(c.Result.Data); err == nil {
-			out = append(out, string(b))
+		b, err := json.Marshal(c.Result.Data)
+		if err != nil {
+			continue
+		}
+		var v any
+		if json.Unmarshal(b, &v) == nil {
+			walkStrings(v, add)
 		}
 	}
 	return out
 }
 
-// checkCitations verifies that every evidence ID the report cites exists in the store.
+func walkStrings(v any, fn func(string)) {
+	switch x := v.(type) {
+	case string:
+		fn(x)
+	case map[string]any:
+		for _, e := range x {
+			walkStrings(e, fn)
+		}
+	case []any:
+		for _, e := range x {
+			walkStrings(e, fn)
+		}
+	}
+}
+
+// checkCitations verifies that every evidence ID the report cites, and every evidence item it
+// lists, exists in the evidence store (not merely in memory).
 func (inv *Investigator) checkCitations(ctx context.Context, rep *event.Report) error {
-	have := map[string]bool{}
-	for _, e := range rep.Evidence {
-		have[e.ID] = true
+	checked := map[string]bool{}
+	check := func(id, where string) error {
+		if checked[id] {
+			return nil
+		}
+		if _, err := inv.opts.Evidence.GetEvidence(ctx, id); err != nil {
+			return fmt.Errorf("%s cites evidence %s that is not stored: %w", where, id, err)
+		}
+		checked[id] = true
+		return nil
 	}
 	for i, s := range rep.Steps {
 		for _, id := range s.Evidence {
-			if !have[id] {
-				if _, err := inv.opts.Evidence.GetEvidence(ctx, id); err != nil {
-					return fmt.Errorf("report step %d cites evidence %s that does not exist: %w", i+1, id, err)
-				}
+			if err := check(id, fmt.Sprintf("report step %d", i+1)); err != nil {
+				return err
 			}
+		}
+	}
+	for _, e := range rep.Evidence {
+		if err := check(e.ID, "the report's evidence list"); err != nil {
+			return err
 		}
 	}
 	return nil

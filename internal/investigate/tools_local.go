@@ -174,6 +174,19 @@ func eventRow(ev *event.Event) map[string]any {
 	}
 	if ev.HTTP != nil && ev.HTTP.UserAgent != "" {
 		r["user_agent"] = ev.HTTP.UserAgent
+	} else if ev.Src != nil && ev.Src.Agent != "" {
+		r["user_agent"] = ev.Src.Agent
+	}
+	if ev.Cloud != nil {
+		if ev.Cloud.Operation != "" {
+			r["operation"] = ev.Cloud.Operation
+		}
+		if ev.Cloud.App != "" {
+			r["app"] = ev.Cloud.App
+		}
+	}
+	if ev.Email != nil && ev.Email.Subject != "" {
+		r["subject"] = ev.Email.Subject
 	}
 	return r
 }

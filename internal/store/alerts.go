@@ -20,6 +20,16 @@ type Alerts interface {
 	ListAlerts(ctx context.Context, q AlertQuery) ([]event.Alert, error)
 	// CountAlerts returns how many alerts are stored.
 	CountAlerts(ctx context.Context) (int64, error)
+	// AlertStats counts alerts whose time is in [from, to) by day, rule and triage disposition.
+	AlertStats(ctx context.Context, from, to time.Time) ([]AlertStat, error)
+}
+
+// AlertStat is one group of AlertStats.
+type AlertStat struct {
+	Day         string // YYYY-MM-DD (UTC)
+	Rule        string // the rule title
+	Disposition string // empty when not triaged yet
+	Count       int64
 }
 
 // AlertQuery selects alerts. Zero fields do not filter.
@@ -88,4 +98,22 @@ type Evidence interface {
 	GetEvidence(ctx context.Context, id string) (event.Evidence, error)
 	// ListEvidence returns an incident's evidence, oldest first.
 	ListEvidence(ctx context.Context, incidentID string, limit int) ([]event.Evidence, error)
+}
+
+// Actions stores response actions and their history.
+type Actions interface {
+	// UpdateAction reads an action, applies fn and writes it back in one transaction; fn gets
+	// exists=false (and the ID set) when it does not exist yet. Returning an error aborts.
+	UpdateAction(ctx context.Context, id string, fn func(a *event.Action, exists bool) error) (event.Action, error)
+	// GetAction returns one action, or an error wrapping ErrNotFound.
+	GetAction(ctx context.Context, id string) (event.Action, error)
+	// ListActions returns actions by incident and/or status, oldest first.
+	ListActions(ctx context.Context, q ActionQuery) ([]event.Action, error)
+}
+
+// ActionQuery selects actions.
+type ActionQuery struct {
+	Incident string
+	Status   []string
+	Limit    int
 }

@@ -80,6 +80,7 @@ type Store interface {
 	Incidents
 	Graph
 	Evidence
+	Actions
 	KV
 	// Close releases the store.
 	Close() error

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -347,4 +348,24 @@ func (s *Store) ListState(ctx context.Context, ns string, fn func(key string, va
 		}
 	}
 	return rows.Err()
+}
+
+// AlertStats counts alerts by day, rule and disposition.
+func (s *Store) AlertStats(ctx context.Context, from, to time.Time) ([]store.AlertStat, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT date(time/1000000000, 'unixepoch'), coalesce(json_extract(data, '$.rule_title'), ''),
+		coalesce(json_extract(data, '$.triage.disposition'), ''), count(*)
+		FROM alerts WHERE time >= ? AND time < ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("alert stats: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AlertStat
+	for rows.Next() {
+		var st store.AlertStat
+		if err := rows.Scan(&st.Day, &st.Rule, &st.Disposition, &st.Count); err != nil {
+			return nil, fmt.Errorf("alert stats: %w", err)
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
 }

@@ -167,6 +167,16 @@ CREATE TABLE IF NOT EXISTS evidence (
 );
 CREATE INDEX IF NOT EXISTS evidence_incident ON evidence(incident, seq);
 
+CREATE TABLE IF NOT EXISTS actions (
+	seq      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	incident TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	data     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_incident ON actions(incident, seq);
+CREATE INDEX IF NOT EXISTS actions_status ON actions(status, seq);
+
 CREATE TABLE IF NOT EXISTS state (
 	ns    TEXT NOT NULL,
 	key   TEXT NOT NULL,

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("KV", func(t *testing.T) { testKV(t, open(t)) })
 	t.Run("Graph", func(t *testing.T) { testGraph(t, open(t)) })
 	t.Run("Evidence", func(t *testing.T) { testEvidence(t, open(t)) })
+	t.Run("Actions", func(t *testing.T) { testActions(t, open(t)) })
 }
 
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -256,6 +257,27 @@ func testAlerts(t *testing.T, s store.Store) {
 	if c, _ := s.CountAlerts(ctx); c != 2 {
 		t.Fatalf("CountAlerts = %d", c)
 	}
+	more := []event.Alert{
+		{ID: "al_3", Time: base.Add(2 * time.Minute), RuleTitle: "two", Triage: &event.Triage{Disposition: event.AutoClosed}},
+		{ID: "al_4", Time: base.Add(3 * time.Minute), RuleTitle: "two", Triage: &event.Triage{Disposition: event.AutoClosed}},
+		{ID: "al_5", Time: base.Add(48 * time.Hour), RuleTitle: "two", Triage: &event.Triage{Disposition: event.AutoClosed}},
+	}
+	if _, err := s.PutAlerts(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := s.AlertStats(ctx, base, base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2 := map[string]int64{}
+	for _, st := range stats {
+		got2[st.Day+"|"+st.Rule+"|"+st.Disposition] += st.Count
+	}
+	day := base.UTC().Format("2006-01-02")
+	want := map[string]int64{day + "|one|escalated": 1, day + "|two|": 1, day + "|two|auto_closed": 2}
+	if fmt.Sprint(got2) != fmt.Sprint(want) {
+		t.Fatalf("AlertStats = %v, want %v", got2, want)
+	}
 }
 
 func testIncidents(t *testing.T, s store.Store) {
@@ -408,5 +430,51 @@ func testEvidence(t *testing.T, s store.Store) {
 	list, err := s.ListEvidence(ctx, "in_1", 0)
 	if err != nil || len(list) != 2 || list[0].Summary != "updated" || list[1].EventID != "ev_9" {
 		t.Fatalf("ListEvidence = %+v, %v", list, err)
+	}
+}
+
+func testActions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	a, err := s.UpdateAction(ctx, "ac_1", func(a *event.Action, exists bool) error {
+		if exists {
+			t.Error("new action reported as existing")
+		}
+		a.Incident, a.Name, a.Target, a.Status = "in_1", "contain_host", "host:ws01", event.ActionPending
+		return nil
+	})
+	if err != nil || a.Version != 1 {
+		t.Fatalf("UpdateAction(create) = %+v, %v", a, err)
+	}
+	if _, err := s.UpdateAction(ctx, "ac_2", func(a *event.Action, exists bool) error {
+		a.Incident, a.Status = "in_1", event.ActionCompleted
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, err = s.UpdateAction(ctx, "ac_1", func(a *event.Action, exists bool) error {
+		a.Status, a.ApprovedBy = event.ActionApproved, "bob"
+		return nil
+	})
+	if err != nil || a.Version != 2 || a.Name != "contain_host" || a.ApprovedBy != "bob" {
+		t.Fatalf("UpdateAction(update) = %+v, %v", a, err)
+	}
+	if _, err := s.UpdateAction(ctx, "ac_1", func(*event.Action, bool) error { return errors.New("no") }); err == nil {
+		t.Fatal("aborted update accepted")
+	}
+	got, err := s.GetAction(ctx, "ac_1")
+	if err != nil || got.Status != event.ActionApproved {
+		t.Fatalf("GetAction = %+v, %v", got, err)
+	}
+	if _, err := s.GetAction(ctx, "ac_9"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetAction(missing) = %v", err)
+	}
+	list, err := s.ListActions(ctx, store.ActionQuery{Incident: "in_1"})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListActions(incident) = %v, %v", list, err)
+	}
+	list, _ = s.ListActions(ctx, store.ActionQuery{Status: []string{event.ActionApproved, event.ActionFailed}})
+	if len(list) != 1 || list[0].ID != "ac_1" {
+		t.Fatalf("ListActions(status) = %v", list)
 	}
 }
