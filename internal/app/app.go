@@ -65,7 +65,8 @@ type App struct {
 	graph       *correlate.Graph
 	graphWindow time.Duration
 
-	lock *os.File
+	lock     *os.File
+	demoStop func()
 }
 
 // Open locks the data directory and opens the store and the bus.
@@ -86,6 +87,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.lock = lock
+	if a.demoStop, err = reviveDemo(&a.Cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.Detector, err = detect.New(detect.Options{Dirs: cfg.Rules, Log: log}); err != nil {
 		a.Close()
 		return nil, err
@@ -162,6 +167,9 @@ func (a *App) Close() error {
 	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
+	}
+	if a.demoStop != nil {
+		a.demoStop()
 	}
 	if a.lock != nil {
 		_ = syscall.Flock(int(a.lock.Fd()), syscall.LOCK_UN)

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sort"
 	"time"
 
@@ -113,7 +115,43 @@ func PrepareDemo(cfg *config.Config, now time.Time, scenarios []string) (func(),
 		}
 	}
 	cfg.Assets.InternalNets = []string{"10.10.0.0/16"}
+	// Remember the demo, so that later commands on this data directory (serve, approve) find
+	// the simulated organisation's services again.
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		stop()
+		return nil, err
+	}
+	b, _ := json.Marshal(demoMarker{Now: now.UTC(), Scenarios: scenarios})
+	if err := os.WriteFile(cfg.Path(demoMarkerFile), b, 0o600); err != nil {
+		stop()
+		return nil, fmt.Errorf("write demo marker: %w", err)
+	}
 	return stop, nil
+}
+
+const demoMarkerFile = "demo.json"
+
+type demoMarker struct {
+	Now       time.Time `json:"now"`
+	Scenarios []string  `json:"scenarios"`
+}
+
+// reviveDemo starts the simulated organisation's services again for a data directory the demo
+// filled, unless the configuration names real connectors.
+func reviveDemo(cfg *config.Config) (func(), error) {
+	b, err := os.ReadFile(cfg.Path(demoMarkerFile))
+	if err != nil {
+		return func() {}, nil
+	}
+	c := cfg.Connectors
+	if c.Graph != nil || c.Okta != nil || c.MDE != nil || c.Falcon != nil || len(c.Webhooks) > 0 {
+		return func() {}, nil
+	}
+	var m demoMarker
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path(demoMarkerFile), err)
+	}
+	return PrepareDemo(cfg, m.Now, m.Scenarios)
 }
 
 // RunDemo plays the built-in organisation's normal day, then each attack live, through the

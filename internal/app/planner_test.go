@@ -719,8 +719,12 @@ func TestPlannerInvestigatorFallback(t *testing.T) {
 			if out.Report.Summary != "The model's summary: rundll32 ran a DLL from a temp folder on ws-17." {
 				t.Errorf("summary %q", out.Report.Summary)
 			}
-			calls := audit.list("investigation.tool_call")
-			if len(calls) == 0 || calls[0].Data.(map[string]any)["tool"] != "asset.lookup" {
+			batches := audit.list("investigation.tool_calls")
+			if len(batches) == 0 {
+				t.Fatal("no tool calls audited")
+			}
+			calls, _ := batches[0].Data.(map[string]any)["calls"].([]map[string]any)
+			if len(calls) == 0 || calls[0]["tool"] != "asset.lookup" {
 				t.Errorf("the planner's call was not made first: %+v", calls)
 			}
 		}},

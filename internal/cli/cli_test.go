@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -149,5 +150,62 @@ func TestRegressionAll(t *testing.T) {
 	}
 	if rep.Total != 202 || rep.Passed < 198 {
 		t.Fatalf("%d of %d passed", rep.Passed, rep.Total)
+	}
+}
+
+// TestDemoThenAuditVerifyAndApprove runs the demo into a data directory, verifies its audit
+// trail with the command, approves one pending action from the command line, and lists actions.
+func TestDemoThenAuditVerifyAndApprove(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := run(t, "demo", "--data", dir, "--json", "--scenario", "ransomware")
+	if code != 0 {
+		t.Fatalf("demo: %d %s", code, errs)
+	}
+	var pending string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var inc struct {
+			Report struct {
+				Verdict string `json:"verdict"`
+			} `json:"report"`
+			Actions []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+				Target string `json:"target"`
+			} `json:"actions"`
+			Containment *float64 `json:"containment_seconds"`
+		}
+		if err := json.Unmarshal([]byte(line), &inc); err != nil {
+			t.Fatalf("demo --json line: %v", err)
+		}
+		if inc.Report.Verdict != "true_positive" || inc.Containment == nil {
+			t.Errorf("ransomware incident: verdict %q containment %v", inc.Report.Verdict, inc.Containment)
+		}
+		for _, a := range inc.Actions {
+			if a.Status == "pending_approval" && a.Target == "host:srv-file01" {
+				pending = a.ID
+			}
+		}
+	}
+	if pending == "" {
+		t.Fatal("no pending containment of srv-file01")
+	}
+	code, out, errs = run(t, "audit", "verify", "--data", dir)
+	if code != 0 || !regexp.MustCompile(`^ok \d+ entries\n$`).MatchString(out) {
+		t.Fatalf("audit verify: %d %q %s", code, out, errs)
+	}
+	code, out, errs = run(t, "approve", pending, "--analyst", "erin", "--data", dir, "--note", "approved in the bridge call")
+	if code != 0 || !strings.Contains(out, "completed") {
+		t.Fatalf("approve: %d %q %s", code, out, errs)
+	}
+	code, out, _ = run(t, "actions", "--data", dir, "--json", "--status", "completed")
+	if code != 0 || !strings.Contains(out, pending) {
+		t.Fatalf("actions: %d %s", code, out)
+	}
+	if code, _, _ = run(t, "approve", pending, "--analyst", "erin", "--data", dir); code == 0 {
+		t.Error("approving a completed action succeeded")
+	}
+	code, out, _ = run(t, "audit", "verify", "--data", dir)
+	if code != 0 || !strings.HasPrefix(out, "ok ") {
+		t.Fatalf("audit verify after approval: %d %q", code, out)
 	}
 }

@@ -265,7 +265,7 @@ func Default() Config {
 		Retention: Retention{EventsMaxAge: Duration(30 * 24 * time.Hour), EventsMaxBytes: 20 << 30, Interval: Duration(10 * time.Minute)},
 		Syslog:    Syslog{MaxFrame: 64 << 10},
 		Ingest:    Ingest{BatchSize: 1000, BatchWait: Duration(200 * time.Millisecond)},
-		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2}},
+		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2, "investigate": 4, "respond": 2}},
 		Correlate: Correlate{GraphWindow: Duration(6 * time.Hour)},
 		Triage:    Triage{Threshold: 0.5, Warmup: Duration(24 * time.Hour), Privileged: []string{"administrator", "admin*", "root", "domain admins"}},
 		Respond:   Respond{MaxAttempts: 4, Backoff: Duration(2 * time.Second)},

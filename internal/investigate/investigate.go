@@ -49,6 +49,26 @@ type State struct {
 	Tools []Tool
 
 	eventTexts []string
+	// pending are tool results not yet stored and audited (written in batches: one transaction
+	// and one audit entry per batch instead of one per call).
+	pending      []event.Evidence
+	pendingAudit []map[string]any
+}
+
+// flushEvery is how many tool calls are stored and audited together.
+const flushEvery = 8
+
+// flush stores and audits the pending tool results.
+func (inv *Investigator) flush(ctx context.Context, st *State) error {
+	if len(st.pending) == 0 {
+		return nil
+	}
+	if err := inv.opts.Evidence.PutEvidence(context.WithoutCancel(ctx), st.pending); err != nil {
+		return fmt.Errorf("store evidence: %w", err)
+	}
+	inv.opts.Audit(ctx, "system:investigate", "investigation.tool_calls", st.Incident.ID, map[string]any{"calls": st.pendingAudit})
+	st.pending, st.pendingAudit = nil, nil // the audit hook may keep what it was given
+	return nil
 }
 
 // CallRecord is a tool call made and its evidence.
@@ -132,13 +152,23 @@ func (inv *Investigator) Investigate(ctx context.Context, inc event.Incident, al
 	}
 	planner := "deterministic"
 	if p := inv.opts.Planner; p != nil {
-		if err := inv.runPlanner(ctx, p, st, &evidence); err != nil {
+		// The planner gets half the time, so that the recipes always have the rest.
+		pctx, cancel := context.WithTimeout(ctx, inv.opts.Budget.MaxTime/2)
+		err := inv.runPlanner(pctx, p, st, &evidence)
+		cancel()
+		if errors.Is(err, ErrBudget) && len(st.Calls) > 0 {
+			err = nil // the step budget ran out; the calls made stand
+		}
+		if err != nil {
 			inv.opts.Log.Warn("planner failed; falling back to recipes", "planner", p.Name(), "incident", inc.ID, "err", err)
 		} else {
 			planner = p.Name()
 		}
 	}
 	if err := inv.runRecipes(ctx, st, &evidence); err != nil && !errors.Is(err, ErrBudget) {
+		return Outcome{}, err
+	}
+	if err := inv.flush(ctx, st); err != nil {
 		return Outcome{}, err
 	}
 	if inv.opts.EventTexts != nil {
@@ -156,7 +186,8 @@ func (inv *Investigator) Investigate(ctx context.Context, inc event.Incident, al
 	}
 	out := inv.conclude(st, evidence)
 	out.Report.Planner = planner
-	if p := inv.opts.Planner; p != nil && planner != "deterministic" {
+	// The model's summary never replaces one that warns of instructions planted in the data.
+	if p := inv.opts.Planner; p != nil && planner != "deterministic" && len(out.InjectionSignals) == 0 {
 		if s, err := p.Summarize(ctx, st); err == nil && strings.TrimSpace(s) != "" {
 			out.Report.Summary = s
 		}
@@ -319,6 +350,11 @@ func (inv *Investigator) runPlanner(ctx context.Context, p Planner, st *State, e
 			c.Input = map[string]any{}
 		}
 		c.Input["incident"] = st.Incident.ID
+		for _, r := range st.Calls {
+			if r.Call.Tool == c.Tool && sameInput(r.Call.Input, c.Input) {
+				return fmt.Errorf("planner repeated the call %s: %w", c.Tool, ErrBudget)
+			}
+		}
 		if err := inv.call(ctx, st, c, evidence); err != nil {
 			return err
 		}
@@ -368,11 +404,13 @@ func (inv *Investigator) call(ctx context.Context, st *State, c Call, evidence *
 	}
 	rec.Result = res
 	ev := event.Evidence{ID: id, IncidentID: st.Incident.ID, Kind: "tool", Tool: c.Tool, Input: c.Input, Summary: res.Summary, Data: res, Created: inv.opts.Now().UTC()}
-	if err := inv.opts.Evidence.PutEvidence(ctx, []event.Evidence{ev}); err != nil {
-		return fmt.Errorf("store evidence: %w", err)
+	st.pending = append(st.pending, ev)
+	st.pendingAudit = append(st.pendingAudit, map[string]any{"tool": c.Tool, "input": c.Input, "evidence": id, "error": rec.Err, "findings": len(res.Findings)})
+	if len(st.pending) >= flushEvery {
+		if err := inv.flush(ctx, st); err != nil {
+			return err
+		}
 	}
-	inv.opts.Audit(ctx, "system:investigate", "investigation.tool_call", st.Incident.ID,
-		map[string]any{"tool": c.Tool, "input": c.Input, "evidence": id, "error": rec.Err, "findings": len(res.Findings)})
 	st.Calls = append(st.Calls, rec)
 	st.Findings = append(st.Findings, withEvidence(res.Findings, id)...)
 	*evidence = append(*evidence, ev)

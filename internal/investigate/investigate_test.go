@@ -194,7 +194,7 @@ func TestRecipeBranchesOnFindingsAndCitesStoredEvidence(t *testing.T) {
 	if strings.Join(out.Recommended, ",") != `revoke_sessions user:example\bob` {
 		t.Errorf("recommended %v", out.Recommended)
 	}
-	if len(r.audits) != 2 || !strings.Contains(r.audits[0], "investigation.tool_call in_test") {
+	if len(r.audits) != 1 || !strings.Contains(r.audits[0], "investigation.tool_calls in_test") {
 		t.Errorf("tool calls not audited: %v", r.audits)
 	}
 }

@@ -116,7 +116,7 @@ func (t *eventsSearch) Call(ctx context.Context, in map[string]any) (Result, err
 	case str(in, "ip") != "":
 		q.IP, what = str(in, "ip"), "address "+str(in, "ip")
 	case str(in, "app") != "":
-		what = "application " + str(in, "app")
+		q.Contains, what = str(in, "app"), "application "+str(in, "app")
 	default:
 		return Result{Summary: "no search key given"}, nil
 	}
@@ -488,7 +488,7 @@ func (t *pastIncidents) Call(ctx context.Context, in map[string]any) (Result, er
 	if val == "" {
 		key, val = "host", str(in, "host")
 	}
-	incs, err := t.d.Store.ListIncidents(ctx, store.IncidentQuery{Since: time.Now().Add(-90 * 24 * time.Hour), Limit: 2000})
+	incs, err := t.d.Store.ListIncidents(ctx, store.IncidentQuery{Since: time.Now().Add(-90 * 24 * time.Hour), Entity: key + ":" + val, Limit: 200})
 	if err != nil {
 		return Result{}, err
 	}

@@ -63,6 +63,8 @@ type Incidents interface {
 // IncidentQuery selects incidents.
 type IncidentQuery struct {
 	Status string
+	// Entity selects incidents holding a user or host: "user:example\\bob", "host:ws01" (case-insensitive).
+	Entity string
 	Since  time.Time // updated at or after
 	Limit  int       // default 100, at most 10000
 }

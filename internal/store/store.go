@@ -39,6 +39,9 @@ type EventQuery struct {
 	Code     string
 	Process  string // process name, case-insensitive
 	IDs      []string
+	// Contains keeps events whose stored form holds this text, case-insensitively (a coarse
+	// filter that callers refine, e.g. an application name or ID).
+	Contains string
 	Limit    int // default 100, at most 10000
 }
 

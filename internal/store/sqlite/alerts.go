@@ -188,7 +188,7 @@ func (s *Store) PutIncident(ctx context.Context, inc event.Incident) error {
 		if err != nil {
 			return fmt.Errorf("write incident %s: %w", inc.ID, err)
 		}
-		return nil
+		return indexIncident(ctx, tx, &inc)
 	})
 }
 
@@ -229,7 +229,7 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(inc *even
 		if err != nil {
 			return fmt.Errorf("write incident %s: %w", id, err)
 		}
-		return nil
+		return indexIncident(ctx, tx, &out)
 	})
 	return out, err
 }
@@ -262,6 +262,10 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]eve
 	if !q.Since.IsZero() {
 		where = append(where, "updated >= ?")
 		args = append(args, q.Since.UnixNano())
+	}
+	if q.Entity != "" {
+		where = append(where, "id IN (SELECT incident FROM incident_entities WHERE entity = ?)")
+		args = append(args, strings.ToLower(q.Entity))
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -368,4 +372,36 @@ func (s *Store) AlertStats(ctx context.Context, from, to time.Time) ([]store.Ale
 		out = append(out, st)
 	}
 	return out, rows.Err()
+}
+
+// indexIncident records an incident's users and hosts in the entity index.
+func indexIncident(ctx context.Context, tx *sql.Tx, inc *event.Incident) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_entities WHERE incident=?`, inc.ID); err != nil {
+		return fmt.Errorf("index incident %s: %w", inc.ID, err)
+	}
+	seen := map[string]bool{}
+	add := func(e string) error {
+		e = strings.ToLower(e)
+		if seen[e] {
+			return nil
+		}
+		seen[e] = true
+		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incident_entities(entity, incident) VALUES (?,?)`, e, inc.ID)
+		return err
+	}
+	// An incident with no entity still gets a row, so the backfill knows it was indexed.
+	if err := add("incident:" + inc.ID); err != nil {
+		return fmt.Errorf("index incident %s: %w", inc.ID, err)
+	}
+	for _, u := range inc.Users {
+		if err := add("user:" + u); err != nil {
+			return fmt.Errorf("index incident %s: %w", inc.ID, err)
+		}
+	}
+	for _, h := range inc.Hosts {
+		if err := add("host:" + h); err != nil {
+			return fmt.Errorf("index incident %s: %w", inc.ID, err)
+		}
+	}
+	return nil
 }

@@ -363,6 +363,7 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.E
 	for _, id := range q.IDs {
 		ids[id] = true
 	}
+	needles := lineNeedles(&q)
 	var out []event.Event
 	for _, b := range blocks {
 		if len(out) >= limit && b.tmax < out[limit-1].Time.UnixNano() {
@@ -379,6 +380,9 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.E
 			if len(ids) > 0 && !ids[lineID(l)] {
 				continue
 			}
+			if !mayMatch(l, needles) {
+				continue // the line cannot hold the host, user, address or process asked for
+			}
 			var ev event.Event
 			if err := json.Unmarshal(l, &ev); err != nil {
 				return nil, fmt.Errorf("decode event in block %d: %w", b.id, err)
@@ -394,6 +398,42 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.E
 		}
 	}
 	return out, nil
+}
+
+// lineNeedles returns lower-case byte strings any event matching q must contain in its JSON
+// line, so that most lines are skipped before decoding. They are the plain names (no
+// backslash or quote, which JSON would escape).
+func lineNeedles(q *store.EventQuery) [][]byte {
+	var out [][]byte
+	for _, v := range []string{q.Host, q.User, q.IP, q.Process, q.Contains} {
+		v = strings.ToLower(v)
+		if i := strings.LastIndexAny(v, `\/`); i >= 0 {
+			v = v[i+1:]
+		}
+		if v != "" && !strings.ContainsAny(v, "\"<>&") {
+			out = append(out, []byte(v))
+		}
+	}
+	return out
+}
+
+func mayMatch(l []byte, needles [][]byte) bool {
+	if len(needles) == 0 {
+		return true
+	}
+	var lower []byte
+	for _, n := range needles {
+		if bytes.Contains(l, n) {
+			continue
+		}
+		if lower == nil {
+			lower = bytes.ToLower(l)
+		}
+		if !bytes.Contains(lower, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // lineID reads the ID from an encoded event line, which always starts with it.

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -148,6 +150,14 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_updated ON incidents(updated);
 
+-- incident_entities indexes incidents by their users and hosts ("user:example\bob").
+CREATE TABLE IF NOT EXISTS incident_entities (
+	entity   TEXT NOT NULL,
+	incident TEXT NOT NULL,
+	PRIMARY KEY (entity, incident)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS incident_entities_incident ON incident_entities(incident);
+
 CREATE TABLE IF NOT EXISTS graph_edges (
 	id     TEXT PRIMARY KEY,
 	src    TEXT NOT NULL,
@@ -210,7 +220,37 @@ func (s *Store) migrate(ctx context.Context) error {
 	case v != schemaVersion:
 		return fmt.Errorf("database %s has schema %s, this vigil needs %s", s.path, v, schemaVersion)
 	}
-	return nil
+	return s.backfillIncidentEntities(ctx)
+}
+
+// backfillIncidentEntities indexes incidents stored before the entity index existed.
+func (s *Store) backfillIncidentEntities(ctx context.Context) error {
+	var missing int
+	err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM incidents WHERE id NOT IN (SELECT incident FROM incident_entities)`).Scan(&missing)
+	if err != nil || missing == 0 {
+		return err
+	}
+	rows, err := s.w.QueryContext(ctx, `SELECT data FROM incidents WHERE id NOT IN (SELECT incident FROM incident_entities)`)
+	if err != nil {
+		return err
+	}
+	var incs []event.Incident
+	for rows.Next() {
+		var b []byte
+		var inc event.Incident
+		if rows.Scan(&b) == nil && json.Unmarshal(b, &inc) == nil {
+			incs = append(incs, inc)
+		}
+	}
+	rows.Close()
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for i := range incs {
+			if err := indexIncident(ctx, tx, &incs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // tx runs fn in a write transaction.

@@ -108,6 +108,9 @@ func testSearch(t *testing.T, s store.Store) {
 		{"ids", store.EventQuery{IDs: []string{"ev_01", "ev_02", "nope"}}, 2},
 		{"process", store.EventQuery{Process: "LSASS.EXE"}, 30},
 		{"code", store.EventQuery{Code: "4625"}, 0},
+		{"contains", store.EventQuery{Contains: "EV_07"}, 1},
+		{"contains and host", store.EventQuery{Contains: "ev_07", Host: "web01"}, 0},
+		{"domain user", store.EventQuery{User: "alice", Host: `web01`}, 5},
 	}
 	for _, c := range cases {
 		got, err := s.SearchEvents(ctx, c.q)
@@ -341,6 +344,39 @@ func testIncidents(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.GetIncident(ctx, "in_3"); got.Title != "new" || got.Version != 2 {
 		t.Fatalf("aborted update was written: %+v", got)
+	}
+	// The entity filter follows the incidents' users and hosts as they change.
+	if _, err := s.UpdateIncident(ctx, "in_3", func(inc *event.Incident, _ bool) error {
+		inc.Users, inc.Hosts = []string{`EXAMPLE\Bob`}, []string{"ws01"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q store.IncidentQuery) string {
+		l, err := s.ListIncidents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, i := range l {
+			out = append(out, i.ID)
+		}
+		return fmt.Sprint(out)
+	}
+	if got := ids(store.IncidentQuery{Entity: `user:example\bob`}); got != "[in_3]" {
+		t.Fatalf("Entity user = %s", got)
+	}
+	if got := ids(store.IncidentQuery{Entity: "host:WS01"}); got != "[in_3]" {
+		t.Fatalf("Entity host = %s", got)
+	}
+	if _, err := s.UpdateIncident(ctx, "in_3", func(inc *event.Incident, _ bool) error {
+		inc.Hosts = []string{"ws02"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(store.IncidentQuery{Entity: "host:ws01"}); got != "[]" {
+		t.Fatalf("Entity host after change = %s", got)
 	}
 }
 
