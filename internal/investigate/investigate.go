@@ -19,6 +19,8 @@ import (
 type EvidenceStore interface {
 	PutEvidence(ctx context.Context, ev []event.Evidence) error
 	GetEvidence(ctx context.Context, id string) (event.Evidence, error)
+	// MissingEvidence returns which of ids are not stored.
+	MissingEvidence(ctx context.Context, ids []string) ([]string, error)
 }
 
 // Planner chooses tool calls in place of the recipes (an LLM); the investigator falls back to
@@ -746,28 +748,28 @@ func walkStrings(v any, fn func(string)) {
 // checkCitations verifies that every evidence ID the report cites, and every evidence item it
 // lists, exists in the evidence store (not merely in memory).
 func (inv *Investigator) checkCitations(ctx context.Context, rep *event.Report) error {
-	checked := map[string]bool{}
-	check := func(id, where string) error {
-		if checked[id] {
-			return nil
-		}
-		if _, err := inv.opts.Evidence.GetEvidence(ctx, id); err != nil {
-			return fmt.Errorf("%s cites evidence %s that is not stored: %w", where, id, err)
-		}
-		checked[id] = true
-		return nil
-	}
+	where := map[string]string{}
+	var ids []string
 	for i, s := range rep.Steps {
 		for _, id := range s.Evidence {
-			if err := check(id, fmt.Sprintf("report step %d", i+1)); err != nil {
-				return err
+			if _, ok := where[id]; !ok {
+				where[id] = fmt.Sprintf("report step %d", i+1)
+				ids = append(ids, id)
 			}
 		}
 	}
 	for _, e := range rep.Evidence {
-		if err := check(e.ID, "the report's evidence list"); err != nil {
-			return err
+		if _, ok := where[e.ID]; !ok {
+			where[e.ID] = "the report's evidence list"
+			ids = append(ids, e.ID)
 		}
+	}
+	missing, err := inv.opts.Evidence.MissingEvidence(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("check the report's evidence: %w", err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s cites evidence %s that is not stored (%d missing)", where[missing[0]], missing[0], len(missing))
 	}
 	return nil
 }

@@ -53,6 +53,16 @@ func (s *memEvidence) GetEvidence(_ context.Context, id string) (event.Evidence,
 	return e, nil
 }
 
+func (s *memEvidence) MissingEvidence(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		if _, err := s.GetEvidence(ctx, id); err != nil {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 // fakeTool returns a fixed result and counts its calls.
 type fakeTool struct {
 	name  string

@@ -488,7 +488,7 @@ func (t *pastIncidents) Call(ctx context.Context, in map[string]any) (Result, er
 	if val == "" {
 		key, val = "host", str(in, "host")
 	}
-	incs, err := t.d.Store.ListIncidents(ctx, store.IncidentQuery{Since: time.Now().Add(-90 * 24 * time.Hour), Entity: key + ":" + val, Limit: 200})
+	incs, err := t.d.Store.ListIncidents(ctx, store.IncidentQuery{Since: time.Now().Add(-90 * 24 * time.Hour), Entity: key + ":" + val, Summary: true, Limit: 200})
 	if err != nil {
 		return Result{}, err
 	}

@@ -63,6 +63,10 @@ type Incidents interface {
 // IncidentQuery selects incidents.
 type IncidentQuery struct {
 	Status string
+	// Summary decodes only the fields of the queue row and the verdict (ID, title, status,
+	// disposition, severity, score, counts, entities, tactics, times, report verdict), which is
+	// much cheaper for long lists.
+	Summary bool
 	// Entity selects incidents holding a user or host: "user:example\\bob", "host:ws01" (case-insensitive).
 	Entity string
 	Since  time.Time // updated at or after
@@ -98,6 +102,8 @@ type Evidence interface {
 	PutEvidence(ctx context.Context, ev []event.Evidence) error
 	// GetEvidence returns one item, or an error wrapping ErrNotFound.
 	GetEvidence(ctx context.Context, id string) (event.Evidence, error)
+	// MissingEvidence returns which of ids are not stored.
+	MissingEvidence(ctx context.Context, ids []string) ([]string, error)
 	// ListEvidence returns an incident's evidence, oldest first.
 	ListEvidence(ctx context.Context, incidentID string, limit int) ([]event.Evidence, error)
 }

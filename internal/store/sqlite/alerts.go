@@ -284,7 +284,13 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]eve
 			return nil, fmt.Errorf("list incidents: %w", err)
 		}
 		var inc event.Incident
-		if err := json.Unmarshal(data, &inc); err != nil {
+		if q.Summary {
+			var sl slimIncident
+			if err := json.Unmarshal(data, &sl); err != nil {
+				return nil, fmt.Errorf("decode incident: %w", err)
+			}
+			inc = sl.incident()
+		} else if err := json.Unmarshal(data, &inc); err != nil {
 			return nil, fmt.Errorf("decode incident: %w", err)
 		}
 		out = append(out, inc)
@@ -404,4 +410,39 @@ func indexIncident(ctx context.Context, tx *sql.Tx, inc *event.Incident) error {
 		}
 	}
 	return nil
+}
+
+// slimIncident decodes the summary fields of an incident; the JSON decoder skips the rest
+// (alerts, chain, report body) without allocating it.
+type slimIncident struct {
+	ID          string         `json:"id"`
+	Title       string         `json:"title"`
+	Status      string         `json:"status"`
+	Disposition string         `json:"disposition"`
+	Severity    event.Severity `json:"severity_id"`
+	Score       float64        `json:"score"`
+	AlertCount  int            `json:"alert_count"`
+	Hosts       []string       `json:"hosts"`
+	Users       []string       `json:"users"`
+	Tactics     []string       `json:"tactics"`
+	FirstSeen   time.Time      `json:"first_seen"`
+	LastSeen    time.Time      `json:"last_seen"`
+	Created     time.Time      `json:"created"`
+	Updated     time.Time      `json:"updated"`
+	MergedInto  string         `json:"merged_into"`
+	Version     int64          `json:"version"`
+	Report      *struct {
+		Verdict    string  `json:"verdict"`
+		Confidence float64 `json:"confidence"`
+	} `json:"report"`
+}
+
+func (s *slimIncident) incident() event.Incident {
+	inc := event.Incident{ID: s.ID, Title: s.Title, Status: s.Status, Disposition: s.Disposition, Severity: s.Severity, Score: s.Score,
+		AlertCount: s.AlertCount, Hosts: s.Hosts, Users: s.Users, Tactics: s.Tactics, FirstSeen: s.FirstSeen, LastSeen: s.LastSeen,
+		Created: s.Created, Updated: s.Updated, MergedInto: s.MergedInto, Version: s.Version}
+	if s.Report != nil {
+		inc.Report = &event.Report{Verdict: s.Report.Verdict, Confidence: s.Report.Confidence}
+	}
+	return inc
 }

@@ -421,19 +421,57 @@ func mayMatch(l []byte, needles [][]byte) bool {
 	if len(needles) == 0 {
 		return true
 	}
-	var lower []byte
 	for _, n := range needles {
-		if bytes.Contains(l, n) {
-			continue
-		}
-		if lower == nil {
-			lower = bytes.ToLower(l)
-		}
-		if !bytes.Contains(lower, n) {
+		if !bytes.Contains(l, n) && !containsFold(l, n) {
 			return false
 		}
 	}
 	return true
+}
+
+// containsFold reports whether l holds n ignoring case; n is lower-case. ASCII letters fold
+// here; a needle with other letters falls back to lower-casing the line.
+func containsFold(l, n []byte) bool {
+	if len(n) == 0 {
+		return true
+	}
+	for _, c := range n {
+		if c >= 0x80 {
+			return bytes.Contains(bytes.ToLower(l), n)
+		}
+	}
+	first := n[0]
+	upper := first
+	if 'a' <= first && first <= 'z' {
+		upper = first - 32
+	}
+	for i := 0; i+len(n) <= len(l); i++ {
+		c := l[i]
+		if c != first && c != upper {
+			continue
+		}
+		j := 1
+		for ; j < len(n); j++ {
+			x := l[i+j]
+			if 'A' <= x && x <= 'Z' {
+				x += 32
+			}
+			if x != n[j] {
+				break
+			}
+		}
+		if j == len(n) {
+			return true
+		}
+	}
+	// Some non-ASCII letters lower-case to ASCII ones (the Kelvin sign to k): only a line
+	// without them is surely without the needle.
+	for _, c := range l {
+		if c >= 0x80 {
+			return bytes.Contains(bytes.ToLower(l), n)
+		}
+	}
+	return false
 }
 
 // lineID reads the ID from an encoded event line, which always starts with it.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -75,4 +76,39 @@ func (s *Store) ListEvidence(ctx context.Context, incidentID string, limit int) 
 		out = append(out, ev)
 	}
 	return out, rows.Err()
+}
+
+// MissingEvidence returns which of ids are not stored.
+func (s *Store) MissingEvidence(ctx context.Context, ids []string) ([]string, error) {
+	have := map[string]bool{}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT id FROM evidence WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("check evidence: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("check evidence: %w", err)
+			}
+			have[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var missing []string
+	for _, id := range ids {
+		if !have[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
 }
