@@ -29,8 +29,10 @@ type keyPair struct {
 //     evtx_dump's suffix (Header, Header_1, ...). Values are the text of the JSON value:
 //     numbers in decimal, booleans true/false, strings as they are; null and empty give "".
 //
-// fn is called in document order. The strings passed to fn stay valid until the next call to
-// Reader.Next; use strings.Clone to keep one longer.
+// fn is called in document order. The values passed to fn stay valid until the next call to
+// Reader.Next; use strings.Clone to keep one longer. The names are immutable strings that stay
+// valid: the Reader interns them, so the records of one template pass the very same name
+// strings.
 func (rec *Record) Fields(fn func(name, value string)) {
 	r := rec.r
 	root := r.rootElem()
@@ -96,7 +98,7 @@ func (r *Reader) flattenChildren(el int32, container bool, fn func(name, value s
 				if name == 0 {
 					continue
 				}
-				key = r.textOf(name)
+				key = r.nameText(name)
 			}
 			if child.hasElem {
 				r.flattenChildren(c, false, fn)
@@ -126,6 +128,26 @@ func (r *Reader) content(first int32, skipElems bool) string {
 		return r.bufString(appendValue(r.fieldBuf, a.n[num].vt, a.data(&a.n[num]), false))
 	}
 	return r.textOf(first)
+}
+
+// nameText returns the text content of a node list that names a field, interned: an
+// immutable string (textOf may return a view of fieldBuf).
+func (r *Reader) nameText(first int32) string {
+	a := &r.tree
+	if s := a.single(first); s != 0 && (a.n[s].kind == kText || a.n[s].kind == kCData) {
+		return a.n[s].s // decodeLiteral's strings are immutable
+	}
+	start := len(r.fieldBuf)
+	b := a.appendText(r.fieldBuf, first, false)
+	r.fieldBuf = b[:start] // the bytes are not kept
+	if s, ok := r.fieldNames[string(b[start:])]; ok {
+		return s
+	}
+	s := string(b[start:])
+	if len(r.fieldNames) < 1<<14 {
+		r.fieldNames[s] = s
+	}
+	return s
 }
 
 // textOf returns the text content of a node list.

@@ -237,3 +237,41 @@ func TestFieldsRules(t *testing.T) {
 		t.Errorf("AppendJSON:\n got %s\nwant %s", js, wantJSON)
 	}
 }
+
+// TestFieldNamesStayValid checks that the names Fields passes stay as they were after later
+// records are read (they are interned), unlike the values, which are only valid until Next.
+func TestFieldNamesStayValid(t *testing.T) {
+	var names, want []string
+	err := filepath.WalkDir(filepath.Join(dataDir, "evtx-attack-samples"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, ".evtx") {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, err := NewReader(f)
+		if err != nil {
+			return nil
+		}
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				return nil
+			}
+			rec.Fields(func(name, _ string) {
+				names = append(names, name) // not cloned
+				want = append(want, strings.Clone(name))
+			})
+		}
+	})
+	if err != nil || len(names) == 0 {
+		t.Skipf("attack samples not available: %v", err)
+	}
+	for i := range names {
+		if names[i] != want[i] {
+			t.Fatalf("name %d changed from %q to %q", i, want[i], names[i])
+		}
+	}
+}

@@ -97,8 +97,9 @@ type Reader struct {
 	rec       Record
 
 	// Fields state.
-	fieldBuf []byte
-	keyCache map[keyPair]string
+	fieldBuf   []byte
+	keyCache   map[keyPair]string
+	fieldNames map[string]string // field names made of several text parts or substitutions
 
 	problems    []*Error
 	numProblems int
@@ -114,13 +115,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 // NewReaderWithOptions is NewReader with options.
 func NewReaderWithOptions(r io.Reader, opts Options) (*Reader, error) {
 	rd := &Reader{
-		r:         r,
-		opts:      opts,
-		chunk:     make([]byte, chunkSize),
-		names:     make(map[uint32]nameEntry),
-		templates: make(map[uint32]*template),
-		intern:    make(map[string]string),
-		keyCache:  make(map[keyPair]string),
+		r:          r,
+		opts:       opts,
+		chunk:      make([]byte, chunkSize),
+		names:      make(map[uint32]nameEntry),
+		templates:  make(map[uint32]*template),
+		intern:     make(map[string]string),
+		fieldNames: make(map[string]string),
+		keyCache:   make(map[keyPair]string),
 
 		chunkIndex: -1,
 	}

@@ -345,3 +345,50 @@ func TestSyntheticRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestSubstitutedFieldNamesStayValid reads two records whose Data names are substitution
+// values: the first name must stay as it was after the second record is read.
+func TestSubstitutedFieldNamesStayValid(t *testing.T) {
+	def := func(x *bx) {
+		x.open("Event", false)
+		x.closeStart()
+		x.open("EventData", false)
+		x.closeStart()
+		x.open("Data", true)
+		x.attr("Name")
+		x.sub(0, tString, false)
+		x.closeStart()
+		x.sub(1, tString, false)
+		x.end()
+		x.end()
+		x.end()
+	}
+	var defOff int
+	file := synthFile(
+		func(x *bx) {
+			x.fragment()
+			defOff = x.instance(-1, def, []value{val(tString, str16("Alpha")), val(tString, str16("one"))})
+			x.eof()
+		},
+		func(x *bx) {
+			x.fragment()
+			x.instance(defOff, nil, []value{val(tString, str16("Bravo")), val(tString, str16("two"))})
+			x.eof()
+		},
+	)
+	r, err := NewReader(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		rec.Fields(func(name, _ string) { names = append(names, name) })
+	}
+	if len(names) != 2 || names[0] != "Alpha" || names[1] != "Bravo" {
+		t.Fatalf("names %q, want [Alpha Bravo]", names)
+	}
+}

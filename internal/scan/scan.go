@@ -225,14 +225,43 @@ type worker struct {
 	matcher *sigma.Matcher
 	rec     sigma.Record
 	rd      *evtx.Reader
+	// Engine field numbers of keepFields (-1: unknown to the engine, looked up by name) and
+	// of Computer, Channel and EventID.
+	keepIDs                    []int32
+	computer, channel, eventID int32
+	// Scratch of match.
+	kept    []keptField
+	buf     []byte
+	evSpans []span
+}
+
+// keptField is an identifying field of a matched record.
+type keptField struct {
+	name  string
+	value span
 }
 
 func newWorker(opt Options) *worker {
 	w := &worker{opt: opt}
 	if opt.Engine != nil {
 		w.matcher = opt.Engine.NewMatcher()
+		for _, k := range keepFields {
+			w.keepIDs = append(w.keepIDs, opt.Engine.FieldID(k))
+		}
+		w.computer = opt.Engine.FieldID("Computer")
+		w.channel = opt.Engine.FieldID("Channel")
+		w.eventID = opt.Engine.FieldID("EventID")
 	}
 	return w
+}
+
+// get returns the first value of a field of the record just matched, by its engine number,
+// or by name when the engine does not know it.
+func (w *worker) get(id int32, name string) (string, bool) {
+	if id >= 0 {
+		return w.matcher.Field(id)
+	}
+	return w.rec.Get(name)
 }
 
 func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) error {
@@ -257,7 +286,8 @@ func (w *worker) scanEVTX(ctx context.Context, path string, res *fileResult) err
 	if err != nil {
 		return fmt.Errorf("read EVTX header: %w", err)
 	}
-	add := func(name, value string) { w.rec.Add(name, value) }
+	// The Reader's field names are immutable (interned) strings.
+	add := func(name, value string) { w.rec.AddStable(name, value) }
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -348,7 +378,22 @@ var keepFields = []string{
 }
 
 func (w *worker) match(path string, record int64, t time.Time, res *fileResult) {
-	for _, m := range w.matcher.Match(&w.rec) {
+	ms := w.matcher.Match(&w.rec)
+	if len(ms) == 0 {
+		return
+	}
+	// The record's strings are only valid until the next record: the ones detections keep are
+	// copied into one string per record, and their evidence into one slice.
+	buf := w.buf[:0]
+	keep := func(s string) span {
+		buf = append(buf, s...)
+		return span{len(buf) - len(s), len(buf)}
+	}
+	var computer, channel, eventID span
+	kept := w.kept[:0]
+	haveKept := false
+	nev := 0
+	for _, m := range ms {
 		r := m.Rule
 		if len(r.CorrelationUsers()) > 0 {
 			h := corrHit{rule: r, time: t, file: path, record: record}
@@ -360,28 +405,76 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		if r.CorrelationOnly {
 			continue
 		}
-		d := Detection{RuleID: r.ID, RuleTitle: r.Title, Level: r.Level, Timestamp: t, File: path, Record: record, Tags: r.Tags}
+		nev += len(m.Evidence)
+		if haveKept {
+			continue
+		}
+		haveKept = true
+		if v, ok := w.get(w.computer, "Computer"); ok {
+			computer = keep(v)
+		}
+		if v, ok := w.get(w.channel, "Channel"); ok {
+			channel = keep(v)
+		}
+		if v, ok := w.get(w.eventID, "EventID"); ok {
+			eventID = keep(v)
+		}
+		for i, k := range keepFields {
+			if v, ok := w.get(w.keepIDs[i], k); ok && v != "" && v != "-" {
+				kept = append(kept, keptField{k, keep(v)})
+			}
+		}
+	}
+	if !haveKept {
+		w.buf, w.kept = buf, kept
+		return
+	}
+	evSpans := w.evSpans[:0]
+	for _, m := range ms {
+		if m.Rule.CorrelationOnly {
+			continue
+		}
+		for _, e := range m.Evidence {
+			evSpans = append(evSpans, keep(e.Field), keep(e.Value))
+		}
+	}
+	arena := string(buf)
+	str := func(sp span) string { return arena[sp.from:sp.to] }
+	var evidence []event.FieldMatch
+	if nev > 0 {
+		evidence = make([]event.FieldMatch, 0, nev)
+	}
+	for _, m := range ms {
+		r := m.Rule
+		if r.CorrelationOnly {
+			continue
+		}
+		d := Detection{RuleID: r.ID, RuleTitle: r.Title, Level: r.Level, Timestamp: t, File: path, Record: record, Tags: r.Tags,
+			Computer: str(computer), Channel: str(channel), EventID: str(eventID)}
 		if d.Tags == nil {
 			d.Tags = []string{}
 		}
-		d.Computer, _ = w.rec.Get("Computer")
-		d.Channel, _ = w.rec.Get("Channel")
-		d.EventID, _ = w.rec.Get("EventID")
-		d.Computer, d.Channel, d.EventID = strings.Clone(d.Computer), strings.Clone(d.Channel), strings.Clone(d.EventID)
-		for _, e := range m.Evidence {
-			d.Matches = append(d.Matches, event.FieldMatch{Field: strings.Clone(e.Field), Value: strings.Clone(e.Value)})
+		if len(m.Evidence) > 0 {
+			start := len(evidence)
+			for range m.Evidence {
+				evidence = append(evidence, event.FieldMatch{Field: str(evSpans[0]), Value: str(evSpans[1])})
+				evSpans = evSpans[2:]
+			}
+			d.Matches = evidence[start:len(evidence):len(evidence)]
 		}
-		for _, k := range keepFields {
-			if v, ok := w.rec.Get(k); ok && v != "" && v != "-" {
-				if d.Fields == nil {
-					d.Fields = map[string]string{}
-				}
-				d.Fields[k] = strings.Clone(v)
+		if len(kept) > 0 {
+			d.Fields = make(map[string]string, len(kept))
+			for _, f := range kept {
+				d.Fields[f.name] = str(f.value)
 			}
 		}
 		res.dets = append(res.dets, d)
 	}
+	w.buf, w.kept, w.evSpans = buf, kept, evSpans[:0]
 }
+
+// span is a part of the string a worker copies a matched record's strings into.
+type span struct{ from, to int }
 
 // correlate runs the correlation rules over the kept matches in event-time order.
 func correlate(rs *sigma.RuleSet, hits []corrHit) []Detection {

@@ -3,28 +3,24 @@ package sigma
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
-// automaton is an Aho-Corasick automaton over byte classes. The shallow states (the first
-// ndense in breadth-first order, where nearly all scanning time is spent) have dense DFA rows;
-// deeper states keep only their trie edges and fall back along failure links. Bytes that occur
-// in no literal share class 0, which always leads back to the root. ASCII upper-case letters
-// share the class of their lower-case letter, so ASCII text needs no lower-casing. When
-// literals use more than maxClasses distinct bytes, the rarest share one class: the automaton
-// then reports a superset of the true hits, which is still a correct prefilter.
+// automaton is an Aho-Corasick automaton over byte classes, as a dense DFA table of 16-bit
+// entries (small tables stay in the CPU caches: scanning is a chain of dependent table loads).
+// Bytes that occur in no literal share class 0, which always leads back to the root. ASCII
+// upper-case letters share the class of their lower-case letter, so ASCII text needs no
+// lower-casing. When literals use more than maxClasses distinct bytes, the rarest share one
+// class: the automaton then reports a superset of the true hits, which is still a correct
+// prefilter.
 type automaton struct {
-	class  [256]uint8
-	ncls   int32   // number of classes including class 0
-	ndense int32   // states [0, ndense) have dense rows
-	delta  []int32 // [state*ncls + class] -> next state; ^next when next has outputs
-	// Sparse states s >= ndense: edges edgeCls/edgeNext[edgeStart[s-ndense]:edgeStart[s-ndense+1]].
-	edgeStart []int32
-	edgeCls   []uint8
-	edgeNext  []int32 // ^next when next has outputs
-	fail      []int32
-	out       []int32 // output slot of the state (literals ending there), or -1
-	dict      []int32 // nearest state on the suffix chain with an output, or -1
-	states    int32
+	class [256]uint8
+	ncls  int32 // number of classes including class 0
+	// delta[s*ncls + class] is the next state, with outFlag set when it has outputs.
+	delta  []uint16
+	out    []int32 // output slot of the state (literals ending there), or -1
+	dict   []int32 // nearest state on the suffix chain with an output, or -1
+	states int32
 	// Literals of output slot k: slotLits[slotStart[k]:slotStart[k+1]]. Several literals can
 	// end in one state when rare bytes share a class.
 	slotStart []int32
@@ -33,23 +29,14 @@ type automaton struct {
 
 const (
 	maxClasses = 48
-	// maxDenseBytes bounds the dense part of the table. Within it every state is dense for
-	// rule sets of a few thousand rules, which keeps the scan loop free of sparse lookups.
-	maxDenseBytes = 24 << 20
+	// outFlag marks, in automaton.delta, the states with outputs (or with an output on their
+	// suffix chain); maxStates is the most states an automaton can have.
+	outFlag   = 1 << 15
+	maxStates = outFlag - 1
 )
 
-type trieNode struct {
-	edges []trieEdge
-	out   int32
-	depth int32
-}
-
-type trieEdge struct {
-	cls  uint8
-	next int32
-}
-
-// buildAutomaton compiles the literals (lower-case byte strings, each non-empty).
+// buildAutomaton compiles the literals (lower-case byte strings, each non-empty). It returns
+// nil when they need more than maxStates states.
 func buildAutomaton(lits []string) *automaton {
 	a := &automaton{}
 	var freq [256]int
@@ -64,17 +51,36 @@ func buildAutomaton(lits []string) *automaton {
 			used = append(used, b)
 		}
 	}
-	slices.SortStableFunc(used, func(x, y int) int { return freq[y] - freq[x] })
+	// ASCII bytes first: event text is mostly ASCII, so a shared class of non-ASCII bytes
+	// costs little selectivity.
+	slices.SortStableFunc(used, func(x, y int) int {
+		if hx, hy := x >= 0x80, y >= 0x80; hx != hy {
+			if hx {
+				return 1
+			}
+			return -1
+		}
+		return freq[y] - freq[x]
+	})
 	n := 0
-	for i, b := range used {
-		if i < maxClasses-2 {
+	if len(used) <= maxClasses-1 {
+		for _, b := range used {
 			n++
 			a.class[b] = uint8(n)
-		} else {
-			a.class[b] = uint8(maxClasses - 1) // shared class of the rare bytes
 		}
-	}
-	if len(used) > maxClasses-2 {
+	} else {
+		// Too many bytes: the rarest share a class, the ASCII ones apart from the others.
+		for i, b := range used {
+			switch {
+			case i < maxClasses-3:
+				n++
+				a.class[b] = uint8(n)
+			case b < 0x80:
+				a.class[b] = maxClasses - 2
+			default:
+				a.class[b] = maxClasses - 1
+			}
+		}
 		n = maxClasses - 1
 	}
 	for b := 'A'; b <= 'Z'; b++ {
@@ -82,150 +88,118 @@ func buildAutomaton(lits []string) *automaton {
 	}
 	a.ncls = int32(n) + 1
 
-	trie := []trieNode{{out: -1}}
-	var slots [][]int32
-	for id, l := range lits {
+	// The trie, in flat arrays: each node's children are a list linked by sibling.
+	child := []int32{-1}
+	sibling := []int32{-1}
+	cls := []uint8{0}
+	out := []int32{-1}
+	nslots := 0
+	var slotOf []int32 // per literal
+	for _, l := range lits {
 		s := int32(0)
 		for i := 0; i < len(l); i++ {
 			c := a.class[l[i]]
-			next := int32(-1)
-			for _, e := range trie[s].edges {
-				if e.cls == c {
-					next = e.next
-					break
-				}
+			next := child[s]
+			for next >= 0 && cls[next] != c {
+				next = sibling[next]
 			}
 			if next < 0 {
-				trie = append(trie, trieNode{out: -1, depth: trie[s].depth + 1})
-				next = int32(len(trie) - 1)
-				trie[s].edges = append(trie[s].edges, trieEdge{cls: c, next: next})
+				if len(child) >= maxStates {
+					return nil
+				}
+				next = int32(len(child))
+				child, sibling, cls, out = append(child, -1), append(sibling, child[s]), append(cls, c), append(out, -1)
+				child[s] = next
 			}
 			s = next
 		}
-		if trie[s].out < 0 {
-			trie[s].out = int32(len(slots))
-			slots = append(slots, nil)
+		if out[s] < 0 {
+			out[s] = int32(nslots)
+			nslots++
 		}
-		slots[trie[s].out] = append(slots[trie[s].out], int32(id))
+		slotOf = append(slotOf, out[s])
 	}
-	a.slotStart = make([]int32, 0, len(slots)+1)
-	for _, sl := range slots {
-		a.slotStart = append(a.slotStart, int32(len(a.slotLits)))
-		a.slotLits = append(a.slotLits, sl...)
+	a.slotStart = make([]int32, nslots+1)
+	for _, k := range slotOf {
+		a.slotStart[k+1]++
 	}
-	a.slotStart = append(a.slotStart, int32(len(a.slotLits)))
-	// Renumber states in breadth-first order so that shallow states come first.
-	order := make([]int32, 0, len(trie))
-	order = append(order, 0)
+	for k := 0; k < nslots; k++ {
+		a.slotStart[k+1] += a.slotStart[k]
+	}
+	a.slotLits = make([]int32, len(lits))
+	fill := slices.Clone(a.slotStart[:nslots])
+	for id, k := range slotOf {
+		a.slotLits[fill[k]] = int32(id)
+		fill[k]++
+	}
+	// Number the states in breadth-first order so that shallow states come first.
+	ns := len(child)
+	order := make([]int32, 1, ns)
 	for i := 0; i < len(order); i++ {
-		for _, e := range trie[order[i]].edges {
-			order = append(order, e.next)
+		for c := child[order[i]]; c >= 0; c = sibling[c] {
+			order = append(order, c)
 		}
 	}
-	renum := make([]int32, len(trie))
+	renum := make([]int32, ns)
 	for newID, old := range order {
 		renum[old] = int32(newID)
 	}
-	ns := len(trie)
 	a.states = int32(ns)
-	a.ndense = int32(min(ns, maxDenseBytes/(4*int(a.ncls))))
-	nd := int(a.ndense)
 	ncls := int(a.ncls)
-	a.delta = make([]int32, nd*ncls)
+	a.delta = make([]uint16, ns*ncls)
 	a.out = make([]int32, ns)
 	a.dict = make([]int32, ns)
-	a.fail = make([]int32, ns)
-	edges := make([][]trieEdge, ns)
-	for old := range trie {
-		s := renum[old]
-		a.out[s] = trie[old].out
-		a.dict[s] = -1
-		for _, e := range trie[old].edges {
-			edges[s] = append(edges[s], trieEdge{cls: e.cls, next: renum[e.next]})
-		}
+	fail := make([]int32, ns)
+	for old, o := range out {
+		a.out[renum[old]] = o
 	}
-	// goto follows the full DFA transition of state s on class c, for s already processed.
-	var step func(s int32, c uint8) int32
-	step = func(s int32, c uint8) int32 {
-		for {
-			if int(s) < nd {
-				return a.delta[int(s)*ncls+int(c)]
-			}
-			for _, e := range edges[s] {
-				if e.cls == c {
-					return e.next
-				}
-			}
-			s = a.fail[s]
-		}
+	// Breadth-first: every state's row starts as its failure state's row, then takes its own
+	// trie edges; the failure state of a child is its parent's failure state's transition (the
+	// root for the root's children).
+	for c := child[0]; c >= 0; c = sibling[c] {
+		a.delta[cls[c]] = uint16(renum[c])
 	}
-	// Breadth-first: the new numbering is already breadth-first.
-	for _, e := range edges[0] {
-		a.delta[int(e.cls)] = e.next
-		a.fail[e.next] = 0
-	}
+	a.dict[0] = -1
 	for s := int32(1); s < a.states; s++ {
-		f := a.fail[s]
+		f := fail[s]
 		if a.out[f] >= 0 {
 			a.dict[s] = f
 		} else {
 			a.dict[s] = a.dict[f]
 		}
-		if int(s) < nd {
-			row := int(s) * ncls
-			copy(a.delta[row:row+ncls], a.delta[int(f)*ncls:int(f)*ncls+ncls])
+		row, frow := int(s)*ncls, int(f)*ncls
+		copy(a.delta[row:row+ncls], a.delta[frow:frow+ncls])
+		for c := child[order[s]]; c >= 0; c = sibling[c] {
+			next := renum[c]
+			fail[next] = int32(a.delta[frow+int(cls[c])])
+			a.delta[row+int(cls[c])] = uint16(next)
 		}
-		for _, e := range edges[s] {
-			a.fail[e.next] = step(f, e.cls)
-			if int(s) < nd {
-				a.delta[int(s)*ncls+int(e.cls)] = e.next
-			}
-		}
-	}
-	// Class 0 always returns to the root.
-	for s := 0; s < nd; s++ {
-		a.delta[s*ncls] = 0
-	}
-	flag := func(t int32) int32 {
-		if a.out[t] >= 0 || a.dict[t] >= 0 {
-			return ^t
-		}
-		return t
 	}
 	for i, t := range a.delta {
-		a.delta[i] = flag(t)
-	}
-	a.edgeStart = make([]int32, 0, ns-nd+1)
-	for s := nd; s < ns; s++ {
-		a.edgeStart = append(a.edgeStart, int32(len(a.edgeCls)))
-		for _, e := range edges[s] {
-			a.edgeCls = append(a.edgeCls, e.cls)
-			a.edgeNext = append(a.edgeNext, flag(e.next))
+		if i%ncls == 0 {
+			t = 0 // class 0 always returns to the root
 		}
+		if a.out[t] >= 0 || a.dict[t] >= 0 {
+			t |= outFlag
+		}
+		a.delta[i] = t
 	}
-	a.edgeStart = append(a.edgeStart, int32(len(a.edgeCls)))
 	return a
 }
 
-// next returns the transition of state s on class c (c != 0), flagged like delta.
+// next returns the transition of state s on class c: the next state, ^next when it has
+// outputs.
 func (a *automaton) next(s int32, c uint8) int32 {
-	for {
-		if s < a.ndense {
-			return a.delta[s*a.ncls+int32(c)]
-		}
-		k := s - a.ndense
-		for i, end := a.edgeStart[k], a.edgeStart[k+1]; i < end; i++ {
-			if a.edgeCls[i] == c {
-				return a.edgeNext[i]
-			}
-		}
-		s = a.fail[s]
+	t := a.delta[s*a.ncls+int32(c)]
+	if t&outFlag != 0 {
+		return ^int32(t &^ outFlag)
 	}
+	return int32(t)
 }
 
 // memory returns the approximate size of the automaton in bytes.
 func (a *automaton) memory() int {
-	return 4*len(a.delta) + 4*len(a.edgeStart) + 5*len(a.edgeCls) + 16*int(a.states) + 256
+	return 2*len(a.delta) + 8*int(a.states) + 4*len(a.slotLits) + 4*len(a.slotStart) + 256
 }
 
 // literalIndex maps the automaton's output slots to the rule literal groups that one of the
@@ -235,8 +209,6 @@ type literalIndex struct {
 	start []int32  // CSR offsets into runs, one per output slot, plus one
 	runs  []litRun // per slot, one run per log source group
 	rules []uint32 // rule index << 2 | literal group, sorted by rule
-	// full is, per rule, the bit mask with one bit per literal group of the rule.
-	full []uint8
 }
 
 // litRun is the part of an output slot's rule list that belongs to one log source group.
@@ -249,42 +221,95 @@ type litRun struct {
 // shorter literals keep the automaton shallow (and mostly dense) at little cost in selectivity.
 const maxLiteralLen = 12
 
-// truncateLiteral keeps the most telling maxLiteralLen bytes of a literal: the start of a
-// literal anchored at the start of a value, otherwise its end (file names and the like).
+// truncateLiteral keeps the most telling maxLiteralLen bytes of a literal (see literalWindow).
 func truncateLiteral(l string) string {
-	if len(l) <= maxLiteralLen {
-		return l
-	}
-	if l[0] == markStart && l[len(l)-1] != markEnd {
-		return l[:maxLiteralLen]
-	}
-	return l[len(l)-maxLiteralLen:]
+	from, to, _ := literalWindow(l)
+	return l[from:to]
 }
 
-func buildLiteralIndex(perRule [][][]string, ruleGroup []int32) (*literalIndex, *automaton) {
-	ids := map[string]int32{}
-	var lits []string
-	var pairs [][2]uint32 // literal id or slot, rule<<2 | group
-	full := make([]uint8, len(perRule))
-	for r, groups := range perRule {
-		for gi, set := range groups {
-			full[r] |= 1 << gi
-			for _, l := range set {
-				l = truncateLiteral(l)
-				id, ok := ids[l]
-				if !ok {
-					id = int32(len(lits))
-					ids[l] = id
-					lits = append(lits, l)
+// literalWindow returns the bounds of the most telling maxLiteralLen bytes of a literal and
+// their score: literalScore with the bytes of common fragments counted as nothing. Among
+// windows of equal score it prefers the start of a literal anchored at the start of a value,
+// otherwise its end (file names and the like).
+func literalWindow(l string) (from, to, score int) {
+	// points[i]: twice the score of the bytes before i.
+	var pointsBuf [65]int32
+	var coveredBuf [64]bool
+	points, covered := pointsBuf[:], coveredBuf[:]
+	if len(l) > len(coveredBuf) {
+		points, covered = make([]int32, len(l)+1), make([]bool, len(l))
+	}
+	points, covered = points[:len(l)+1], covered[:len(l)]
+	for _, f := range commonFragments {
+		for i := 0; i+len(f) <= len(l); i++ {
+			if l[i:i+len(f)] == f {
+				for j := i; j < i+len(f); j++ {
+					covered[j] = true
 				}
-				pairs = append(pairs, [2]uint32{uint32(id), uint32(r)<<2 | uint32(gi)})
 			}
 		}
 	}
+	for i := 0; i < len(l); i++ {
+		p := int32(0)
+		switch c := l[i]; {
+		case covered[i]:
+		case '0' <= c && c <= '9':
+			p = 1
+		case c >= 0x80 || rarePunct[c]:
+			p = 4
+		default:
+			p = 2
+		}
+		points[i+1] = points[i] + p
+	}
+	if len(l) <= maxLiteralLen {
+		return 0, len(l), int(points[len(l)]) / 2
+	}
+	last := len(l) - maxLiteralLen
+	best := last
+	if l[0] == markStart && l[len(l)-1] != markEnd {
+		best = 0
+	}
+	win := func(i int) int { return int(points[i+maxLiteralLen] - points[i]) }
+	bestScore := win(best)
+	for i := 0; i <= last; i++ {
+		if sc := win(i); sc > bestScore {
+			best, bestScore = i, sc
+		}
+	}
+	return best, best + maxLiteralLen, bestScore / 2
+}
+
+// litEntry says that literal lit satisfies literal group key&3 of engine rule key>>2.
+type litEntry struct {
+	lit string
+	key uint32
+}
+
+// buildLiteralIndex compiles the automaton over the entries' literals (truncated to
+// maxLiteralLen) and the index from its output slots to the rule literal groups. The
+// automaton is nil when there are no literals, or when they need more than maxStates states.
+func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *automaton) {
+	ids := map[string]int32{}
+	var lits []string
+	var pairs [][2]uint32 // literal id or slot, rule<<2 | group
+	for _, en := range entries {
+		l := truncateLiteral(en.lit)
+		id, ok := ids[l]
+		if !ok {
+			id = int32(len(lits))
+			ids[l] = id
+			lits = append(lits, l)
+		}
+		pairs = append(pairs, [2]uint32{uint32(id), en.key})
+	}
 	if len(lits) == 0 {
-		return &literalIndex{start: []int32{0}, full: full}, nil
+		return &literalIndex{start: []int32{0}}, nil
 	}
 	a := buildAutomaton(lits)
+	if a == nil {
+		return nil, nil
+	}
 	slotOf := make([]uint32, len(lits))
 	nslots := len(a.slotStart) - 1
 	for k := 0; k < nslots; k++ {
@@ -302,7 +327,7 @@ func buildLiteralIndex(perRule [][][]string, ruleGroup []int32) (*literalIndex, 
 		return cmp.Compare(a[1], b[1])
 	})
 	pairs = slices.Compact(pairs)
-	li := &literalIndex{lits: lits, start: make([]int32, nslots+1), rules: make([]uint32, len(pairs)), full: full}
+	li := &literalIndex{lits: lits, start: make([]int32, nslots+1), rules: make([]uint32, len(pairs))}
 	for i, p := range pairs {
 		li.rules[i] = p[1]
 	}
@@ -326,4 +351,91 @@ func buildLiteralIndex(perRule [][][]string, ruleGroup []int32) (*literalIndex, 
 		li.start[slot] = int32(len(li.runs))
 	}
 	return li, a
+}
+
+// textFrequency lists bytes from the most to the least frequent in event values (digits and
+// hex letters first: numbers, times, GUIDs and hashes fill many fields). Bytes not listed are
+// the rarest.
+const textFrequency = "0123456789abcdef-:. \\etaoinsrlhcmu/_pgw,=x{}yv\"bk()'j;q[]z@&%$+#!|^~`<>?*\t\r\n"
+
+// screen is a quick test that rules out most values that cannot hold any of a set of
+// literals: every literal holds one of its byte pairs (the literal's rarest pair, ASCII letters
+// folded to lower case) or, for literals of one byte besides the anchors, one of its bytes.
+type screen struct {
+	pairs [1 << 16 / 64]uint64
+	bytes [256]bool
+}
+
+// asciiLower maps ASCII upper-case letters to lower case and every other byte to itself.
+var asciiLower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+func newScreen(lits []string) *screen {
+	var rank [256]int
+	for b := range rank {
+		rank[b] = len(textFrequency)
+	}
+	for i := 0; i < len(textFrequency); i++ {
+		rank[textFrequency[i]] = i
+	}
+	sc := &screen{}
+	for _, l := range lits {
+		// The anchors are not in the text the screen sees.
+		l = strings.TrimSuffix(strings.TrimPrefix(l, string(rune(markStart))), string(rune(markEnd)))
+		switch len(l) {
+		case 0:
+			for b := range sc.bytes {
+				sc.bytes[b] = true
+			}
+			continue
+		case 1:
+			sc.bytes[l[0]] = true
+			sc.bytes[asciiLower[l[0]]] = true
+			if 'a' <= l[0] && l[0] <= 'z' {
+				sc.bytes[l[0]-'a'+'A'] = true
+			}
+			continue
+		}
+		best := 0
+		for i := 1; i+1 < len(l); i++ {
+			if rank[l[i]]+rank[l[i+1]] > rank[l[best]]+rank[l[best+1]] {
+				best = i
+			}
+		}
+		p := uint32(l[best])<<8 | uint32(l[best+1])
+		sc.pairs[p>>6] |= 1 << (p & 63)
+	}
+	return sc
+}
+
+// mayHold reports whether v (ASCII letters of any case) may hold one of the literals. Values
+// with non-ASCII bytes always may: their lower-case form is not the byte-wise one.
+func (sc *screen) mayHold(v string) bool {
+	if len(v) == 0 {
+		return false
+	}
+	prev := uint32(asciiLower[v[0]])
+	if v[0] >= 0x80 || sc.bytes[v[0]] {
+		return true
+	}
+	for i := 1; i < len(v); i++ {
+		c := v[i]
+		if c >= 0x80 || sc.bytes[c] {
+			return true
+		}
+		cur := uint32(asciiLower[c])
+		p := prev<<8 | cur
+		if sc.pairs[p>>6]&(1<<(p&63)) != 0 {
+			return true
+		}
+		prev = cur
+	}
+	return false
 }

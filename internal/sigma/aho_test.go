@@ -72,6 +72,9 @@ func TestAutomatonMatchesNaiveSearch(t *testing.T) {
 				}
 			}
 			a := buildAutomaton(lits)
+			if a == nil {
+				continue // more than maxStates states
+			}
 			for k := 0; k < 50; k++ {
 				var b strings.Builder
 				for j := rnd.IntN(200); j > 0; j-- {
@@ -132,6 +135,200 @@ func TestLongLineShortcutAgreesWithRegexp(t *testing.T) {
 	for _, expr := range []string{"a.{5,}", ".{5,8}", "[ab]{5,}", ".{5,}x"} {
 		if _, _, ok := regexLongLine(expr); ok {
 			t.Errorf("%s wrongly recognised", expr)
+		}
+	}
+}
+
+// TestFieldAutomataShards checks that literals needing more states than one automaton can
+// have are shared out among several automata that together report every literal.
+func TestFieldAutomataShards(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var entries []litEntry
+	seen := map[string]bool{}
+	for len(entries) < 6000 {
+		var b strings.Builder
+		for k := 0; k < maxLiteralLen; k++ {
+			b.WriteByte(alpha[rnd.IntN(len(alpha))])
+		}
+		if l := b.String(); !seen[l] {
+			seen[l] = true
+			entries = append(entries, litEntry{l, uint32(len(entries)) << 2})
+		}
+	}
+	ruleGroup := make([]int32, len(entries))
+	shards := newFieldAutomata(entries, ruleGroup, 0)
+	if len(shards) < 2 {
+		t.Fatalf("%d automata, want several", len(shards))
+	}
+	found := map[string]bool{}
+	for _, fa := range shards {
+		if fa.ac.states > maxStates {
+			t.Fatalf("automaton with %d states", fa.ac.states)
+		}
+		for _, l := range fa.li.lits {
+			if found[l] {
+				t.Fatalf("literal %q in two automata", l)
+			}
+			found[l] = true
+			text := "x" + strings.ToUpper(l) + "y"
+			if got := acFind(fa.ac, text); len(got) == 0 {
+				t.Fatalf("literal %q not found in %q", l, text)
+			}
+		}
+	}
+	if len(found) != len(entries) {
+		t.Fatalf("%d literals in the automata, want %d", len(found), len(entries))
+	}
+}
+
+// TestCountGuardsAreNecessary checks that every value an expression matches meets its byte
+// count guards, on values made of pieces of matching examples and noise.
+func TestCountGuardsAreNecessary(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(13, 14))
+	cases := []struct {
+		expr     string
+		examples []string
+	}{
+		{`\+.*\+.*\+.*\+`, []string{"a+b+c+d+e", "++++"}},
+		{"`.*`.*`", []string{"I`N`V`oke", "```"}},
+		{`(?i)\$\{` + "`?e`?n`?v" + `:path\}`, []string{"${env:path}", "${e`N`v:PATH}"}},
+		{`"(?:\{\d\})+"\s*-f`, []string{`"{0}{1}" -f`, `"{2}"-f`}},
+		{`(?i)(?:set).*&&\s?set.*(?:environment|invoke).*&&.*"`, []string{`set a && set b invoke && "x`, `SET x&&SET ENVIRONMENT&&"`}},
+		{`a{3}b+(c|d)`, []string{"aaabbc", "xaaabd"}},
+		{`(?i)AB.A`, []string{"abxa", "ABCA"}},
+	}
+	noise := []string{"+", "`", "$", "{", "}", "e", "N", ":", "\"", "1", " ", "&", "a", "B", "x", "-f"}
+	for _, tc := range cases {
+		re := regexp.MustCompile(tc.expr)
+		guards := regexCountGuards(tc.expr)
+		if len(guards) == 0 {
+			t.Errorf("%s: no count guards", tc.expr)
+		}
+		matched := 0
+		for i := 0; i < 20000; i++ {
+			ex := tc.examples[rnd.IntN(len(tc.examples))]
+			var b strings.Builder
+			for j := 0; j < len(ex); j++ {
+				if rnd.IntN(4) == 0 {
+					b.WriteString(noise[rnd.IntN(len(noise))])
+				}
+				if rnd.IntN(12) != 0 {
+					b.WriteByte(ex[j])
+				}
+			}
+			v := b.String()
+			if !re.MatchString(v) {
+				continue
+			}
+			matched++
+			for _, g := range guards {
+				if !g.holds(v) {
+					t.Fatalf("%s matches %q, which fails guard %+v", tc.expr, v, g)
+				}
+			}
+		}
+		if matched < 50 {
+			t.Errorf("%s: only %d random values matched", tc.expr, matched)
+		}
+	}
+}
+
+// TestRelaxedRegexMatchesMore checks that a relaxed expression matches every value its
+// expression matches, on values made of pieces of matching examples and noise.
+func TestRelaxedRegexMatchesMore(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 16))
+	cases := []struct {
+		expr     string
+		examples []string
+	}{
+		{`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, []string{`c:\x\file.dll. x`, `\ab.c."`}},
+		{`(?i)(Get-Item|gci).{1,64}-Path.{1,64}\\(run|services)\\`, []string{`gci x -Path y\run\`, `GET-ITEM -path \SERVICES\`}},
+		{`(?s)^a.{2,20}b$`, []string{"axxb", "a\n\nb"}},
+		{`(?m)^x[0-9]{3,12}$`, []string{"x123\ny", "q\nx1234567"}},
+	}
+	noise := []string{".", "\\", " ", "a", "Z", "0", "\n", "-", "\""}
+	for _, tc := range cases {
+		re := regexp.MustCompile(tc.expr)
+		relaxed := regexRelaxed(tc.expr)
+		if relaxed == nil {
+			t.Fatalf("%s: not relaxed", tc.expr)
+		}
+		matched := 0
+		for i := 0; i < 20000; i++ {
+			ex := tc.examples[rnd.IntN(len(tc.examples))]
+			var b strings.Builder
+			for j := 0; j < len(ex); j++ {
+				for rnd.IntN(4) == 0 {
+					b.WriteString(noise[rnd.IntN(len(noise))])
+				}
+				if rnd.IntN(10) != 0 {
+					b.WriteByte(ex[j])
+				}
+			}
+			v := b.String()
+			if re.MatchString(v) {
+				matched++
+				if !relaxed.MatchString(v) {
+					t.Fatalf("%s matches %q, relaxed %s does not", tc.expr, v, relaxed)
+				}
+			}
+		}
+		if matched < 50 {
+			t.Errorf("%s: only %d values matched", tc.expr, matched)
+		}
+	}
+	if regexRelaxed(`a{1,8}b`) != nil {
+		t.Error("short repetition relaxed")
+	}
+}
+
+// TestRequiredSetIsNecessary checks that every value an expression matches holds one of the
+// strings regexRequiredSet finds for it (in its lower-cased form, for folded sets).
+func TestRequiredSetIsNecessary(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(17, 18))
+	cases := []struct {
+		expr     string
+		examples []string
+	}{
+		{`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, []string{`c:\x\file.dll. x`, `\ab.c."`}},
+		{`[Rr][Uu][Nn][Dd][Ll][Ll]32(?:\.[Ee][Xx][Ee])? \S+?\w:\S+?:`, []string{`RunDll32.exe x c:y:`, `rundll32 a b:c:`}},
+		{`(?i)ask[ab]s`, []string{"ASKAS", "a\u212aas", "a\u017fkbs", "ask bs"}},
+		{`(?i)kks`, []string{"KkS", "\u212ak\u017f"}},
+		{`(?i)x[ab]k`, []string{"xak", "XB\u212a", "xa\u212a"}},
+		{`x+yz+w`, []string{"xxyzzw", "xyzw"}},
+		{`cmd.{0,5}(?:/c|/r).+powershell.+noexit.+"`, []string{`cmd /c x powershell -noexit "a`}},
+	}
+	noise := []string{".", "\\", " ", "a", "K", "\u212a", "\u017f", "s", "x", "z", "\"", ":"}
+	for _, tc := range cases {
+		re := regexp.MustCompile(tc.expr)
+		req := regexRequiredSet(tc.expr)
+		if req == nil {
+			t.Fatalf("%s: no required set", tc.expr)
+		}
+		matched := 0
+		for i := 0; i < 20000; i++ {
+			ex := tc.examples[rnd.IntN(len(tc.examples))]
+			var b strings.Builder
+			for _, c := range ex {
+				for rnd.IntN(5) == 0 {
+					b.WriteString(noise[rnd.IntN(len(noise))])
+				}
+				if rnd.IntN(12) != 0 {
+					b.WriteRune(c)
+				}
+			}
+			v := b.String()
+			if !re.MatchString(v) {
+				continue
+			}
+			matched++
+			if !req.holds(v, func() string { return lowerString(v) }) {
+				t.Fatalf("%s matches %q, which holds none of %q (fold %v)", tc.expr, v, req.strs, req.fold)
+			}
+		}
+		if matched < 50 {
+			t.Errorf("%s: only %d values matched", tc.expr, matched)
 		}
 	}
 }

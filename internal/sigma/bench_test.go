@@ -1,9 +1,14 @@
 package sigma
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/evtx"
 )
 
 // cpuTime returns the CPU time the process has used. The benchmarks report it per operation
@@ -115,4 +120,58 @@ func BenchmarkResetJSON(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/op")
+}
+
+// attackSampleRecords returns the records of the evtx-attack-samples files (8,255 events of
+// attack simulations, the data `vigil scan` is measured on), as the scanner builds them.
+func attackSampleRecords(b testing.TB) []*Record {
+	b.Helper()
+	var recs []*Record
+	err := filepath.WalkDir(filepath.Join(sigmaData, "..", "evtx-attack-samples"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".evtx") {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		rd, err := evtx.NewReader(f)
+		if err != nil {
+			return nil // not every sample is a valid file
+		}
+		for {
+			r, err := rd.Next()
+			if err != nil {
+				return nil
+			}
+			rec := &Record{}
+			r.Fields(func(name, value string) { rec.AddBytes([]byte(name), []byte(value)) })
+			recs = append(recs, rec)
+		}
+	})
+	if err != nil || len(recs) == 0 {
+		b.Skipf("attack samples not available: %v", err)
+	}
+	return recs
+}
+
+// scanRuleSet returns the rules `vigil scan` is measured with: rules/windows,
+// rules-emerging-threats and rules-threat-hunting.
+func scanRuleSet(b testing.TB) *RuleSet {
+	var src []Source
+	for _, d := range []string{"rules/windows", "rules-emerging-threats", "rules-threat-hunting"} {
+		src = append(src, DirSource(filepath.Join(sigmaData, d)))
+	}
+	rs, _ := LoadSources(src, LoadOptions{})
+	if len(rs.Rules) == 0 {
+		b.Skip("sigma rules not available")
+	}
+	return rs
+}
+
+// BenchmarkMatchAttackSamples matches the scan rule set against the EVTX attack samples.
+func BenchmarkMatchAttackSamples(b *testing.B) {
+	eng, _ := NewEngine(scanRuleSet(b), EngineOptions{})
+	benchMatch(b, eng, attackSampleRecords(b))
 }

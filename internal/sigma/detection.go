@@ -134,14 +134,18 @@ type fieldCond struct {
 
 	pats   []pattern   // fcString, OR
 	groups [][]pattern // fcString with all: AND over groups, OR inside
-	res    []regexMatcher
-	nets   []netip.Prefix
-	nums   []float64
-	op     uint8
-	exists bool
-	refs   []int32 // fcFieldRef: local indices of the referenced fields
-	refMod uint8
-	part   uint8
+	// Indexes of long pattern lists (nil for short ones): patsIdx of pats, groupIdx[i] of
+	// groups[i].
+	patsIdx  *patternIndex
+	groupIdx []*patternIndex
+	res      []regexMatcher
+	nets     []netip.Prefix
+	nums     []float64
+	op       uint8
+	exists   bool
+	refs     []int32 // fcFieldRef: local indices of the referenced fields
+	refMod   uint8
+	part     uint8
 }
 
 // regexMatcher is a compiled `re` value with cheap guards that reject most values before the
@@ -152,6 +156,13 @@ type regexMatcher struct {
 	guardFold bool // guard is lower-case; test it against the lower-cased value
 	minLen    int
 	run       *runGuard
+	counts    []countGuard
+	// relaxed is the expression with its long bounded repetitions unbounded: it matches
+	// whatever the expression matches, with a much smaller program, so it rules out most
+	// values faster. Nil when there is nothing to relax.
+	relaxed *regexp.Regexp
+	// required holds strings of which every match holds one (see regexRequiredSet), or nil.
+	required *requiredSet
 	// longLine > 0: the expression only asks for longLine characters in a row.
 	longLine int
 	dotAll   bool
@@ -163,6 +174,9 @@ func newRegexMatcher(re *regexp.Regexp) regexMatcher {
 	if g, ok := regexRunGuard(re.String()); ok {
 		rm.run = &g
 	}
+	rm.counts = regexCountGuards(re.String())
+	rm.relaxed = regexRelaxed(re.String())
+	rm.required = regexRequiredSet(re.String())
 	if n, dotAll, ok := regexLongLine(re.String()); ok {
 		rm.longLine, rm.dotAll = n, dotAll
 	}
@@ -187,6 +201,17 @@ func (r *regexMatcher) match(rec *Record, i int32) bool {
 		}
 	}
 	if r.run != nil && !r.run.holds(v) {
+		return false
+	}
+	for _, g := range r.counts {
+		if !g.holds(v) {
+			return false
+		}
+	}
+	if r.required != nil && !r.required.holds(v, func() string { return rec.lowerAt(i) }) {
+		return false
+	}
+	if r.relaxed != nil && !r.relaxed.MatchString(v) {
 		return false
 	}
 	return r.re.MatchString(v)
@@ -741,6 +766,10 @@ func (c *compiler) compileStrings(fc *fieldCond, vals []yamlValue, transforms []
 			fc.pats = append(fc.pats, group...)
 		}
 	}
+	fc.patsIdx = newPatternIndex(fc.pats)
+	for _, g := range fc.groups {
+		fc.groupIdx = append(fc.groupIdx, newPatternIndex(g))
+	}
 	return nil
 }
 
@@ -943,13 +972,13 @@ func (f *fieldCond) match(c *evalCtx) bool {
 	case fcString:
 		if f.all {
 			for gi := range f.groups {
-				if !f.anyValue(c, f.groups[gi]) {
+				if !f.anyValue(c, f.groups[gi], f.groupIdx[gi]) {
 					return false
 				}
 			}
 			return true
 		}
-		return f.anyValue(c, f.pats)
+		return f.anyValue(c, f.pats, f.patsIdx)
 	case fcNull:
 		i := c.first(f.local)
 		if i < 0 {
@@ -1015,7 +1044,7 @@ func (f *fieldCond) match(c *evalCtx) bool {
 	return false
 }
 
-func (f *fieldCond) anyValue(c *evalCtx, pats []pattern) bool {
+func (f *fieldCond) anyValue(c *evalCtx, pats []pattern, idx *patternIndex) bool {
 	for i := c.first(f.local); i >= 0; i = c.next(i) {
 		var v string
 		if f.cased {
@@ -1023,11 +1052,22 @@ func (f *fieldCond) anyValue(c *evalCtx, pats []pattern) bool {
 		} else {
 			v = c.rec.lowerAt(i)
 		}
-		for pi := range pats {
-			if pats[pi].match(v) {
-				c.record(f.name, i)
-				return true
-			}
+		if matchAny(pats, idx, v) {
+			c.record(f.name, i)
+			return true
+		}
+	}
+	return false
+}
+
+// matchAny reports whether v matches one of pats (idx is their index, or nil).
+func matchAny(pats []pattern, idx *patternIndex, v string) bool {
+	if idx != nil {
+		return idx.match(v)
+	}
+	for pi := range pats {
+		if pats[pi].match(v) {
+			return true
 		}
 	}
 	return false
@@ -1045,7 +1085,7 @@ func (f *fieldCond) anyRegex(c *evalCtx, re *regexMatcher) bool {
 
 func (f *fieldCond) matchKeyword(c *evalCtx) bool {
 	n := int32(len(c.rec.fields))
-	anyField := func(pats []pattern) bool {
+	anyField := func(pats []pattern, idx *patternIndex) bool {
 		for i := int32(0); i < n; i++ {
 			var v string
 			if f.cased {
@@ -1053,11 +1093,9 @@ func (f *fieldCond) matchKeyword(c *evalCtx) bool {
 			} else {
 				v = c.rec.lowerAt(i)
 			}
-			for pi := range pats {
-				if pats[pi].match(v) {
-					c.record("", i)
-					return true
-				}
+			if matchAny(pats, idx, v) {
+				c.record("", i)
+				return true
 			}
 		}
 		return false
@@ -1074,14 +1112,14 @@ func (f *fieldCond) matchKeyword(c *evalCtx) bool {
 	switch f.kind {
 	case fcString:
 		if f.all {
-			for _, g := range f.groups {
-				if !anyField(g) {
+			for gi, g := range f.groups {
+				if !anyField(g, f.groupIdx[gi]) {
 					return false
 				}
 			}
 			return true
 		}
-		return anyField(f.pats)
+		return anyField(f.pats, f.patsIdx)
 	case fcRegex:
 		for ri := range f.res {
 			r := anyRegex(&f.res[ri])

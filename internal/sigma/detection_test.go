@@ -3,6 +3,7 @@ package sigma
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -463,5 +464,51 @@ func TestEvidence(t *testing.T) {
 	hits = eng.NewMatcher().Match(record("Other", "a secret here"))
 	if len(hits) != 1 || fmt.Sprint(hits[0].Evidence) != "[{k Other a secret here}]" {
 		t.Fatalf("keyword evidence %v", hits)
+	}
+}
+
+// TestPatternIndexAgreesWithPatterns checks the index of long pattern lists against trying
+// each pattern.
+func TestPatternIndexAgreesWithPatterns(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(8, 9))
+	word := func() string {
+		const alpha = "ab\\\\.x"
+		var b strings.Builder
+		for n := rnd.IntN(5); n >= 0; n-- {
+			b.WriteByte(alpha[rnd.IntN(len(alpha))])
+		}
+		return b.String()
+	}
+	for round := 0; round < 200; round++ {
+		var pats []pattern
+		for n := 16 + rnd.IntN(40); n > 0; n-- {
+			w := word()
+			var s string
+			switch rnd.IntN(6) {
+			case 0:
+				s = w
+			case 1:
+				s = w + "*"
+			case 2:
+				s = "*" + w
+			case 3:
+				s = "*" + w + "*"
+			case 4:
+				s = w + "*" + word()
+			default:
+				s = w + "?" + word()
+			}
+			pats = append(pats, compilePattern(parseSigmaString(s), false))
+		}
+		idx := newPatternIndex(pats)
+		if idx == nil {
+			continue
+		}
+		for k := 0; k < 200; k++ {
+			v := word() + word()
+			if got, want := idx.match(v), matchAny(pats, nil, v); got != want {
+				t.Fatalf("value %q: index %v, patterns %v", v, got, want)
+			}
+		}
 	}
 }

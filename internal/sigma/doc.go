@@ -20,10 +20,12 @@
 // [NewEngine] compiles a RuleSet. Events are routed to log sources by a [Mapping] (data,
 // embedded, extensible with YAML files): Windows events by their Channel, EventID and
 // Provider_Name fields, other events by the product/service/category hints a normalizer sets
-// with [Record.SetLogSource]. A literal prefilter (an Aho-Corasick automaton over the literals
-// each rule needs) selects the few rules worth evaluating. An [Engine] is immutable and safe
-// for concurrent use; each goroutine matches through its own [Matcher], which owns all
-// scratch memory, so that matching allocates nothing:
+// with [Record.SetLogSource]. A literal prefilter selects the few rules worth evaluating:
+// Aho-Corasick automata, one per log source and field, over the literals each rule needs in
+// that field (keyword searches: in any field), scan only the fields the event's log sources
+// look at, and remember what the values that come back record after record contain. An
+// [Engine] is safe for concurrent use; each goroutine matches through its own [Matcher],
+// which owns all scratch memory, so that matching allocates nothing once warmed up:
 //
 //	rs, refusals := sigma.LoadDir("rules", sigma.LoadOptions{})
 //	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{})

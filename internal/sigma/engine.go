@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // EngineOptions configures NewEngine.
@@ -27,8 +28,9 @@ type EngineOptions struct {
 	Logger *slog.Logger
 }
 
-// Engine matches records against a compiled rule set. It is immutable and safe for
-// concurrent use; matching goes through a Matcher, one per goroutine.
+// Engine matches records against a compiled rule set. It is safe for concurrent use (its
+// rules and automata are immutable; keyword automata are built once, under a lock, when a
+// Matcher first needs them); matching goes through a Matcher, one per goroutine.
 type Engine struct {
 	opts     EngineOptions
 	rules    []*engineRule
@@ -46,16 +48,81 @@ type Engine struct {
 	chanFID  int32
 	provFID  int32
 	eidFID   int32
-	stats    EngineStats
+	// routeFids are the fields whose values routing depends on: Channel, EventID,
+	// Provider_Name and every field a mapping entry tests.
+	routeFids []int32
+	stats     EngineStats
 
-	// The prefilter: one automaton over the literals of every rule. Candidates are then
-	// restricted to the log sources the event belongs to.
-	li        *literalIndex
-	ac        *automaton
-	scanAll   bool
-	scanFids  bitset
+	pf        prefilter
 	ruleGroup []int32 // engine rule -> group
 	ruleLocal []int32 // engine rule -> index in its group
+
+	// kwMu guards kwSets: the keyword automata built so far, by set of groups (see
+	// Matcher.keywordAutomaton).
+	kwMu   sync.Mutex
+	kwSets map[string]*keywordSet
+}
+
+// prefilter finds the candidate rules of an event: the rules whose every literal group has a
+// literal in the field it belongs to. There is one automaton per log source group and field,
+// over the literals the group's rules need in that field; an event only scans a field with
+// the automata of the log sources it belongs to, so fields that no rule of those sources looks
+// at (times, GUIDs, ...) are not scanned at all, unless a keyword search is active. The
+// literals of keyword searches are looked for in every field, by an automaton over the
+// keyword literals of the event's groups, built the first time a Matcher meets that set of
+// groups (usually small: a few dozen literals).
+type prefilter struct {
+	enabled bool // some rule is behind the prefilter
+	autos   []fieldAutomaton
+	// byField holds, per group, the automaton of each engine field id (-1: none); nil for
+	// groups without field literals.
+	byField [][]int32
+	// keywords holds, per group, the literals of its keyword searches.
+	keywords [][]litEntry
+	full     []uint8 // per engine rule: one bit per literal group
+	states   int32   // states of all automata, numbered consecutively
+}
+
+// fieldAutomaton is one automaton of the prefilter and the rule literal groups of its outputs.
+// The literals of one group and field that need more states than an automaton can have are
+// shared out among several automata, chained by next.
+type fieldAutomaton struct {
+	ac    *automaton
+	li    *literalIndex
+	base  int32 // number of the automaton's first state in Matcher.acStamp
+	fid   int32 // the field scanned (-1: every field, for keywords)
+	start int32 // the state after markStart, flagged like automaton.delta
+	next  int32 // the next automaton of the same group and field, or -1
+}
+
+// nullAutomaton has no literals: its one state loops on every byte and reports nothing.
+var nullAutomaton = fieldAutomaton{
+	ac:  &automaton{ncls: 1, delta: []uint16{0}, states: 1, out: []int32{-1}, dict: []int32{-1}},
+	li:  &literalIndex{start: []int32{0}},
+	fid: -1, next: -1,
+}
+
+// newFieldAutomata compiles the automata of the entries' literals: one, or several when one
+// would need too many states.
+func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32) []fieldAutomaton {
+	li, ac := buildLiteralIndex(entries, ruleGroup)
+	if ac != nil {
+		return []fieldAutomaton{{ac: ac, li: li, fid: fid, start: int32(ac.delta[ac.class[markStart]]), next: -1}}
+	}
+	if li != nil || len(entries) < 2 {
+		return nil // no literals
+	}
+	// Too many states: split the literals in two halves (entries of one literal together).
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b litEntry) int { return strings.Compare(truncateLiteral(a.lit), truncateLiteral(b.lit)) })
+	mid := len(sorted) / 2
+	for mid < len(sorted) && truncateLiteral(sorted[mid].lit) == truncateLiteral(sorted[mid-1].lit) {
+		mid++
+	}
+	if mid == len(sorted) {
+		mid = len(sorted) / 2
+	}
+	return append(newFieldAutomata(sorted[:mid], ruleGroup, fid), newFieldAutomata(sorted[mid:], ruleGroup, fid)...)
 }
 
 // EngineStats describes a built engine.
@@ -98,18 +165,6 @@ type entryCond struct {
 	fid  int32
 	vals []string // lower-case
 	any  bool
-}
-
-type bitset []uint64
-
-func (b bitset) has(i int32) bool {
-	return i >= 0 && int(i>>6) < len(b) && b[i>>6]&(1<<(uint(i)&63)) != 0
-}
-func (b *bitset) set(i int32) {
-	for int(i>>6) >= len(*b) {
-		*b = append(*b, 0)
-	}
-	(*b)[i>>6] |= 1 << (uint(i) & 63)
 }
 
 // NewEngine compiles the rule set. Rules that cannot run (an `expand` placeholder without
@@ -305,12 +360,6 @@ func (e *Engine) newVariant(gi int32, fm map[string]string) int32 {
 	for li, ri := range g.rules {
 		er := e.rules[ri]
 		gv.fids[li] = e.mapFields(er.det, fm)
-		for _, fid := range gv.fids[li] {
-			e.scanFids.set(fid)
-		}
-		if er.det.keyword {
-			e.scanAll = true
-		}
 		for _, fd := range er.filters {
 			gv.filterFids[li] = append(gv.filterFids[li], e.mapFields(fd, fm))
 		}
@@ -346,6 +395,14 @@ func (e *Engine) addEntry(me *MappingEntry) int32 {
 // EventID values, its Channel values, its Provider_Name values, or one of its hints; the rest
 // are checked for every event.
 func (e *Engine) indexEntries() {
+	e.routeFids = []int32{e.chanFID, e.eidFID, e.provFID}
+	for i := range e.entries {
+		for _, c := range e.entries[i].conds {
+			if !slices.Contains(e.routeFids, c.fid) {
+				e.routeFids = append(e.routeFids, c.fid)
+			}
+		}
+	}
 	for i := range e.entries {
 		ent := &e.entries[i]
 		ei := int32(i)
@@ -401,7 +458,19 @@ func (e *Engine) indexEntries() {
 func (e *Engine) buildPrefilter() {
 	e.ruleGroup = make([]int32, len(e.rules))
 	e.ruleLocal = make([]int32, len(e.rules))
-	perRule := make([][][]string, len(e.rules))
+	pf := &e.pf
+	pf.full = make([]uint8, len(e.rules))
+	pf.byField = make([][]int32, len(e.groups))
+	pf.keywords = make([][]litEntry, len(e.groups))
+	variants := make([][]int32, len(e.groups))
+	for vi := range e.gvs {
+		g := e.gvs[vi].group
+		variants[g] = append(variants[g], int32(vi))
+	}
+	type groupField struct{ group, fid int32 }
+	byGF := map[groupField][]litEntry{}
+	var order []groupField
+	var fids []int32
 	for gi, g := range e.groups {
 		for li, ri := range g.rules {
 			e.ruleGroup[ri], e.ruleLocal[ri] = int32(gi), int32(li)
@@ -410,17 +479,61 @@ func (e *Engine) buildPrefilter() {
 				g.always = append(g.always, int32(li))
 				continue
 			}
-			perRule[ri] = plan
 			e.stats.Prefiltered++
+			for bit, set := range plan {
+				pf.full[ri] |= 1 << bit
+				key := uint32(ri)<<2 | uint32(bit)
+				for _, l := range set {
+					if l.local < 0 {
+						pf.keywords[gi] = append(pf.keywords[gi], litEntry{l.s, key})
+						continue
+					}
+					// The field the literal belongs to, under each field mapping of the group.
+					fids = fids[:0]
+					for _, vi := range variants[gi] {
+						if fid := e.gvs[vi].fids[li][l.local]; !slices.Contains(fids, fid) {
+							fids = append(fids, fid)
+						}
+					}
+					for _, fid := range fids {
+						k := groupField{int32(gi), fid}
+						if _, ok := byGF[k]; !ok {
+							order = append(order, k)
+						}
+						byGF[k] = append(byGF[k], litEntry{l.s, key})
+					}
+				}
+			}
 		}
 		e.stats.AlwaysEvaluated += len(g.always)
 	}
-	if e.stats.Prefiltered == 0 {
-		return
+	pf.enabled = e.stats.Prefiltered > 0
+	for _, k := range order {
+		shards := newFieldAutomata(byGF[k], e.ruleGroup, k.fid)
+		if len(shards) == 0 {
+			continue
+		}
+		if pf.byField[k.group] == nil {
+			pf.byField[k.group] = make([]int32, len(e.fields.names))
+			for i := range pf.byField[k.group] {
+				pf.byField[k.group][i] = -1
+			}
+		}
+		pf.byField[k.group][k.fid] = int32(len(pf.autos))
+		for i, fa := range shards {
+			fa.base = pf.states
+			if i+1 < len(shards) {
+				fa.next = int32(len(pf.autos) + 1)
+			}
+			pf.states += fa.ac.states
+			pf.autos = append(pf.autos, fa)
+			e.stats.Literals += len(fa.li.lits)
+			e.stats.AutomatonBytes += fa.ac.memory()
+		}
 	}
-	e.li, e.ac = buildLiteralIndex(perRule, e.ruleGroup)
-	e.stats.Literals = len(e.li.lits)
-	e.stats.AutomatonBytes = e.ac.memory()
+	for _, kw := range pf.keywords {
+		e.stats.Literals += len(kw)
+	}
 }
 
 // Rules returns the detection rules the engine runs, in load order.
@@ -442,3 +555,7 @@ func (e *Engine) Stats() EngineStats { return e.stats }
 func (e *Engine) String() string {
 	return fmt.Sprintf("sigma engine: %d rules in %d log sources", len(e.rules), len(e.groups))
 }
+
+// FieldID returns the engine's number for a field name (names compare as in Record.Get), or
+// -1 when no rule or log source mapping of the engine uses the field. See Matcher.Field.
+func (e *Engine) FieldID(name string) int32 { return e.fields.lookup(name) }

@@ -61,6 +61,7 @@ func (r *Record) ResetJSON(data []byte) error {
 
 // AddJSON flattens one JSON document (see ResetJSON) and appends its fields.
 func (r *Record) AddJSON(data []byte) error {
+	r.unstable = true // names are views of the record's arena
 	p := &r.jp
 	p.rec = r
 	p.s = r.intern(data)
@@ -554,6 +555,7 @@ func (r *Record) ResetMap(m map[string]any) {
 
 // AddMap flattens m (see ResetMap) and appends its fields.
 func (r *Record) AddMap(m map[string]any) {
+	r.unstable = true
 	if ev, ok := m["Event"].(map[string]any); ok {
 		if _, ok := ev["System"].(map[string]any); ok {
 			r.mapWindows(ev)

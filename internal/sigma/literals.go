@@ -1,15 +1,33 @@
 package sigma
 
 import (
+	"regexp"
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// A literal set is a list of lower-case byte strings of which at least one occurs in the
-// prefilter text (markStart+lower(value)+markEnd, for every value of the record) whenever the
-// rule can match. The engine only evaluates a rule when one of its literals was seen.
+// A literal set is a list of lower-case byte strings, each tied to the field whose values must
+// contain it, of which at least one occurs in the prefilter text of its field
+// (markStart+lower(value)+markEnd, for every value of the field) whenever the rule can match.
+// Literals of keyword searches may occur in any field. The engine only evaluates a rule when
+// one of its literals was seen in its field.
+
+// fieldLit is a prefilter literal and the rule-local field (detection.fields index) whose
+// values must contain it; local is -1 for keyword searches, which look at every field.
+type fieldLit struct {
+	s     string
+	local int32
+}
+
+func compareFieldLit(a, b fieldLit) int {
+	if c := strings.Compare(a.s, b.s); c != 0 {
+		return c
+	}
+	return int(a.local) - int(b.local)
+}
 
 // minLiteralScore is the weakest literal set worth indexing; a rule whose best set is weaker is
 // evaluated for every event of its log source.
@@ -20,7 +38,8 @@ const maxLiteralsPerRule = 4096
 
 // literalScore estimates how selective a literal is: its length, where an anchor counts as a
 // character, a digit counts for half (numbers are frequent in events) and a byte of a
-// non-ASCII character for two (rare in most telemetry: one Cyrillic letter is selective).
+// non-ASCII character or of rare punctuation for two (one Cyrillic letter, or a caret in a
+// command line, is selective).
 func literalScore(s string) int {
 	score := 0
 	digits := 0
@@ -30,7 +49,7 @@ func literalScore(s string) int {
 		case '0' <= c && c <= '9':
 			digits++
 			continue
-		case c >= 0x80:
+		case c >= 0x80 || rarePunct[c]:
 			score += 4
 			continue
 		}
@@ -40,13 +59,37 @@ func literalScore(s string) int {
 	return score / 2
 }
 
-func setScore(set []string) int {
+// rarePunct marks punctuation rare in event values.
+var rarePunct = func() (set [256]bool) {
+	for _, c := range []byte("^`~|;<>!") {
+		set[c] = true
+	}
+	return set
+}()
+
+// commonFragments are substrings found in a large share of Windows event values (paths and
+// extensions): a literal made of them selects little, so they count for nothing when literals
+// are compared (see selectivity).
+var commonFragments = []string{
+	"c:\\windows\\", "\\windows\\", "\\system32\\", "\\syswow64\\", "c:\\program files", "\\program files",
+	"c:\\users\\", "\\users\\", "\\appdata\\", "\\microsoft\\", "\\local\\", "\\temp\\", "\\windowspowershell\\",
+	".exe", ".dll", "c:\\",
+}
+
+// selectivity estimates how selective a literal is in the prefilter, which only looks for
+// its most telling maxLiteralLen bytes (see literalWindow).
+func selectivity(s string) int {
+	_, _, score := literalWindow(s)
+	return score
+}
+
+func setScore(set []fieldLit) int {
 	if len(set) == 0 {
 		return 0
 	}
 	m := 1 << 30
-	for _, s := range set {
-		if sc := literalScore(s); sc < m {
+	for _, l := range set {
+		if sc := selectivity(l.s); sc < m {
 			m = sc
 		}
 	}
@@ -54,7 +97,7 @@ func setScore(set []string) int {
 }
 
 // better reports whether literal set a is a better prefilter than b.
-func better(a, b []string) bool {
+func better(a, b []fieldLit) bool {
 	sa, sb := setScore(a), setScore(b)
 	if sa != sb {
 		return sa > sb
@@ -66,9 +109,9 @@ func better(a, b []string) bool {
 const maxLiteralGroups = 4
 
 // literalPlan derives up to maxLiteralGroups literal sets that must all be satisfied (at
-// least one literal of each set occurs) whenever node n matches: the children of an AND each
-// contribute their own sets. ok is false when no usable set exists.
-func literalPlan(n node) (groups [][]string, ok bool) {
+// least one literal of each set occurs in its field) whenever node n matches: the children of
+// an AND each contribute their own sets. ok is false when no usable set exists.
+func literalPlan(n node) (groups [][]fieldLit, ok bool) {
 	switch x := n.(type) {
 	case *selNode:
 		return literalPlan(x.kid)
@@ -81,7 +124,7 @@ func literalPlan(n node) (groups [][]string, ok bool) {
 		if len(groups) == 0 {
 			return nil, false
 		}
-		slices.SortStableFunc(groups, func(a, b []string) int {
+		slices.SortStableFunc(groups, func(a, b []fieldLit) int {
 			switch {
 			case better(a, b):
 				return -1
@@ -90,7 +133,7 @@ func literalPlan(n node) (groups [][]string, ok bool) {
 			}
 			return 0
 		})
-		groups = slices.CompactFunc(groups, slices.Equal[[]string])
+		groups = slices.CompactFunc(groups, slices.Equal[[]fieldLit])
 		if len(groups) > maxLiteralGroups {
 			groups = groups[:maxLiteralGroups]
 		}
@@ -100,16 +143,16 @@ func literalPlan(n node) (groups [][]string, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	return [][]string{set}, true
+	return [][]fieldLit{set}, true
 }
 
 // literalSet derives the literals node n needs. ok is false when no usable set exists.
-func literalSet(n node) (set []string, ok bool) {
+func literalSet(n node) (set []fieldLit, ok bool) {
 	switch x := n.(type) {
 	case *selNode:
 		return literalSet(x.kid)
 	case *andNode:
-		var best []string
+		var best []fieldLit
 		found := false
 		for _, k := range x.kids {
 			if s, ok := literalSet(k); ok && (!found || better(s, best)) {
@@ -118,7 +161,7 @@ func literalSet(n node) (set []string, ok bool) {
 		}
 		return best, found
 	case *orNode:
-		var union []string
+		var union []fieldLit
 		for _, k := range x.kids {
 			s, ok := literalSet(k)
 			if !ok {
@@ -129,53 +172,69 @@ func literalSet(n node) (set []string, ok bool) {
 				return nil, false
 			}
 		}
-		union = dedupStrings(union)
-		return union, len(union) > 0 && setScore(union) >= minLiteralScore
+		union = dedupLits(union)
+		return union, len(union) > 0 && minRawScore(union) >= minLiteralScore
 	case *fieldCond:
 		return x.literalSet()
 	}
 	return nil, false
 }
 
-func dedupStrings(s []string) []string {
-	slices.Sort(s)
+// minRawScore is the literalScore of the weakest literal of set.
+func minRawScore(set []fieldLit) int {
+	m := 1 << 30
+	for _, l := range set {
+		m = min(m, literalScore(l.s))
+	}
+	return m
+}
+
+func dedupLits(s []fieldLit) []fieldLit {
+	slices.SortFunc(s, compareFieldLit)
 	return slices.Compact(s)
 }
 
 func bestFragment(p *pattern) (string, bool) {
-	best := ""
+	best, ok := "", false
 	for _, f := range p.literalFragments() {
-		if literalScore(f) > literalScore(best) {
-			best = f
+		if literalScore(f) < minLiteralScore {
+			continue
+		}
+		if !ok || selectivity(f) > selectivity(best) {
+			best, ok = f, true
 		}
 	}
-	return best, literalScore(best) >= minLiteralScore
+	return best, ok
 }
 
-func (f *fieldCond) literalSet() ([]string, bool) {
+func (f *fieldCond) literalSet() ([]fieldLit, bool) {
 	if f.neg {
 		return nil, false
+	}
+	local := f.local
+	if f.keyword {
+		local = -1
 	}
 	switch f.kind {
 	case fcString:
 		if f.all {
-			var best []string
+			var best []fieldLit
 			found := false
 			for gi := range f.groups {
-				if s, ok := patternsLiterals(f.groups[gi]); ok && (!found || better(s, best)) {
+				if s, ok := patternsLiterals(f.groups[gi], local); ok && (!found || better(s, best)) {
 					best, found = s, true
 				}
 			}
 			return best, found
 		}
-		return patternsLiterals(f.pats)
+		return patternsLiterals(f.pats, local)
 	case fcRegex:
 		if f.all {
-			var best []string
+			var best []fieldLit
 			found := false
 			for _, re := range f.res {
 				if l, ok := regexLiteral(re.re.String()); ok {
-					s := []string{l}
+					s := []fieldLit{{l, local}}
 					if !found || better(s, best) {
 						best, found = s, true
 					}
@@ -183,34 +242,35 @@ func (f *fieldCond) literalSet() ([]string, bool) {
 			}
 			return best, found
 		}
-		var set []string
+		var set []fieldLit
 		for _, re := range f.res {
 			l, ok := regexLiteral(re.re.String())
 			if !ok {
 				return nil, false
 			}
-			set = append(set, l)
+			set = append(set, fieldLit{l, local})
 		}
-		set = dedupStrings(set)
+		set = dedupLits(set)
 		return set, len(set) > 0
 	}
 	return nil, false
 }
 
-// patternsLiterals is the union of the best fragment of each pattern (OR of patterns).
-func patternsLiterals(pats []pattern) ([]string, bool) {
+// patternsLiterals is the union of the best fragment of each pattern (OR of patterns), all
+// tied to the rule-local field local.
+func patternsLiterals(pats []pattern, local int32) ([]fieldLit, bool) {
 	if len(pats) == 0 || len(pats) > maxLiteralsPerRule {
 		return nil, false
 	}
-	set := make([]string, 0, len(pats))
+	set := make([]fieldLit, 0, len(pats))
 	for i := range pats {
 		l, ok := bestFragment(&pats[i])
 		if !ok {
 			return nil, false
 		}
-		set = append(set, l)
+		set = append(set, fieldLit{l, local})
 	}
-	return dedupStrings(set), true
+	return dedupLits(set), true
 }
 
 // regexLiteral returns a lower-case literal every match of the expression contains, for the
@@ -387,6 +447,291 @@ func regexRunGuard(expr string) (runGuard, bool) {
 	}
 	visit(re)
 	return best, best.min > 0
+}
+
+// countGuard requires a value to hold at least n occurrences of byte b (of b in either case
+// when fold is set): a necessary condition for expressions such as \+.*\+.*\+, checked with
+// a fast byte count.
+type countGuard struct {
+	b    byte
+	fold bool
+	n    int
+}
+
+func (g countGuard) holds(v string) bool {
+	n := strings.Count(v, string(g.b))
+	if g.fold && n < g.n {
+		if o := otherCase(g.b); o != g.b {
+			n += strings.Count(v, string(o))
+		}
+	}
+	return n >= g.n
+}
+
+func otherCase(b byte) byte {
+	switch {
+	case 'a' <= b && b <= 'z':
+		return b - 'a' + 'A'
+	case 'A' <= b && b <= 'Z':
+		return b - 'A' + 'a'
+	}
+	return b
+}
+
+// regexCountGuards finds the ASCII bytes every match of the expression holds, with how many
+// times (literal characters outside alternations and optional parts), keeping the ones worth
+// counting: those rare in event values, or required more than once.
+func regexCountGuards(expr string) []countGuard {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	type key struct {
+		b    byte
+		fold bool
+	}
+	counts := map[key]int{}
+	var visit func(r *syntax.Regexp, times int)
+	visit = func(r *syntax.Regexp, times int) {
+		switch r.Op {
+		case syntax.OpLiteral:
+			fold := r.Flags&syntax.FoldCase != 0
+			for _, c := range r.Rune {
+				if c >= utf8.RuneSelf {
+					continue
+				}
+				b := byte(c)
+				f := fold && otherCase(b) != b
+				if f {
+					b = asciiLower[b]
+				}
+				counts[key{b, f}] += times
+			}
+		case syntax.OpConcat:
+			for _, s := range r.Sub {
+				visit(s, times)
+			}
+		case syntax.OpCapture, syntax.OpPlus:
+			visit(r.Sub[0], times)
+		case syntax.OpRepeat:
+			if r.Min >= 1 {
+				visit(r.Sub[0], times*min(r.Min, 64))
+			}
+		}
+	}
+	visit(re, 1)
+	var out []countGuard
+	for k, n := range counts {
+		if n >= 2 || rarePunct[k.b] || k.b == '{' || k.b == '$' || k.b == '&' || k.b == '+' {
+			out = append(out, countGuard{k.b, k.fold, n})
+		}
+	}
+	slices.SortFunc(out, func(a, b countGuard) int {
+		if a.b != b.b {
+			return int(a.b) - int(b.b)
+		}
+		return a.n - b.n
+	})
+	return out
+}
+
+// maxRequiredSet bounds the strings of a required set (see regexRequiredSet).
+const maxRequiredSet = 16
+
+// requiredSet is a set of strings of which every match of an expression holds one; when fold
+// is set, the set is one lower-case string the lower-cased value holds.
+type requiredSet struct {
+	strs []string
+	fold bool
+}
+
+// holds reports whether the value (raw, and lower-cased by lower on demand) meets the set.
+func (r *requiredSet) holds(v string, lower func() string) bool {
+	if r.fold {
+		return strings.Contains(lower(), r.strs[0])
+	}
+	for _, s := range r.strs {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// regexRequiredSet finds strings of which every match of the expression holds one: a run of
+// adjacent single-character elements (literal characters, small character classes) gives the
+// strings of its characters' combinations, so that \.[ "'] requires one of ". ", ".\"" and
+// ".'", and [Rr][Uu][Nn] requires "run" in the lower-cased value. It returns the run whose
+// shortest string is the longest (at least two bytes), or nil.
+func regexRequiredSet(expr string) *requiredSet {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	var best *requiredSet
+	bestLen := 1
+	var run [][]rune // the alternatives of each character of the current run
+	product, foldable := 1, true
+	flush := func() {
+		defer func() { run, product, foldable = run[:0], 1, true }()
+		if len(run) <= bestLen {
+			return
+		}
+		if foldable {
+			b := make([]byte, len(run))
+			for i, alts := range run {
+				b[i] = byte(lowerRune(alts[0]))
+			}
+			best, bestLen = &requiredSet{strs: []string{string(b)}, fold: true}, len(run)
+			return
+		}
+		strs := []string{""}
+		for _, alts := range run {
+			var next []string
+			for _, s := range strs {
+				for _, c := range alts {
+					next = append(next, s+string(c))
+				}
+			}
+			strs = next
+		}
+		short := len(strs[0])
+		for _, s := range strs {
+			short = min(short, len(s))
+		}
+		if short > bestLen {
+			best, bestLen = &requiredSet{strs: strs}, short
+		}
+	}
+	// foldsToOne reports whether alts all lower-case (as Record values do) to one ASCII
+	// character.
+	foldsToOne := func(alts []rune) bool {
+		l := lowerRune(alts[0])
+		if l >= utf8.RuneSelf {
+			return false
+		}
+		for _, c := range alts {
+			if lowerRune(c) != l {
+				return false
+			}
+		}
+		return true
+	}
+	extend := func(alts []rune) {
+		if len(alts) == 0 || len(alts) > maxRequiredSet {
+			flush()
+			return
+		}
+		f := foldsToOne(alts)
+		if !(foldable && f) && product*len(alts) > maxRequiredSet {
+			flush()
+		}
+		run = append(run, alts)
+		product = min(product*len(alts), maxRequiredSet+1)
+		foldable = foldable && f
+	}
+	// charAlts returns the characters a single-character element matches, or nil.
+	charAlts := func(r *syntax.Regexp) []rune {
+		switch r.Op {
+		case syntax.OpLiteral:
+			if len(r.Rune) != 1 {
+				return nil
+			}
+			c := r.Rune[0]
+			alts := []rune{c}
+			if r.Flags&syntax.FoldCase != 0 {
+				// Every rune the expression folds c with (k also matches the Kelvin sign).
+				for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+					alts = append(alts, f)
+				}
+			}
+			return alts
+		case syntax.OpCharClass:
+			var alts []rune
+			for i := 0; i+1 < len(r.Rune); i += 2 {
+				if r.Rune[i+1]-r.Rune[i] >= maxRequiredSet {
+					return nil
+				}
+				for c := r.Rune[i]; c <= r.Rune[i+1]; c++ {
+					alts = append(alts, c)
+					if len(alts) > maxRequiredSet {
+						return nil
+					}
+				}
+			}
+			return alts
+		}
+		return nil
+	}
+	var walk func(r *syntax.Regexp)
+	walk = func(r *syntax.Regexp) {
+		switch r.Op {
+		case syntax.OpConcat:
+			for _, sub := range r.Sub {
+				walk(sub)
+			}
+		case syntax.OpCapture:
+			walk(r.Sub[0])
+		case syntax.OpLiteral:
+			for _, c := range r.Rune {
+				extend(charAlts(&syntax.Regexp{Op: syntax.OpLiteral, Rune: []rune{c}, Flags: r.Flags}))
+			}
+		case syntax.OpCharClass:
+			extend(charAlts(r))
+		case syntax.OpPlus, syntax.OpRepeat:
+			// A repeated character: its first occurrence ends the run, its last starts the
+			// next one.
+			alts := charAlts(r.Sub[0])
+			if alts == nil || r.Op == syntax.OpRepeat && r.Min < 1 {
+				flush()
+				return
+			}
+			extend(alts)
+			flush()
+			extend(alts)
+		default:
+			flush()
+		}
+	}
+	walk(re)
+	flush()
+	return best
+}
+
+// maxKeptRepeat is the largest repetition bound regexRelaxed keeps.
+const maxKeptRepeat = 8
+
+// regexRelaxed returns the expression with every repetition bounded above maxKeptRepeat
+// unbounded (x{1,32} becomes x+): it matches every value the expression matches. Go's
+// matchers do work in proportion to the program, which counted repetitions copy: the relaxed
+// program is smaller and rules out non-matching values faster. Nil when nothing changes.
+func regexRelaxed(expr string) *regexp.Regexp {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	changed := false
+	var visit func(r *syntax.Regexp)
+	visit = func(r *syntax.Regexp) {
+		if r.Op == syntax.OpRepeat && r.Max > maxKeptRepeat {
+			r.Max = -1
+			changed = true
+		}
+		for _, s := range r.Sub {
+			visit(s)
+		}
+	}
+	visit(re)
+	if !changed {
+		return nil
+	}
+	relaxed, err := regexp.Compile(re.String())
+	if err != nil {
+		return nil
+	}
+	return relaxed
 }
 
 // regexLongLine recognises expressions that only ask for N characters in a row (".{N,}",

@@ -1,6 +1,9 @@
 package sigma
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Match is a rule that matched a record, with the evidence: the field values that satisfied
 // the rule's (non-negated) selections.
@@ -17,17 +20,29 @@ type Matcher struct {
 	gen uint32
 	rec *Record
 
-	// Per engine field id: the first record field with that id (valid when fstamp == gen).
+	// Per engine field id: the first and last record field with that id (valid when
+	// fstamp == fgen).
 	fstamp []uint32
+	fgen   uint32
 	first  []int32
 	last   []int32
 	// Per record field: its engine field id and the next field with the same id.
 	fidOf []int32
 	next  []int32
+	// The field names of the record the field links were made for (see saveShape): records
+	// of one template have the same names in the same order and reuse the links.
+	shape      []string
+	shapeBuf   []byte
+	shapeValid bool
+	// The group variants of each combination of routing inputs met (see route).
+	routeKey []byte
+	routes   map[string][]int32
 
 	gvStamp   []uint32
 	active    []int32
 	grpStamp  []uint32 // per group: active for this record
+	groups    []int32  // the active groups
+	sg        []int32  // the active groups with field automata
 	ruleStamp []uint32
 	candStamp []uint32
 	candGen   uint32
@@ -40,8 +55,17 @@ type Matcher struct {
 	ctx     evalCtx
 	matches []Match
 	evbuf   []Evidence
-	scanBuf []byte
-	keyBuf  []byte
+	keyBuf  []byte // routing scratch
+
+	// Keyword automata by set of groups (group ids, little-endian uint32s), and the last one.
+	kwCache map[string]*keywordAutomaton
+	kwKey   []byte
+	kwLast  []byte
+	kw      *keywordAutomaton
+	kwValid bool // kw is the automaton of kwLast
+
+	hits []uint32 // rule literal groups the scan of the current value satisfied
+	memo memo
 }
 
 // NewMatcher returns a Matcher for use by one goroutine.
@@ -59,15 +83,14 @@ func (e *Engine) NewMatcher() *Matcher {
 		maskStamp: make([]uint32, len(e.rules)),
 		mask:      make([]uint8, len(e.rules)),
 	}
-	if e.ac != nil {
-		m.acStamp = make([]uint32, e.ac.states)
-	}
+	// Room for the states of the keyword automata the Matcher adds as it meets them.
+	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
 	m.ctx.m = m
 	return m
 }
 
 func (m *Matcher) firstOf(fid int32) int32 {
-	if m.fstamp[fid] != m.gen {
+	if m.fstamp[fid] != m.fgen {
 		return -1
 	}
 	return m.first[fid]
@@ -76,7 +99,6 @@ func (m *Matcher) firstOf(fid int32) int32 {
 func (m *Matcher) bumpGen() {
 	m.gen++
 	if m.gen == 0 {
-		clear(m.fstamp)
 		clear(m.gvStamp)
 		clear(m.grpStamp)
 		clear(m.ruleStamp)
@@ -89,6 +111,14 @@ func (m *Matcher) begin(rec *Record) {
 	m.bumpGen()
 	m.rec = rec
 	m.ctx.rec = rec
+	if m.sameShape(rec) {
+		return
+	}
+	m.fgen++
+	if m.fgen == 0 {
+		clear(m.fstamp)
+		m.fgen = 1
+	}
 	n := len(rec.fields)
 	if cap(m.next) < n {
 		m.next = make([]int32, n, 2*n)
@@ -104,21 +134,66 @@ func (m *Matcher) begin(rec *Record) {
 		if fid < 0 {
 			continue
 		}
-		if m.fstamp[fid] != m.gen {
-			m.fstamp[fid] = m.gen
+		if m.fstamp[fid] != m.fgen {
+			m.fstamp[fid] = m.fgen
 			m.first[fid] = int32(i)
 		} else {
 			m.next[m.last[fid]] = int32(i)
 		}
 		m.last[fid] = int32(i)
 	}
+	m.saveShape(rec)
+}
+
+// sameShape reports whether rec has the field names the field links were made for. The names
+// kept are immutable (stable names, or copies), so comparing them with rec's is sound, and
+// fast when rec passes the very same stable strings.
+func (m *Matcher) sameShape(rec *Record) bool {
+	if !m.shapeValid || len(rec.fields) != len(m.shape) {
+		return false
+	}
+	for i := range rec.fields {
+		if rec.fields[i].name != m.shape[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// saveShape keeps rec's field names: as they are when stable, copied otherwise.
+func (m *Matcher) saveShape(rec *Record) {
+	m.shape = m.shape[:0]
+	m.shapeValid = true
+	if !rec.unstable {
+		for i := range rec.fields {
+			m.shape = append(m.shape, rec.fields[i].name)
+		}
+		return
+	}
+	n := 0
+	for i := range rec.fields {
+		n += len(rec.fields[i].name)
+	}
+	if cap(m.shapeBuf) < n {
+		m.shapeBuf = make([]byte, 0, 2*n)
+	}
+	buf := m.shapeBuf[:0] // the previous shape's strings are not used any more
+	for i := range rec.fields {
+		start := len(buf)
+		buf = append(buf, rec.fields[i].name...)
+		m.shape = append(m.shape, bytesString(buf[start:]))
+	}
+	m.shapeBuf = buf
 }
 
 func (m *Matcher) activate(gv int32) {
 	if m.gvStamp[gv] != m.gen {
 		m.gvStamp[gv] = m.gen
 		m.active = append(m.active, gv)
-		m.grpStamp[m.e.gvs[gv].group] = m.gen
+		if g := m.e.gvs[gv].group; m.grpStamp[g] != m.gen {
+			m.grpStamp[g] = m.gen
+			m.groups = append(m.groups, g)
+		}
 	}
 }
 
@@ -157,10 +232,48 @@ func (m *Matcher) checkEntry(ei int32) {
 	}
 }
 
-// routes finds the group variants (log sources) the record belongs to.
+// route finds the group variants (log sources) the record belongs to. The records of a log
+// share a few combinations of routing inputs (the values of the fields mapping entries test,
+// and the hints): the result is kept per combination.
 func (m *Matcher) route() {
 	e := m.e
 	m.active = m.active[:0]
+	m.groups = m.groups[:0]
+	// The raw values: equal raw values route alike (lower-casing them would cost more).
+	key := m.routeKey[:0]
+	for _, fid := range e.routeFids {
+		for i := m.firstOf(fid); i >= 0; i = m.next[i] {
+			v := m.rec.fields[i].value
+			key = binary.LittleEndian.AppendUint32(key, uint32(len(v)))
+			key = append(key, v...)
+		}
+		key = append(key, 0xff, 0xff, 0xff, 0xff)
+	}
+	for _, h := range m.rec.hints {
+		key = binary.LittleEndian.AppendUint32(key, uint32(len(h)))
+		key = append(key, h...)
+	}
+	m.routeKey = key
+	gvs, ok := m.routes[string(key)]
+	if !ok {
+		m.routeFresh()
+		if m.routes == nil || len(m.routes) >= maxRoutes {
+			m.routes = map[string][]int32{}
+		}
+		gvs = slices.Clone(m.active)
+		m.routes[string(key)] = gvs
+		return
+	}
+	for _, gv := range gvs {
+		m.activate(gv)
+	}
+}
+
+// maxRoutes bounds the routing results a Matcher keeps.
+const maxRoutes = 4096
+
+func (m *Matcher) routeFresh() {
+	e := m.e
 	for _, gv := range e.always {
 		m.activate(gv)
 	}
@@ -214,7 +327,7 @@ func (m *Matcher) Match(rec *Record) []Match {
 			clear(m.maskStamp)
 			m.candGen = 1
 		}
-		if m.e.ac != nil {
+		if m.e.pf.enabled {
 			m.scan()
 			if len(m.cands) > 1 {
 				slices.Sort(m.cands)
@@ -231,6 +344,20 @@ func (m *Matcher) Match(rec *Record) []Match {
 	}
 	m.rec = nil
 	return m.matches
+}
+
+// Field returns the first value of the field numbered id (see Engine.FieldID) in the record
+// of the last Match call, like Record.Get but without comparing names. The record must not
+// have changed since that call.
+func (m *Matcher) Field(id int32) (string, bool) {
+	if id < 0 || m.ctx.rec == nil {
+		return "", false
+	}
+	i := m.firstOf(id)
+	if i < 0 {
+		return "", false
+	}
+	return m.ctx.rec.fields[i].value, true
 }
 
 func (m *Matcher) evalVariant(gvi int32) {
@@ -280,142 +407,375 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	m.matches = append(m.matches, Match{Rule: er.rule, Evidence: m.evbuf[start:len(m.evbuf):len(m.evbuf)]})
 }
 
-// scan runs the automaton over the record's values and collects the candidate rules of the
-// active log sources. The values are first copied into one buffer, each as
-// markStart+value+markEnd (lower-cased when not ASCII; ASCII letters are folded by the byte
-// classes). The buffer is then cut into two halves that overlap by the longest literal minus
-// one, and both halves are scanned in the same loop: the two chains of dependent table loads
-// overlap in the CPU, which nearly halves the time per byte. Starting the second half at the
-// root state is exact because every literal is at most maxLiteralLen bytes long.
+// scan runs the prefilter over the record's values and collects the candidate rules of the
+// active log sources. Each value is scanned as markStart+value+markEnd (lower-cased when not
+// ASCII; ASCII letters are folded by the byte classes) by the automaton of its field in each
+// active log source group that has one, and by the keyword automaton of the active groups
+// when some of them have keyword searches (and its screen does not rule the value out). The
+// field and keyword automata step through a value in the same loop, long values as two halves,
+// so that their chains of dependent table loads overlap in the CPU.
+//
+// Event logs repeat themselves (the same images, parents, hashes and command lines come back
+// record after record), so the rule literal groups a value satisfies are remembered by value
+// (see memo) and replayed when the value comes back, instead of scanning it again.
 func (m *Matcher) scan() {
-	e := m.e
-	rec := m.rec
-	buf := m.scanBuf[:0]
-	for i := range rec.fields {
-		if !e.scanAll && !e.scanFids.has(m.fidOf[i]) {
-			continue
+	pf := &m.e.pf
+	m.sg = m.sg[:0]
+	for _, g := range m.groups {
+		if pf.byField[g] != nil {
+			m.sg = append(m.sg, g)
 		}
-		v := rec.fields[i].value
-		buf = append(buf, markStart)
-		if isASCII(v) {
-			buf = append(buf, v...)
-		} else {
-			buf = append(buf, rec.lowerAt(int32(i))...)
-		}
-		buf = append(buf, markEnd)
 	}
-	m.scanBuf = buf
+	kw := m.keywordAutomaton()
+	if len(m.sg) == 0 && kw == nil {
+		return
+	}
+	rec := m.rec
+	for i := range rec.fields {
+		fid := m.fidOf[i]
+		k := kw
+		if fid >= 0 {
+			for _, g := range m.sg {
+				for fa := pf.byField[g][fid]; fa >= 0; fa = pf.autos[fa].next {
+					m.scanField(int32(i), fa, k)
+					k = nil
+				}
+			}
+		}
+		if k != nil {
+			m.scanField(int32(i), -1, k)
+		}
+	}
+}
+
+// scanField scans the value of field i with field automaton fa (-1: none) and keyword
+// automaton k (nil: none), or replays the rule literal groups an earlier scan of the same
+// value satisfied. The keyword automaton only scans values its screen lets through.
+func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
+	pf := &m.e.pf
+	var f *fieldAutomaton
+	if fa >= 0 {
+		f = &pf.autos[fa]
+	}
+	raw := m.rec.fields[i].value
+	id := uint64(uint32(fa+1)) << 32
+	if k != nil {
+		id |= uint64(k.id)
+	}
+	var slot *memoEntry
+	var h uint64
+	if len(raw) <= memoMaxLen && (f != nil || len(raw) >= memoMinKeywordLen) {
+		var hit bool
+		if slot, h, hit = m.memo.find(id, raw); hit {
+			m.satisfy(m.memo.hitsOf(slot))
+			return
+		}
+	}
+	v := m.scanText(i)
+	if k != nil && !k.mayHold(v) {
+		k = nil
+	}
+	// A fresh stamp generation per value: the states reported are then all the states the
+	// value reaches, whose literal groups the memo keeps.
 	m.acGen++
 	if m.acGen == 0 {
 		clear(m.acStamp)
 		m.acGen = 1
 	}
-	const overlap = maxLiteralLen - 1
-	if len(buf) < 4*overlap {
-		m.scanRange(buf, 0, len(buf))
-		return
+	m.hits = m.hits[:0]
+	var kf *fieldAutomaton
+	if k != nil {
+		kf = &k.shards[0]
 	}
-	if len(buf) < 16*overlap {
-		mid := len(buf) / 2
-		m.scanPair(buf, mid, mid-overlap)
-		return
+	switch {
+	case f != nil && len(v) >= splitMinLen:
+		if kf == nil {
+			kf = &nullAutomaton
+		}
+		m.scanSplit(f, kf, v)
+	case f != nil && kf != nil:
+		m.scanTwo(f, kf, v)
+	case f != nil:
+		m.scanOne(f, v)
+	case kf != nil:
+		m.scanOne(kf, v)
 	}
-	q := len(buf) / 4
-	m.scanQuad(buf, q, overlap)
+	if k != nil {
+		for j := 1; j < len(k.shards); j++ {
+			m.scanOne(&k.shards[j], v)
+		}
+	}
+	if slot != nil {
+		m.memo.store(slot, h, id, raw, m.hits)
+	}
 }
 
-// scanQuad scans buf as four interleaved chains over its quarters (each quarter after the
-// first starts overlap bytes early, see scan).
-func (m *Matcher) scanQuad(buf []byte, q, overlap int) {
-	a := m.e.ac
+// keywordSet holds the automata over the keyword literals of a set of groups (several for
+// very many literals), built by the Engine when a Matcher first meets the set.
+type keywordSet struct {
+	shards []fieldAutomaton // base unset: each Matcher numbers the states its own way
+	screen *screen
+}
+
+// keywordAutomaton is a Matcher's use of a keywordSet.
+type keywordAutomaton struct {
+	shards []fieldAutomaton
+	id     uint32 // > 0, unique in its Matcher
+	screen *screen
+}
+
+// mayHold reports whether v may hold one of the automaton's literals.
+func (k *keywordAutomaton) mayHold(v string) bool { return k.screen.mayHold(v) }
+
+// keywordSet returns the keyword automata of the groups in key, building them once.
+func (e *Engine) keywordSet(key string) *keywordSet {
+	e.kwMu.Lock()
+	defer e.kwMu.Unlock()
+	if ks, ok := e.kwSets[key]; ok {
+		return ks
+	}
+	var entries []litEntry
+	for i := 0; i < len(key); i += 4 {
+		entries = append(entries, e.pf.keywords[binary.LittleEndian.Uint32([]byte(key[i:]))]...)
+	}
+	ks := &keywordSet{shards: newFieldAutomata(entries, e.ruleGroup, -1)}
+	var lits []string
+	for _, fa := range ks.shards {
+		lits = append(lits, fa.li.lits...)
+	}
+	ks.screen = newScreen(lits)
+	if e.kwSets == nil {
+		e.kwSets = map[string]*keywordSet{}
+	}
+	e.kwSets[key] = ks
+	return ks
+}
+
+// keywordAutomaton returns the keyword automaton of the active groups, or nil when none of
+// them has keyword searches.
+func (m *Matcher) keywordAutomaton() *keywordAutomaton {
+	kw := m.e.pf.keywords
+	key := m.kwKey[:0]
+	for _, g := range m.groups {
+		if kw[g] != nil {
+			key = binary.LittleEndian.AppendUint32(key, uint32(g))
+		}
+	}
+	if len(key) == 0 {
+		m.kwKey = key
+		return nil
+	}
+	if len(key) > 4 {
+		// Canonical order: the groups sorted.
+		n := len(key) / 4
+		for i := 1; i < n; i++ {
+			for j := i; j > 0 && binary.LittleEndian.Uint32(key[4*j-4:]) > binary.LittleEndian.Uint32(key[4*j:]); j-- {
+				var t [4]byte
+				copy(t[:], key[4*j-4:4*j])
+				copy(key[4*j-4:4*j], key[4*j:4*j+4])
+				copy(key[4*j:4*j+4], t[:])
+			}
+		}
+	}
+	m.kwKey = key
+	if m.kwValid && string(key) == string(m.kwLast) {
+		return m.kw
+	}
+	k, ok := m.kwCache[string(key)]
+	if !ok {
+		ks := m.e.keywordSet(string(key))
+		if len(ks.shards) > 0 {
+			k = &keywordAutomaton{id: uint32(len(m.kwCache) + 1), screen: ks.screen}
+			k.shards = slices.Clone(ks.shards)
+			for j := range k.shards {
+				k.shards[j].base = int32(len(m.acStamp))
+				m.acStamp = append(m.acStamp, make([]uint32, k.shards[j].ac.states)...)
+			}
+		}
+		if m.kwCache == nil {
+			m.kwCache = map[string]*keywordAutomaton{}
+		}
+		m.kwCache[string(key)] = k
+	}
+	m.kw, m.kwValid = k, true
+	m.kwLast = append(m.kwLast[:0], key...)
+	return k
+}
+
+// scanText is the text the prefilter scans for field i: its value, lower-cased unless ASCII.
+func (m *Matcher) scanText(i int32) string {
+	v := m.rec.fields[i].value
+	if isASCII(v) {
+		return v
+	}
+	return m.rec.lowerAt(i)
+}
+
+// scanOne scans markStart+v+markEnd with one automaton.
+func (m *Matcher) scanOne(fa *fieldAutomaton, v string) {
+	a := fa.ac
 	cls := &a.class
 	delta := a.delta
-	nd, ncls := a.ndense, a.ncls
-	p0 := buf[:q]
-	p1 := buf[q-overlap : 2*q]
-	p2 := buf[2*q-overlap : 3*q]
-	p3 := buf[3*q-overlap:]
-	n := len(p0)
-	p1, p2 = p1[:n+overlap], p2[:n+overlap]
-	var s0, s1, s2, s3 int32
-	// The later chains first catch up over their overlap.
-	for i := 0; i < overlap; i++ {
-		s1 = m.stepReport(s1, cls[p1[i]])
-		s2 = m.stepReport(s2, cls[p2[i]])
-		s3 = m.stepReport(s3, cls[p3[i]])
+	ncls := int(a.ncls)
+	stamp := m.acStamp[fa.base : fa.base+a.states]
+	gen := m.acGen
+	s := int(fa.start)
+	if s&outFlag != 0 {
+		s &^= outFlag
+		m.report(fa, int32(s))
 	}
-	p1, p2, p3 = p1[overlap:], p2[overlap:], p3[overlap:]
-	p1, p2 = p1[:n], p2[:n]
-	for i := 0; i < n; i++ {
-		c0, c1, c2, c3 := cls[p0[i]], cls[p1[i]], cls[p2[i]], cls[p3[i]]
-		var t0, t1, t2, t3 int32
-		if s0 < nd {
-			t0 = delta[s0*ncls+int32(c0)]
-		} else {
-			t0 = a.step(s0, c0)
-		}
-		if s1 < nd {
-			t1 = delta[s1*ncls+int32(c1)]
-		} else {
-			t1 = a.step(s1, c1)
-		}
-		if s2 < nd {
-			t2 = delta[s2*ncls+int32(c2)]
-		} else {
-			t2 = a.step(s2, c2)
-		}
-		if s3 < nd {
-			t3 = delta[s3*ncls+int32(c3)]
-		} else {
-			t3 = a.step(s3, c3)
-		}
-		if t0|t1|t2|t3 < 0 {
-			if t0 < 0 {
-				if t0 = ^t0; m.acStamp[t0] != m.acGen {
-					m.report(t0)
-				}
-			}
-			if t1 < 0 {
-				if t1 = ^t1; m.acStamp[t1] != m.acGen {
-					m.report(t1)
-				}
-			}
-			if t2 < 0 {
-				if t2 = ^t2; m.acStamp[t2] != m.acGen {
-					m.report(t2)
-				}
-			}
-			if t3 < 0 {
-				if t3 = ^t3; m.acStamp[t3] != m.acGen {
-					m.report(t3)
-				}
+	for i := 0; i < len(v); i++ {
+		t := int(delta[s*ncls+int(cls[v[i]])])
+		if t&outFlag != 0 {
+			if t &^= outFlag; stamp[t] != gen {
+				m.report(fa, int32(t))
 			}
 		}
-		s0, s1, s2, s3 = t0, t1, t2, t3
+		s = t
 	}
-	for _, b := range p3[n:] {
-		s3 = m.stepReport(s3, cls[b])
+	if t := int(delta[s*ncls+int(cls[markEnd])]); t&outFlag != 0 {
+		m.report(fa, int32(t&^outFlag))
 	}
 }
 
-func (m *Matcher) stepReport(s int32, c uint8) int32 {
-	t := m.e.ac.step(s, c)
-	if t < 0 {
-		t = ^t
-		m.report(t)
+// scanTwo scans markStart+v+markEnd with field automaton fa and the first keyword automaton
+// fb in one loop.
+func (m *Matcher) scanTwo(fa, fb *fieldAutomaton, v string) {
+	a, b := fa.ac, fb.ac
+	clsA, clsB := &a.class, &b.class
+	deltaA, deltaB := a.delta, b.delta
+	nclsA, nclsB := int(a.ncls), int(b.ncls)
+	stampA := m.acStamp[fa.base : fa.base+a.states]
+	stampB := m.acStamp[fb.base : fb.base+b.states]
+	gen := m.acGen
+	sa, sb := int(fa.start), int(fb.start)
+	if sa&outFlag != 0 {
+		sa &^= outFlag
+		m.report(fa, int32(sa))
 	}
-	return t
+	if sb&outFlag != 0 {
+		sb &^= outFlag
+		m.report(fb, int32(sb))
+	}
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		ta := int(deltaA[sa*nclsA+int(clsA[ch])])
+		tb := int(deltaB[sb*nclsB+int(clsB[ch])])
+		if (ta|tb)&outFlag != 0 {
+			if ta&outFlag != 0 {
+				if ta &^= outFlag; stampA[ta] != gen {
+					m.report(fa, int32(ta))
+				}
+			}
+			if tb&outFlag != 0 {
+				if tb &^= outFlag; stampB[tb] != gen {
+					m.report(fb, int32(tb))
+				}
+			}
+		}
+		sa, sb = ta, tb
+	}
+	if t := int(deltaA[sa*nclsA+int(clsA[markEnd])]); t&outFlag != 0 {
+		m.report(fa, int32(t&^outFlag))
+	}
+	if t := int(deltaB[sb*nclsB+int(clsB[markEnd])]); t&outFlag != 0 {
+		m.report(fb, int32(t&^outFlag))
+	}
 }
 
-// report records the candidates of every literal ending in state t (and its suffix chain).
-func (m *Matcher) report(t int32) {
-	e := m.e
-	a, li := e.ac, e.li
+// splitMinLen is the shortest value scanSplit scans.
+const splitMinLen = 32
+
+// scanSplit scans markStart+v+markEnd with field automaton fa and the first keyword automaton
+// fb (nullAutomaton when there is none) as two halves side by side: four chains of dependent
+// table loads, whose cache misses then overlap. The second half starts at the root
+// maxLiteralLen-1 bytes early, which finds every literal ending in it.
+func (m *Matcher) scanSplit(fa, fb *fieldAutomaton, v string) {
+	a, b := fa.ac, fb.ac
+	clsA, clsB := &a.class, &b.class
+	deltaA, deltaB := a.delta, b.delta
+	nclsA, nclsB := int(a.ncls), int(b.ncls)
+	stampA := m.acStamp[fa.base : fa.base+a.states]
+	stampB := m.acStamp[fb.base : fb.base+b.states]
+	gen := m.acGen
+	const overlap = maxLiteralLen - 1
+	mid := (len(v) + overlap) / 2
+	p, q := v[:mid], v[mid-overlap:]
+	sa, sb := int(fa.start), int(fb.start)
+	var sc, sd int // second half: from the roots
+	if sa&outFlag != 0 {
+		sa &^= outFlag
+		m.report(fa, int32(sa))
+	}
+	if sb&outFlag != 0 {
+		sb &^= outFlag
+		m.report(fb, int32(sb))
+	}
+	q2 := q[:len(p)]
+	for i := 0; i < len(p); i++ {
+		c1, c2 := p[i], q2[i]
+		ta := int(deltaA[sa*nclsA+int(clsA[c1])])
+		tb := int(deltaB[sb*nclsB+int(clsB[c1])])
+		tc := int(deltaA[sc*nclsA+int(clsA[c2])])
+		td := int(deltaB[sd*nclsB+int(clsB[c2])])
+		if (ta|tb|tc|td)&outFlag != 0 {
+			if ta&outFlag != 0 {
+				if ta &^= outFlag; stampA[ta] != gen {
+					m.report(fa, int32(ta))
+				}
+			}
+			if tb&outFlag != 0 {
+				if tb &^= outFlag; stampB[tb] != gen {
+					m.report(fb, int32(tb))
+				}
+			}
+			if tc&outFlag != 0 {
+				if tc &^= outFlag; stampA[tc] != gen {
+					m.report(fa, int32(tc))
+				}
+			}
+			if td&outFlag != 0 {
+				if td &^= outFlag; stampB[td] != gen {
+					m.report(fb, int32(td))
+				}
+			}
+		}
+		sa, sb, sc, sd = ta, tb, tc, td
+	}
+	for i := len(p); i < len(q); i++ {
+		c := q[i]
+		tc := int(deltaA[sc*nclsA+int(clsA[c])])
+		if tc&outFlag != 0 {
+			if tc &^= outFlag; stampA[tc] != gen {
+				m.report(fa, int32(tc))
+			}
+		}
+		td := int(deltaB[sd*nclsB+int(clsB[c])])
+		if td&outFlag != 0 {
+			if td &^= outFlag; stampB[td] != gen {
+				m.report(fb, int32(td))
+			}
+		}
+		sc, sd = tc, td
+	}
+	if t := int(deltaA[sc*nclsA+int(clsA[markEnd])]); t&outFlag != 0 {
+		m.report(fa, int32(t&^outFlag))
+	}
+	if t := int(deltaB[sd*nclsB+int(clsB[markEnd])]); t&outFlag != 0 {
+		m.report(fb, int32(t&^outFlag))
+	}
+}
+
+// report records the rule literal groups of every literal ending in state t of fa (and its
+// suffix chain) as satisfied, and appends them to m.hits.
+func (m *Matcher) report(fa *fieldAutomaton, t int32) {
+	a, li := fa.ac, fa.li
+	stamp := m.acStamp[fa.base : fa.base+a.states]
 	for st := t; st >= 0; st = a.dict[st] {
-		if m.acStamp[st] == m.acGen {
+		if stamp[st] == m.acGen {
 			return
 		}
-		m.acStamp[st] = m.acGen
+		stamp[st] = m.acGen
 		slot := a.out[st]
 		if slot < 0 {
 			continue
@@ -424,90 +784,31 @@ func (m *Matcher) report(t int32) {
 			if m.grpStamp[run.group] != m.gen {
 				continue
 			}
-			for _, x := range li.rules[run.start:run.end] {
-				ri := int32(x >> 2)
-				if m.candStamp[ri] == m.candGen {
-					continue
-				}
-				bit := uint8(1) << (x & 3)
-				mask := bit
-				if m.maskStamp[ri] == m.candGen {
-					mask |= m.mask[ri]
-				}
-				m.maskStamp[ri] = m.candGen
-				m.mask[ri] = mask
-				if mask == li.full[ri] {
-					m.candStamp[ri] = m.candGen
-					m.cands = append(m.cands, ri)
-				}
-			}
+			groups := li.rules[run.start:run.end]
+			m.hits = append(m.hits, groups...)
+			m.satisfy(groups)
 		}
 	}
 }
 
-// step is one automaton transition (flagged like automaton.delta).
-func (a *automaton) step(s int32, c uint8) int32 {
-	if s < a.ndense {
-		return a.delta[s*a.ncls+int32(c)]
-	}
-	if c == 0 {
-		return 0
-	}
-	return a.next(s, c)
-}
-
-func (m *Matcher) scanRange(buf []byte, from, to int) {
-	a := m.e.ac
-	s := int32(0)
-	for _, b := range buf[from:to] {
-		t := a.step(s, a.class[b])
-		if t < 0 {
-			t = ^t
-			m.report(t)
+// satisfy records rule literal groups (rule index << 2 | group) as satisfied: a rule whose
+// groups are all satisfied becomes a candidate.
+func (m *Matcher) satisfy(groups []uint32) {
+	full := m.e.pf.full
+	for _, x := range groups {
+		ri := int32(x >> 2)
+		if m.candStamp[ri] == m.candGen {
+			continue
 		}
-		s = t
-	}
-}
-
-// scanPair scans buf[:end1] and buf[start2:] in one interleaved loop.
-func (m *Matcher) scanPair(buf []byte, end1, start2 int) {
-	a := m.e.ac
-	cls := &a.class
-	delta := a.delta
-	nd, ncls := a.ndense, a.ncls
-	first, second := buf[:end1], buf[start2:]
-	n := min(len(first), len(second))
-	first, second = first[:n], second[:len(second)]
-	s1, s2 := int32(0), int32(0)
-	for i := 0; i < n; i++ {
-		c1, c2 := cls[first[i]], cls[second[i]]
-		var t1, t2 int32
-		if s1 < nd {
-			t1 = delta[s1*ncls+int32(c1)]
-		} else {
-			t1 = a.step(s1, c1)
+		mask := uint8(1) << (x & 3)
+		if m.maskStamp[ri] == m.candGen {
+			mask |= m.mask[ri]
 		}
-		if s2 < nd {
-			t2 = delta[s2*ncls+int32(c2)]
-		} else {
-			t2 = a.step(s2, c2)
+		m.maskStamp[ri] = m.candGen
+		m.mask[ri] = mask
+		if mask == full[ri] {
+			m.candStamp[ri] = m.candGen
+			m.cands = append(m.cands, ri)
 		}
-		if t1 < 0 {
-			t1 = ^t1
-			m.report(t1)
-		}
-		if t2 < 0 {
-			t2 = ^t2
-			m.report(t2)
-		}
-		s1, s2 = t1, t2
-	}
-	for _, b := range second[n:] {
-		t := a.step(s2, cls[b])
-		if t < 0 {
-			t = ^t
-			m.report(t)
-		}
-		s2 = t
 	}
 }

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -179,3 +180,87 @@ const (
 	markStart = 0x00
 	markEnd   = 0x01
 )
+
+// minIndexedPatterns is the shortest list of plain patterns (exact, prefix, suffix) that
+// newPatternIndex indexes: below it, trying each pattern is as fast.
+const minIndexedPatterns = 16
+
+// patternIndex matches a long OR of patterns: exact values by one set lookup, prefixes and
+// suffixes by one lookup per distinct length, the other patterns one by one.
+type patternIndex struct {
+	exact    map[string]struct{}
+	prefix   map[string]struct{}
+	suffix   map[string]struct{}
+	preLens  []int // distinct prefix lengths, ascending
+	sufLens  []int
+	patterns []pattern // the others
+}
+
+// newPatternIndex indexes pats, or returns nil when too few are plain.
+func newPatternIndex(pats []pattern) *patternIndex {
+	plain := 0
+	for i := range pats {
+		switch pats[i].kind {
+		case patExact, patPrefix, patSuffix:
+			plain++
+		}
+	}
+	if plain < minIndexedPatterns {
+		return nil
+	}
+	x := &patternIndex{exact: map[string]struct{}{}, prefix: map[string]struct{}{}, suffix: map[string]struct{}{}}
+	for _, p := range pats {
+		switch p.kind {
+		case patExact:
+			x.exact[p.a] = struct{}{}
+		case patPrefix:
+			if _, ok := x.prefix[p.a]; !ok {
+				x.prefix[p.a] = struct{}{}
+				x.preLens = append(x.preLens, len(p.a))
+			}
+		case patSuffix:
+			if _, ok := x.suffix[p.a]; !ok {
+				x.suffix[p.a] = struct{}{}
+				x.sufLens = append(x.sufLens, len(p.a))
+			}
+		default:
+			x.patterns = append(x.patterns, p)
+		}
+	}
+	slices.Sort(x.preLens)
+	x.preLens = slices.Compact(x.preLens)
+	slices.Sort(x.sufLens)
+	x.sufLens = slices.Compact(x.sufLens)
+	return x
+}
+
+// match reports whether v matches one of the patterns.
+func (x *patternIndex) match(v string) bool {
+	if len(x.exact) > 0 {
+		if _, ok := x.exact[v]; ok {
+			return true
+		}
+	}
+	for _, n := range x.sufLens {
+		if n > len(v) {
+			break
+		}
+		if _, ok := x.suffix[v[len(v)-n:]]; ok {
+			return true
+		}
+	}
+	for _, n := range x.preLens {
+		if n > len(v) {
+			break
+		}
+		if _, ok := x.prefix[v[:n]]; ok {
+			return true
+		}
+	}
+	for i := range x.patterns {
+		if x.patterns[i].match(v) {
+			return true
+		}
+	}
+	return false
+}

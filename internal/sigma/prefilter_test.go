@@ -45,35 +45,53 @@ func TestPrefilterEquivalence(t *testing.T) {
 		t.Logf("ignoreLogSource=%v: %d events, %d matches", ignore, len(evs), total)
 	}
 
-	// Synthetic events: values stitched from literals of random rules, case-scrambled.
+	// Synthetic events: values stitched from literals of random rules, case-scrambled, in
+	// random fields and in the fields the literals belong to.
 	eng, _ := NewEngine(rs, EngineOptions{IgnoreLogSource: true})
 	full, _ := NewEngine(rs, EngineOptions{IgnoreLogSource: true, DisablePrefilter: true})
-	li := eng.li
-	if li == nil {
-		t.Fatal("no literal index")
+	type lit struct {
+		s     string
+		field string // "" for keyword literals
+	}
+	var lits []lit
+	for _, fa := range eng.pf.autos {
+		field := ""
+		if fa.fid >= 0 {
+			field = eng.fields.names[fa.fid]
+		}
+		for _, l := range fa.li.lits {
+			lits = append(lits, lit{strings.Trim(l, "\x00\x01"), field})
+		}
+	}
+	if len(lits) == 0 {
+		t.Fatal("no prefilter literals")
 	}
 	fields := eng.fields.names
 	rnd := rand.New(rand.NewPCG(1, 2))
 	mw, mo := eng.NewMatcher(), full.NewMatcher()
 	var rec Record
 	matched := 0
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < 6000; i++ {
 		rec.Reset()
 		nf := 1 + rnd.IntN(6)
 		for f := 0; f < nf; f++ {
 			var b strings.Builder
+			name := fields[rnd.IntN(len(fields))]
 			for k := rnd.IntN(3); k >= 0; k-- {
-				lit := li.lits[rnd.IntN(len(li.lits))]
-				lit = strings.Trim(lit, "\x00\x01")
-				if rnd.IntN(2) == 0 {
-					lit = strings.ToUpper(lit)
+				l := lits[rnd.IntN(len(lits))]
+				if k == 0 && l.field != "" && rnd.IntN(2) == 0 {
+					name = l.field
 				}
-				b.WriteString(lit)
+				s := l.s
+				if rnd.IntN(2) == 0 {
+					s = strings.ToUpper(s)
+				}
+				b.WriteString(s)
 				if rnd.IntN(3) == 0 {
 					b.WriteString(" ")
 				}
 			}
-			rec.Add(fields[rnd.IntN(len(fields))], b.String())
+			rec.Add(name, b.String())
 		}
 		a, c := matchIDs(mw, &rec), matchIDs(mo, &rec)
 		matched += len(c)
@@ -82,4 +100,83 @@ func TestPrefilterEquivalence(t *testing.T) {
 		}
 	}
 	t.Logf("synthetic: %d matches", matched)
+}
+
+// TestPrefilterShardedAutomata matches a rule with more literals in one field than one
+// automaton holds: every literal must still make it a candidate.
+func TestPrefilterShardedAutomata(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var vals []string
+	var b strings.Builder
+	b.WriteString("sel:\n  CommandLine|contains:\n")
+	for len(vals) < 4000 {
+		var v strings.Builder
+		for k := 0; k < maxLiteralLen; k++ {
+			v.WriteByte(alpha[rnd.IntN(len(alpha))])
+		}
+		vals = append(vals, v.String())
+		b.WriteString("    - '" + v.String() + "'\n")
+	}
+	b.WriteString("condition: sel")
+	eng, err := compileOne(t, b.String(), EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(eng.pf.autos); n < 2 {
+		t.Fatalf("%d automata, want several", n)
+	}
+	m := eng.NewMatcher()
+	for i := 0; i < 300; i++ {
+		v := vals[rnd.IntN(len(vals))]
+		rec := record("Image", "x.exe", "CommandLine", "run "+strings.ToUpper(v)+" now")
+		if len(m.Match(rec)) != 1 {
+			t.Fatalf("value %q: no match", v)
+		}
+	}
+	if len(m.Match(record("CommandLine", "nothing to see"))) != 0 {
+		t.Fatal("match without a literal")
+	}
+}
+
+// TestMatcherReuse checks that what a Matcher remembers from record to record (the field
+// links of a record shape, the routing, the prefilter memo, keyword automata) never changes
+// a result: one Matcher over a shuffled sequence of events, with repeats and with names
+// passed as stable strings or copied, agrees with a fresh Matcher per event.
+func TestMatcherReuse(t *testing.T) {
+	eng, _ := NewEngine(windowsRuleSet(t), EngineOptions{})
+	events := regressionEvents(t)
+	rnd := rand.New(rand.NewPCG(21, 22))
+	interned := map[string]string{}
+	long := eng.NewMatcher()
+	var rec, flat Record
+	n := 2000
+	if testing.Short() {
+		n = 500
+	}
+	for i := 0; i < n; i++ {
+		ev := events[rnd.IntN(len(events))]
+		if err := flat.ResetJSON(ev); err != nil {
+			t.Fatal(err)
+		}
+		rec.Reset()
+		stable := rnd.IntN(2) == 0
+		for name, value := range flat.All() {
+			if stable {
+				s, ok := interned[name]
+				if !ok {
+					s = strings.Clone(name)
+					interned[s] = s
+				}
+				rec.AddStable(s, value)
+			} else {
+				rec.Add(name, value)
+			}
+		}
+		got := matchIDs(long, &rec)
+		want := matchIDs(eng.NewMatcher(), &rec)
+		if !slices.Equal(got, want) {
+			t.Fatalf("event %d: reused matcher %v, fresh matcher %v", i, got, want)
+		}
+	}
 }

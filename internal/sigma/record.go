@@ -19,6 +19,8 @@ type Record struct {
 	buf    []byte // arena for copied names and values
 	lbuf   []byte // arena for lower-cased values
 	hints  [3]string
+	// unstable is set when a field name may change after it was added (see AddStable).
+	unstable bool
 
 	// JSON builder scratch, kept for reuse.
 	jp jsonParser
@@ -44,16 +46,27 @@ func (r *Record) Reset() {
 	r.buf = r.buf[:0]
 	r.lbuf = r.lbuf[:0]
 	r.hints = [3]string{}
+	r.unstable = false
 }
 
 // Add appends a field. name and value are used as they are, not copied.
 func (r *Record) Add(name, value string) {
+	r.fields = append(r.fields, recField{name: name, value: value})
+	r.unstable = true
+}
+
+// AddStable appends a field like Add, for a name whose bytes never change (a constant, or a
+// string interned by a parser and shared by the records of one shape). A Matcher may then
+// keep the name past Reset and recognise the next record's names by identity, without
+// comparing their bytes.
+func (r *Record) AddStable(name, value string) {
 	r.fields = append(r.fields, recField{name: name, value: value})
 }
 
 // AddBytes appends a field, copying name and value into the record's memory.
 func (r *Record) AddBytes(name, value []byte) {
 	r.fields = append(r.fields, recField{name: r.intern(name), value: r.intern(value)})
+	r.unstable = true
 }
 
 // intern copies b into the record arena and returns a string view of the copy.
@@ -150,6 +163,7 @@ func (r *Record) lowerAt(i int32) string {
 // ResetPairs replaces the record's content with the given pairs (copied).
 func (r *Record) ResetPairs(pairs iter.Seq2[string, string]) {
 	r.Reset()
+	r.unstable = true
 	for k, v := range pairs {
 		r.fields = append(r.fields, recField{name: r.internString(k), value: r.internString(v)})
 	}

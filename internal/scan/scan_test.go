@@ -1,0 +1,131 @@
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/sigma"
+)
+
+const dataDir = "../../../shared/data"
+
+// sampleFiles returns the evtx-attack-samples files (277 files, 8,255 records).
+func sampleFiles(t testing.TB) []string {
+	t.Helper()
+	dir := filepath.Join(dataDir, "evtx-attack-samples")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("attack samples not available: %v", err)
+	}
+	files, err := Files([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+var (
+	rulesOnce sync.Once
+	rulesSet  *sigma.RuleSet
+)
+
+// windowsRules loads the rule folders `vigil scan` is measured with.
+func windowsRules(t testing.TB) *sigma.RuleSet {
+	t.Helper()
+	root := filepath.Join(dataDir, "sigma")
+	if _, err := os.Stat(root); err != nil {
+		t.Skipf("sigma rules not available: %v", err)
+	}
+	rulesOnce.Do(func() {
+		var src []sigma.Source
+		for _, d := range []string{"rules/windows", "rules-emerging-threats", "rules-threat-hunting"} {
+			src = append(src, sigma.DirSource(filepath.Join(root, d)))
+		}
+		rulesSet, _ = sigma.LoadSources(src, sigma.LoadOptions{})
+	})
+	return rulesSet
+}
+
+func runScan(t testing.TB, files []string, opt Options) ([]Detection, Stats) {
+	t.Helper()
+	var dets []Detection
+	st, err := Run(context.Background(), files, opt, func(d Detection) { dets = append(dets, d) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dets, st
+}
+
+// TestScanPrefilterEquivalence scans the attack samples with the engine's literal prefilter
+// and without it: the detections, their evidence and identifying fields must be the same.
+func TestScanPrefilterEquivalence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans every sample twice")
+	}
+	files := sampleFiles(t)
+	rs := windowsRules(t)
+	with, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	without, _ := sigma.NewEngine(rs, sigma.EngineOptions{DisablePrefilter: true})
+	a, sa := runScan(t, files, Options{Engine: with, Rules: rs, Workers: 2})
+	b, sb := runScan(t, files, Options{Engine: without, Rules: rs})
+	if sa.Records != 8255 || sa.Records != sb.Records {
+		t.Fatalf("records: %d with the prefilter, %d without", sa.Records, sb.Records)
+	}
+	if len(a) == 0 {
+		t.Fatal("no detections")
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d detections with the prefilter, %d without", len(a), len(b))
+	}
+	for i := range a {
+		ja, _ := json.Marshal(a[i])
+		jb, _ := json.Marshal(b[i])
+		if !slices.Equal(ja, jb) {
+			t.Fatalf("detection %d:\n with    %s\n without %s", i, ja, jb)
+		}
+	}
+	t.Logf("%d records, %d detections", sa.Records, len(a))
+}
+
+// cpuTime returns the CPU time the process has used: steadier than wall time on a shared
+// machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchScan(b *testing.B, parseOnly bool) {
+	files := sampleFiles(b)
+	rs := windowsRules(b)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	opt := Options{Engine: eng, Rules: rs, Workers: 1, ParseOnly: parseOnly}
+	runScan(b, files, opt) // warm the page cache
+	b.ReportAllocs()
+	b.ResetTimer()
+	var records int64
+	cpu0 := cpuTime()
+	for b.Loop() {
+		_, st := runScan(b, files, opt)
+		records += st.Records
+	}
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(records), "cpu-ns/record")
+	b.ReportMetric(float64(records)/cpu.Seconds(), "records/cpu-s")
+}
+
+// BenchmarkScanParseOnly reads every record of the attack samples on one worker: the
+// baseline of `vigil scan --parse-only`.
+func BenchmarkScanParseOnly(b *testing.B) { benchScan(b, true) }
+
+// BenchmarkScan reads and matches every record of the attack samples against the Windows,
+// emerging-threats and threat-hunting rules on one worker, as `vigil scan` does.
+func BenchmarkScan(b *testing.B) { benchScan(b, false) }
