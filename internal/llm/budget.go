@@ -27,8 +27,31 @@ type Budget struct {
 	// day is the UTC midnight that starts the day dayUsed counts.
 	day     time.Time
 	dayUsed int64
-	// incidents maps an incident to the tokens committed and reserved for it.
+	// incidents maps an incident to the tokens committed and reserved for it; older holds the
+	// previous generation (see count). Together they keep at most 2*maxIncidents entries.
 	incidents map[string]int64
+	older     map[string]int64
+}
+
+// maxIncidents bounds the incidents a generation of the per-incident counts holds. An incident's
+// count is forgotten only after this many other incidents have been charged since its last call.
+const maxIncidents = 1 << 16
+
+// count returns incident's count, moving it from the older generation into the current one, and
+// starts a new generation when the current one is full. b.mu is held.
+func (b *Budget) count(incident string) int64 {
+	if used, ok := b.incidents[incident]; ok {
+		return used
+	}
+	used, ok := b.older[incident]
+	if ok {
+		delete(b.older, incident)
+	}
+	if len(b.incidents) >= maxIncidents {
+		b.older, b.incidents = b.incidents, make(map[string]int64)
+	}
+	b.incidents[incident] = used
+	return used
 }
 
 // NewBudget returns a Budget enforcing l. now is the clock (time.Now when nil); tests inject one
@@ -74,7 +97,7 @@ func (b *Budget) Reserve(incident string, estimate int64) (*Reservation, error) 
 		return nil, fmt.Errorf("%w: day: %d of %d tokens used, %d more asked", ErrBudget, b.dayUsed, l, estimate)
 	}
 	if incident != "" {
-		used := b.incidents[incident]
+		used := b.count(incident)
 		if l := b.limits.PerIncident; l > 0 && used+estimate > l {
 			return nil, fmt.Errorf("%w: incident %s: %d of %d tokens used, %d more asked", ErrBudget, incident, used, l, estimate)
 		}
@@ -117,6 +140,8 @@ func (r *Reservation) settle(spent int64) {
 	if r.incident != "" {
 		if used, ok := b.incidents[r.incident]; ok {
 			b.incidents[r.incident] = max(used-r.tokens+spent, 0)
+		} else if used, ok := b.older[r.incident]; ok {
+			b.older[r.incident] = max(used-r.tokens+spent, 0)
 		}
 	}
 }
@@ -126,7 +151,10 @@ func (b *Budget) Used(incident string) (incidentTokens, dayTokens int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.rollover()
-	return b.incidents[incident], b.dayUsed
+	if used, ok := b.incidents[incident]; ok {
+		return used, b.dayUsed
+	}
+	return b.older[incident], b.dayUsed
 }
 
 // Forget drops the count of a finished incident, so the map of incidents stays small. A later
@@ -135,4 +163,5 @@ func (b *Budget) Forget(incident string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.incidents, incident)
+	delete(b.older, incident)
 }

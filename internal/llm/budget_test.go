@@ -2,6 +2,7 @@ package llm
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,5 +167,34 @@ func TestBudgetConcurrent(t *testing.T) {
 		if n, _ := b.Used(inc); n > limit/2 {
 			t.Errorf("incident %s = %d", inc, n)
 		}
+	}
+}
+
+func TestBudgetIncidentCountsBounded(t *testing.T) {
+	b := NewBudget(Limits{PerIncident: 100}, nil)
+	r, err := b.Reserve("first", 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Commit(Usage{TotalTokens: 90})
+	// Fewer than maxIncidents others: the first incident's count survives a generation change.
+	for i := range maxIncidents {
+		if _, err := b.Reserve(fmt.Sprintf("other-%d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Reserve("first", 20); !errors.Is(err, ErrBudget) {
+		t.Fatalf("count of a recent incident forgotten: %v", err)
+	}
+	for i := range 2 * maxIncidents {
+		if _, err := b.Reserve(fmt.Sprintf("more-%d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(b.incidents) + len(b.older); n > 2*maxIncidents {
+		t.Fatalf("%d incident counts held, want at most %d", n, 2*maxIncidents)
+	}
+	if inc, _ := b.Used("first"); inc != 0 {
+		t.Fatalf("long-idle incident still counted: %d", inc)
 	}
 }
