@@ -645,6 +645,9 @@ func recommend(verdict string, fs []Finding, recipes []*Recipe, st *State) []str
 				}
 				for _, v := range entities(st.Incident, st.Alerts, kind, 10) {
 					if kind == "host" {
+						if !hostImplicated(v, st.Alerts) {
+							continue
+						}
 						v = shortHost(v)
 					}
 					add(name + " " + kind + ":" + v)
@@ -652,7 +655,54 @@ func recommend(verdict string, fs []Finding, recipes []*Recipe, st *State) []str
 			}
 		}
 	}
-	return out
+	kept := out[:0]
+	for _, a := range out {
+		if _, target, _ := strings.Cut(a, " "); strings.HasPrefix(target, "user:") && !actionableAccount(strings.TrimPrefix(target, "user:")) {
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept
+}
+
+// actionableAccount reports whether an account may be the target of an account action: machine
+// accounts (NAME$) and the built-in service identities are not people, and disabling or resetting
+// them would take a host or a domain controller down rather than stop an attacker.
+func actionableAccount(u string) bool {
+	u = strings.ToLower(strings.TrimSpace(u))
+	if u == "" || strings.HasSuffix(u, "$") {
+		return false
+	}
+	if _, name, ok := strings.Cut(u, `\`); ok {
+		if strings.HasPrefix(u, `nt authority\`) || strings.HasPrefix(u, `nt service\`) || strings.HasPrefix(u, `window manager\`) || strings.HasPrefix(u, `font driver host\`) {
+			return false
+		}
+		u = name
+	}
+	switch u {
+	case "system", "local service", "network service", "localservice", "networkservice", "anonymous logon", "anonymous", "-":
+		return false
+	}
+	return true
+}
+
+// hostImplicated reports whether a recipe's host action may name host: an incident host only
+// seen through informational or low alerts (a logoff, a policy change) is context, not a target.
+// Hosts that findings name directly (lateral movement, an indicator contact) are added by the
+// findings themselves.
+func hostImplicated(host string, alerts []event.Alert) bool {
+	h := shortHost(host)
+	seen := false
+	for i := range alerts {
+		if shortHost(alerts[i].Host) != h {
+			continue
+		}
+		seen = true
+		if alerts[i].Severity >= event.SeverityMedium {
+			return true
+		}
+	}
+	return !seen // a host the alerts do not carry (an entity from the graph): keep the recipe's choice
 }
 
 func summary(inc *event.Incident, verdict string, conf float64, fs []Finding, out Outcome) string {

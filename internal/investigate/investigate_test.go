@@ -419,3 +419,29 @@ func TestBuiltinRecipesLoad(t *testing.T) {
 		t.Errorf("bad recipe: %v", err)
 	}
 }
+
+// TestRecommendationsSpareMachineAccountsAndBystanderHosts: a recipe's "every user" and "every
+// host" actions skip machine accounts, built-in service identities, and hosts the incident only
+// touches through informational or low alerts (a logoff on a domain controller).
+func TestRecommendationsSpareMachineAccountsAndBystanderHosts(t *testing.T) {
+	yaml := strings.Replace(recipeYAML, "actions: [revoke_sessions user]", "actions: [revoke_sessions user, contain_host host]", 1)
+	r := newRig(t, func(o *investigate.Options, _ *rig) { o.Recipes = recipes(t, yaml) })
+	r.check.res = finding("compromised", 3)
+	inc, als := incident(0.7)
+	inc.Users = []string{`example\bob`, `example\WS01$`, `NT AUTHORITY\SYSTEM`, `local service`}
+	inc.Hosts = []string{"ws01.example.com", "dc01.example.com"}
+	als[0].Host, als[0].Severity = "ws01.example.com", event.SeverityHigh
+	als = append(als, event.Alert{ID: "al_2", RuleTitle: "User Logoff Event", Host: "dc01.example.com", Severity: event.SeverityInfo,
+		Tactics: []string{"TA0040"}, Time: als[0].Time, EventIDs: []string{"ev_2"}})
+	out, err := r.inv.Investigate(context.Background(), inc, als)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Report.Verdict != event.VerdictTruePositive {
+		t.Fatalf("verdict %s", out.Report.Verdict)
+	}
+	got := strings.Join(out.Recommended, ",")
+	if got != `revoke_sessions user:example\bob,contain_host host:ws01` {
+		t.Fatalf("recommended %q", got)
+	}
+}

@@ -262,7 +262,11 @@ func alertEvents(ctx context.Context, d *Data, id string) (Result, error) {
 		switch t {
 		case "TA0040", "TA0006", "TA0008":
 			// Endpoint detections of impact, credential theft or lateral movement call for
-			// containing the host; lateral movement also for the account it used.
+			// containing the host; lateral movement also for the account it used. Informational
+			// and low rules (a logoff tagged "impact") are context, not grounds to isolate.
+			if a.Severity < event.SeverityMedium {
+				continue
+			}
 			if host != "" {
 				f.Actions = append(f.Actions, "contain_host host:"+host)
 			}
