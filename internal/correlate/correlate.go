@@ -47,6 +47,9 @@ type Options struct {
 	MaxEntities int
 	// IDPrefix seeds incident IDs (tests use it for stable IDs).
 	IDSeed string
+	// Users resolves user names to one key per account (shared with the entity graph, which
+	// teaches it). Nil uses a table of the correlator's own that nothing teaches.
+	Users *Users
 }
 
 func (o *Options) defaults() {
@@ -76,6 +79,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxEntities <= 0 {
 		o.MaxEntities = 200
+	}
+	if o.Users == nil {
+		o.Users = NewUsers(0)
 	}
 }
 
@@ -128,12 +134,15 @@ type Correlator struct {
 	oldest   int64
 	seq      int
 	now      int64
+	// apart holds the pairs of incidents an analyst split apart, which automatic
+	// consolidation must not merge again (key: the two IDs in order).
+	apart map[[2]string]time.Time
 }
 
 // New returns an empty Correlator.
 func New(opts Options) *Correlator {
 	opts.defaults()
-	return &Correlator{opts: opts, byID: map[string]*event.Incident{}, outcomes: map[string]outcome{}}
+	return &Correlator{opts: opts, byID: map[string]*event.Incident{}, outcomes: map[string]outcome{}, apart: map[[2]string]time.Time{}}
 }
 
 // Resume adds incidents (open ones loaded from the store after a restart).
@@ -154,11 +163,12 @@ func (c *Correlator) Incident(id string) (*event.Incident, bool) {
 	return inc, ok
 }
 
-func alertKeys(a *event.Alert) []string {
+// alertKeys returns the keys of an alert's entities, users resolved to their account.
+func (c *Correlator) alertKeys(a *event.Alert) []string {
 	var keys []string
 	for _, e := range a.Entities {
 		if e.Value != "" {
-			keys = append(keys, e.Key())
+			keys = append(keys, c.entity(e).Key())
 		}
 	}
 	if a.Host != "" {
@@ -185,7 +195,7 @@ func (c *Correlator) Place(a *event.Alert) Placement {
 	}
 	c.expire(t)
 	tr := a.Triage
-	keys := alertKeys(a)
+	keys := c.alertKeys(a)
 	host := strings.ToLower(a.Host)
 
 	if tr.DuplicateOf != "" {
@@ -261,6 +271,9 @@ func (c *Correlator) placeSurfaced(a *event.Alert, keys []string, t int64) Place
 	target := related[0]
 	var changed []*event.Incident
 	for _, other := range related[1:] {
+		if c.isApart(target, other) {
+			continue // an analyst split them apart
+		}
 		c.merge(target, other)
 		changed = append(changed, other)
 	}
@@ -284,7 +297,7 @@ func (c *Correlator) consolidate(inc *event.Incident) []*event.Incident {
 		if o.FirstSeen.After(inc.LastSeen.Add(share)) || inc.FirstSeen.After(o.LastSeen.Add(share)) {
 			continue
 		}
-		if !sharesIdentity(o, inc) {
+		if !sharesIdentity(o, inc) || c.isApart(o, inc) {
 			continue
 		}
 		older, younger := o, inc
@@ -442,7 +455,7 @@ func (c *Correlator) addAlert(inc *event.Incident, a *event.Alert, keys []string
 			inc.Title = a.RuleTitle // the incident is named after its strongest alert
 		}
 		for _, e := range a.Entities {
-			addEntity(inc, e, c.opts.MaxEntities)
+			addEntity(inc, c.entity(e), c.opts.MaxEntities)
 		}
 		if a.Host != "" {
 			addEntity(inc, event.EntityRef{Kind: event.EntityHost, Value: strings.ToLower(a.Host), Role: "host"}, c.opts.MaxEntities)
@@ -461,16 +474,48 @@ func (c *Correlator) addAlert(inc *event.Incident, a *event.Alert, keys []string
 	inc.Updated = time.Now().UTC()
 }
 
+// entity returns an alert's entity as the incident keeps it: a user resolved to its account's
+// canonical name, with the name the alert gave as an alias when it differs.
+func (c *Correlator) entity(e event.EntityRef) event.EntityRef {
+	if e.Kind != event.EntityUser {
+		return event.EntityRef{Kind: e.Kind, Value: e.Value}
+	}
+	r := c.opts.Users.Resolve(e.Value)
+	if r == "" {
+		return event.EntityRef{Kind: e.Kind, Value: e.Value}
+	}
+	out := event.EntityRef{Kind: e.Kind, Value: r}
+	if v := strings.ToLower(e.Value); v != r {
+		out.Aliases = []string{v}
+	}
+	return out
+}
+
+// addEntity adds an entity to an incident, or its new aliases to the entity already there.
+// Existing elements are never written in place: copies of the incident taken for the store
+// share the slices.
 func addEntity(inc *event.Incident, e event.EntityRef, maxN int) {
-	for _, x := range inc.Entities {
+	for i, x := range inc.Entities {
 		if x.Kind == e.Kind && x.Value == e.Value {
+			if len(e.Aliases) == 0 {
+				return
+			}
+			y := event.EntityRef{Kind: x.Kind, Value: x.Value, Aliases: slices.Clone(x.Aliases)}
+			for _, al := range e.Aliases {
+				addAlias(&y, al)
+			}
+			if len(y.Aliases) != len(x.Aliases) {
+				ents := slices.Clone(inc.Entities)
+				ents[i] = y
+				inc.Entities = ents
+			}
 			return
 		}
 	}
 	if len(inc.Entities) >= maxN {
 		return
 	}
-	inc.Entities = append(inc.Entities, event.EntityRef{Kind: e.Kind, Value: e.Value})
+	inc.Entities = append(inc.Entities, event.EntityRef{Kind: e.Kind, Value: e.Value, Aliases: slices.Clone(e.Aliases)})
 	switch e.Kind {
 	case event.EntityHost:
 		inc.Hosts = append(inc.Hosts, e.Value)
@@ -506,6 +551,11 @@ func (c *Correlator) merge(target, other *event.Incident) {
 			target.Tactics = append(target.Tactics, t)
 		}
 	}
+	for _, t := range other.Techniques {
+		if !slices.Contains(target.Techniques, t) && len(target.Techniques) < 100 {
+			target.Techniques = append(target.Techniques, t)
+		}
+	}
 	if other.FirstSeen.Before(target.FirstSeen) {
 		target.FirstSeen = other.FirstSeen
 	}
@@ -522,6 +572,20 @@ func (c *Correlator) merge(target, other *event.Incident) {
 	for id, o := range c.outcomes {
 		if o.inc == other.ID {
 			c.outcomes[id] = outcome{o.disp, target.ID}
+		}
+	}
+	// What was kept apart from the merged incident stays apart from the one it joined.
+	for k, at := range c.apart {
+		if k[0] != other.ID && k[1] != other.ID {
+			continue
+		}
+		delete(c.apart, k)
+		peer := k[0]
+		if peer == other.ID {
+			peer = k[1]
+		}
+		if peer != target.ID {
+			c.apart[pair(peer, target.ID)] = at
 		}
 	}
 }

@@ -36,6 +36,8 @@ const (
 // the store. It is safe for concurrent use.
 type Graph struct {
 	window time.Duration
+	// users resolves account names to one key per person; events teach it.
+	users *Users
 	// mu guards the fields below.
 	mu sync.Mutex
 	// byNode indexes the in-memory edges by entity key.
@@ -68,7 +70,7 @@ func NewGraph(window time.Duration) *Graph {
 	if window <= 0 {
 		window = 6 * time.Hour
 	}
-	return &Graph{window: window, byNode: map[string][]*event.ChainEdge{}, hostIP: map[string]string{},
+	return &Graph{window: window, users: NewUsers(0), byNode: map[string][]*event.ChainEdge{}, hostIP: map[string]string{},
 		sessions: map[string]session{}, inbound: map[string][]session{}, dirty: map[string]bool{}}
 }
 
@@ -95,16 +97,9 @@ func ipKey(ip string) string {
 	return string(event.EntityIP) + ":" + a.Unmap().String()
 }
 
-func userKey(u *event.User) string {
-	if u == nil || u.Name == "" || u.Name == "-" {
-		return ""
-	}
-	bare := strings.ToLower(u.Name)
-	if strings.HasSuffix(bare, "$") || bare == "system" || bare == "local service" || bare == "network service" || bare == "anonymous logon" {
-		return "" // machine and built-in accounts are not people
-	}
-	return string(event.EntityUser) + ":" + event.CanonicalUser(u.Name, u.Domain)
-}
+// Users returns the graph's alias table of user accounts, which the events it sees teach. The
+// correlator shares it (Options.Users) so that alerts and edges key a person alike.
+func (g *Graph) Users() *Users { return g.users }
 
 // rawField reads a field of the event's source record: the normalizer's unmapped fields first,
 // then the raw JSON (EVTX rendering or flat Windows JSON).
@@ -178,7 +173,12 @@ func (g *Graph) Add(ev *event.Event) []event.ChainEdge {
 			src = HostKey(ev.Src.Hostname)
 		}
 	}
-	user := userKey(ev.User)
+	if ev.Status != "failure" {
+		// A failed logon's names are whatever was typed; only what succeeded teaches aliases.
+		g.users.Learn(ev.User)
+		g.users.Learn(ev.TargetUser)
+	}
+	user := g.users.Key(ev.User)
 	code := ev.Code
 	switch {
 	case ev.Kind == "windows_security" && code == "4624":
@@ -213,7 +213,7 @@ func (g *Graph) Add(ev *event.Event) []event.ChainEdge {
 		if target == "" {
 			target = g.resolve(ipKey(rawField(ev, "IpAddress")))
 		}
-		tu := userKey(ev.TargetUser)
+		tu := g.users.Key(ev.TargetUser)
 		add(host, target, EdgeExplicit, tu, "as "+strings.TrimPrefix(tu, "user:"))
 		if user != "" && tu != "" && user != tu {
 			add(user, tu, EdgeExplicit, tu, "credentials of another account used on "+strings.TrimPrefix(host, "host:"))

@@ -26,6 +26,9 @@ type EntityRef struct {
 	Value string     `json:"value"`
 	// Role says how the entity took part: "actor", "target", "src", "dst", "host", "parent".
 	Role string `json:"role,omitempty"`
+	// Aliases are other names the same entity went by in the sources (for a user: the
+	// "DOMAIN\name", UPN, SID or bare name that resolved to Value).
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // Key returns "kind:value", the entity's unique key.
