@@ -41,6 +41,8 @@ type Server struct {
 	Response ResponseService
 	// Audit serves the audit trail; nil leaves those routes out.
 	Audit AuditService
+	// Incidents serves the analyst's merge and split of incidents; nil leaves those routes out.
+	Incidents IncidentService
 	// SOC computes the SOC metrics (MTTD, MTTA, MTTR, automation rates); nil leaves the route out.
 	SOC SOCMetrics
 	// Extra routes added by later stages (pattern → handler); they get the same auth.
@@ -81,6 +83,10 @@ func (s *Server) Handler() http.Handler {
 		auth("POST /api/v1/actions/{id}/approve", s.actionCommand(s.Response.Approve))
 		auth("POST /api/v1/actions/{id}/deny", s.actionCommand(s.Response.Deny))
 		auth("POST /api/v1/actions/{id}/rollback", s.actionCommand(s.Response.Rollback))
+	}
+	if s.Incidents != nil {
+		auth("POST /api/v1/incidents/{id}/merge", s.mergeIncident)
+		auth("POST /api/v1/incidents/{id}/split", s.splitIncident)
 	}
 	if s.Audit != nil {
 		auth("GET /api/v1/audit", s.auditEntries)

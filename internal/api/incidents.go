@@ -204,3 +204,77 @@ func (s *Server) streamIncidents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// IncidentService is what the API needs from the correlation stage: the analyst's merge and
+// split of incidents. The composition root provides it and maps the stage's errors (unknown
+// incident or alert → store.ErrNotFound, bad input → BadRequest, a state that does not allow
+// it → store.ErrConflict). actor is recorded in the audit trail.
+type IncidentService interface {
+	// Merge folds incident id into incident into and returns into.
+	Merge(ctx context.Context, id, into, actor, reason string) (event.Incident, error)
+	// Split moves alerts out of incident id into a new incident and returns the new one.
+	Split(ctx context.Context, id string, alerts []string, actor, reason string) (event.Incident, error)
+}
+
+// mergeRequest is the body of POST /api/v1/incidents/{id}/merge.
+type mergeRequest struct {
+	Into   string `json:"into"`
+	Reason string `json:"reason"`
+	// Analyst names the person, as approvals do; without it the actor is the API token.
+	Analyst string `json:"analyst"`
+}
+
+// splitRequest is the body of POST /api/v1/incidents/{id}/split.
+type splitRequest struct {
+	Alerts  []string `json:"alerts"`
+	Reason  string   `json:"reason"`
+	Analyst string   `json:"analyst"`
+}
+
+// TokenActor is the audit actor of a write through the API that names no analyst: the bearer
+// token is the only identity the API authenticates.
+const TokenActor = "api:token"
+
+func actor(analyst string) string {
+	if analyst == "" {
+		return TokenActor
+	}
+	return "analyst:" + analyst
+}
+
+func (s *Server) mergeIncident(w http.ResponseWriter, r *http.Request) {
+	var req mergeRequest
+	if err := decodeStrict(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Into == "" {
+		s.writeError(w, r, BadRequest("into is required"))
+		return
+	}
+	inc, err := s.Incidents.Merge(r.Context(), r.PathValue("id"), req.Into, actor(req.Analyst), req.Reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (s *Server) splitIncident(w http.ResponseWriter, r *http.Request) {
+	var req splitRequest
+	if err := decodeStrict(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(req.Alerts) == 0 {
+		s.writeError(w, r, BadRequest("alerts: name at least one alert to split off"))
+		return
+	}
+	inc, err := s.Incidents.Split(r.Context(), r.PathValue("id"), req.Alerts, actor(req.Analyst), req.Reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/incidents/"+inc.ID)
+	writeJSON(w, http.StatusCreated, inc)
+}

@@ -21,6 +21,12 @@ import (
 const (
 	nsTriage = "triage"
 	keyState = "state"
+	// nsCorrelate keeps the correlation state beside its incidents: the user alias table
+	// (keyUsers, snapshotted) and the analyst's split decisions (keyDecisions, written with
+	// each decision).
+	nsCorrelate  = "correlate"
+	keyUsers     = "users"
+	keyDecisions = "decisions"
 )
 
 // triageOptions builds the triage options from the configuration.
@@ -46,6 +52,12 @@ type stageState struct {
 	tri  *triage.Triager
 	cor  *correlate.Correlator
 	last time.Time // last snapshot
+	// writes orders the store writes of correlator changes as the changes were made: whoever
+	// changed incidents under mu takes writes before releasing mu and holds it until its
+	// incidents are stored, so that a correlation batch never overwrites an analyst's merge or
+	// split with the copies it took before (and the other way round). Never take mu while
+	// holding writes.
+	writes sync.Mutex
 }
 
 // openStageState restores the triage state and the open incidents.
@@ -68,17 +80,44 @@ func (a *App) openStageState(ctx context.Context) error {
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	cor := correlate.New(correlate.Options{})
-	open, err := a.Store.ListIncidents(ctx, store.IncidentQuery{Status: event.StatusOpen, Since: time.Now().Add(-7 * 24 * time.Hour), Limit: 10000})
-	if err != nil {
+	users := a.graph.Users()
+	switch b, err := a.Store.GetState(ctx, nsCorrelate, keyUsers); {
+	case err == nil:
+		var us correlate.UsersState
+		if err := json.Unmarshal(b, &us); err != nil {
+			a.Log.Warn("user alias table unreadable; learning it afresh", "err", err)
+		} else {
+			users.Restore(us)
+		}
+	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
+	cor := correlate.New(correlate.Options{Users: users})
+	// Incidents still taking alerts: open ones, and those being investigated or contained.
+	var open []event.Incident
+	for _, status := range []string{event.StatusOpen, event.StatusInvestigating, event.StatusContained} {
+		incs, err := a.Store.ListIncidents(ctx, store.IncidentQuery{Status: status, Since: time.Now().Add(-7 * 24 * time.Hour), Limit: 10000})
+		if err != nil {
+			return err
+		}
+		open = append(open, incs...)
+	}
 	cor.Resume(open)
+	switch b, err := a.Store.GetState(ctx, nsCorrelate, keyDecisions); {
+	case err == nil:
+		var ds []correlate.Apart
+		if err := json.Unmarshal(b, &ds); err != nil {
+			return fmt.Errorf("read the analysts' split decisions: %w", err)
+		}
+		cor.RestoreDecisions(ds)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
 	a.stateful = &stageState{tri: tr, cor: cor}
 	return nil
 }
 
-// saveStageState snapshots the triage state.
+// saveStageState snapshots the triage state and the user alias table.
 func (a *App) saveStageState(ctx context.Context) error {
 	a.stateful.mu.Lock()
 	b, err := json.Marshal(a.stateful.tri.State())
@@ -87,7 +126,13 @@ func (a *App) saveStageState(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode triage state: %w", err)
 	}
-	return a.Store.PutState(ctx, nsTriage, keyState, b)
+	if err := a.Store.PutState(ctx, nsTriage, keyState, b); err != nil {
+		return err
+	}
+	if b, err = json.Marshal(a.graph.Users().State()); err != nil {
+		return fmt.Errorf("encode user alias table: %w", err)
+	}
+	return a.Store.PutState(ctx, nsCorrelate, keyUsers, b)
 }
 
 // triageStage scores and decides alerts. Alerts already triaged (a redelivered batch) pass
@@ -212,7 +257,9 @@ func (a *App) correlateStage(ctx context.Context, msgs []pipeline.Msg) error {
 	for id, inc := range incidents {
 		copies[id] = *inc
 	}
+	st.writes.Lock()
 	st.mu.Unlock()
+	defer st.writes.Unlock()
 
 	// Alerts pulled into incidents after the fact (lookback) get their new disposition.
 	if len(revisions) > 0 {

@@ -69,7 +69,7 @@ func actionsByName(inc DemoIncident) map[string]event.Action {
 func apiServer(t *testing.T, a *App) (*httptest.Server, func(method, path string, body any) (int, []byte)) {
 	t.Helper()
 	srv := &api.Server{Store: a.Store, Bus: a.Bus, Token: "t0ken", Metrics: a.Metrics, Log: a.Log,
-		Triage: triageService{a}, Response: responseService{a}, Audit: auditService{a}, SOC: a.SOCMetrics}
+		Triage: triageService{a}, Response: responseService{a}, Audit: auditService{a}, SOC: a.SOCMetrics, Incidents: incidentService{a}}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	call := func(method, path string, body any) (int, []byte) {
