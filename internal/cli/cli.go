@@ -47,7 +47,7 @@ func commands() []command {
 		{"config", "check a configuration file (config check --config FILE)", runConfig},
 		{"demo", "play a simulated organisation and attacks through the whole pipeline", runDemo},
 		{"scan", "hunt through EVTX/JSON files with Sigma rules, no server (DFIR)", runScan},
-		{"incidents", "list incidents or show one as a timeline or an attack graph (DOT, Mermaid)", runIncidents},
+		{"incidents", "list incidents, show one as a timeline or an attack graph (DOT, Mermaid), merge or split them", runIncidents},
 		{"feedback", "mark an alert or incident true/false positive or benign, with a reason", runFeedback},
 		{"eval", "backtest triage and correlation on a labelled alert file (eval triage)", runEval},
 		{"rules", "check rules (rules check) or run SigmaHQ regression tests (rules test)", runRules},

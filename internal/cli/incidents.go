@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,15 +21,113 @@ import (
 
 func runIncidents(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return &exitError{code: 2, err: errors.New("usage: vigil incidents list|show ...")}
+		return &exitError{code: 2, err: errors.New("usage: vigil incidents list|show|merge|split ...")}
 	}
 	switch args[0] {
 	case "list":
 		return incidentsList(ctx, e, args[1:])
 	case "show":
 		return incidentsShow(ctx, e, args[1:])
+	case "merge":
+		return incidentsMerge(ctx, e, args[1:])
+	case "split":
+		return incidentsSplit(ctx, e, args[1:])
 	}
-	return &exitError{code: 2, err: fmt.Errorf("unknown incidents command %q (want list or show)", args[0])}
+	return &exitError{code: 2, err: fmt.Errorf("unknown incidents command %q (want list, show, merge or split)", args[0])}
+}
+
+// incidentsMerge folds one incident into another: in the data directory, or through the
+// running server's API when a server holds it.
+func incidentsMerge(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("incidents merge", e)
+	var c common
+	c.register(fs, false)
+	into := fs.String("into", "", "the incident to merge into")
+	reason := fs.String("reason", "", "why (recorded in the audit trail)")
+	analyst := fs.String("analyst", os.Getenv("USER"), "your name (recorded in the audit trail)")
+	jsonOut := fs.Bool("json", false, "print the resulting incident as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *into == "" || *analyst == "" {
+		return &exitError{code: 2, err: errors.New("usage: vigil incidents merge ID --into ID2 [--reason TEXT] [--analyst NAME] [--data DIR]")}
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	var inc event.Incident
+	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
+	switch {
+	case errors.Is(err, app.ErrLocked):
+		err = callAPI(ctx, cfg, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/merge",
+			map[string]string{"into": *into, "reason": *reason, "analyst": *analyst}, &inc)
+	case err != nil:
+		return err
+	default:
+		defer a.Close()
+		inc, err = a.MergeIncidents(ctx, id, *into, "analyst:"+*analyst, *reason)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return printJSON(e.stdout, inc)
+	}
+	fmt.Fprintf(e.stdout, "merged %s into %s: %d alerts, hosts %s, users %s\n", id, inc.ID, inc.AlertCount, short(inc.Hosts), short(inc.Users))
+	return nil
+}
+
+// incidentsSplit moves alerts out of an incident into a new one: in the data directory, or
+// through the running server's API when a server holds it.
+func incidentsSplit(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("incidents split", e)
+	var c common
+	c.register(fs, false)
+	alerts := fs.String("alerts", "", "comma-separated IDs of the alerts to move to a new incident")
+	reason := fs.String("reason", "", "why (recorded in the audit trail)")
+	analyst := fs.String("analyst", os.Getenv("USER"), "your name (recorded in the audit trail)")
+	jsonOut := fs.Bool("json", false, "print the new incident as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, x := range strings.Split(*alerts, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			ids = append(ids, x)
+		}
+	}
+	if len(pos) != 1 || len(ids) == 0 || *analyst == "" {
+		return &exitError{code: 2, err: errors.New("usage: vigil incidents split ID --alerts A1,A2 [--reason TEXT] [--analyst NAME] [--data DIR]")}
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	var inc event.Incident
+	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
+	switch {
+	case errors.Is(err, app.ErrLocked):
+		err = callAPI(ctx, cfg, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/split",
+			map[string]any{"alerts": ids, "reason": *reason, "analyst": *analyst}, &inc)
+	case err != nil:
+		return err
+	default:
+		defer a.Close()
+		inc, err = a.SplitIncident(ctx, id, ids, "analyst:"+*analyst, *reason)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return printJSON(e.stdout, inc)
+	}
+	fmt.Fprintf(e.stdout, "split %d alerts of %s into %s: hosts %s, users %s\n", inc.AlertCount, id, inc.ID, short(inc.Hosts), short(inc.Users))
+	return nil
 }
 
 func incidentsList(ctx context.Context, e *env, args []string) error {

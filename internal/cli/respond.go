@@ -106,40 +106,46 @@ func actionCommand(ctx context.Context, e *env, verb string, args []string) erro
 	return nil
 }
 
-// viaAPI calls the running server that holds the data directory, with the API token of the
-// configuration, the environment or DIR/api-token.
+// viaAPI calls the running server that holds the data directory and decodes an action.
 func viaAPI(ctx context.Context, cfg config.Config, method, path string, body any) (event.Action, error) {
 	var act event.Action
+	err := callAPI(ctx, cfg, method, path, body, &act)
+	return act, err
+}
+
+// callAPI calls the running server that holds the data directory, with the API token of the
+// configuration, the environment or DIR/api-token, and decodes its answer into out.
+func callAPI(ctx context.Context, cfg config.Config, method, path string, body, out any) error {
 	token := os.Getenv("VIGIL_API_TOKEN")
 	if cfg.API.Token.IsSet() {
 		t, err := cfg.API.Token.Value()
 		if err != nil {
-			return act, err
+			return err
 		}
 		token = t
 	}
 	if token == "" {
 		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "api-token"))
 		if err != nil {
-			return act, fmt.Errorf("a server holds %s and its API token is not readable: %w", cfg.DataDir, err)
+			return fmt.Errorf("a server holds %s and its API token is not readable: %w", cfg.DataDir, err)
 		}
 		token = strings.TrimSpace(string(b))
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return act, err
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+cfg.Listen+path, bytes.NewReader(b))
 	if err != nil {
-		return act, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return act, fmt.Errorf("a server holds %s; calling its API at %s: %w", cfg.DataDir, cfg.Listen, err)
+		return fmt.Errorf("a server holds %s; calling its API at %s: %w", cfg.DataDir, cfg.Listen, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -148,12 +154,12 @@ func viaAPI(ctx context.Context, cfg config.Config, method, path string, body an
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(rb, &e)
-		return act, fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
+		return fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
 	}
-	if err := json.Unmarshal(rb, &act); err != nil {
-		return act, fmt.Errorf("server answer: %w", err)
+	if err := json.Unmarshal(rb, out); err != nil {
+		return fmt.Errorf("server answer: %w", err)
 	}
-	return act, nil
+	return nil
 }
 
 func printJSON(w io.Writer, v any) error {
