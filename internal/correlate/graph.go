@@ -173,12 +173,12 @@ func (g *Graph) Add(ev *event.Event) []event.ChainEdge {
 			src = HostKey(ev.Src.Hostname)
 		}
 	}
-	if ev.Status != "failure" {
-		// A failed logon's names are whatever was typed; only what succeeded teaches aliases.
-		g.users.Learn(ev.User)
+	// A failed logon's names are whatever was typed; only what succeeded teaches aliases.
+	learn := ev.Status != "failure"
+	if learn && ev.TargetUser != nil {
 		g.users.Learn(ev.TargetUser)
 	}
-	user := g.users.Key(ev.User)
+	user := g.users.Observe(ev.User, learn)
 	code := ev.Code
 	switch {
 	case ev.Kind == "windows_security" && code == "4624":

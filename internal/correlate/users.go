@@ -157,25 +157,66 @@ func person(name, domain string) string {
 }
 
 // Learn records what a user of a successful event says about its names.
-func (u *Users) Learn(usr *event.User) {
-	if u == nil || usr == nil {
-		return
+func (u *Users) Learn(usr *event.User) { u.Observe(usr, true) }
+
+// Key returns the entity key of an event's user ("user:corp\alice"), resolved through the
+// table, or "" for no user, machine and built-in accounts. A user known only by its SID gets
+// its name when the table knows it.
+func (u *Users) Key(usr *event.User) string { return u.Observe(usr, false) }
+
+// Observe returns the user's entity key, as Key does, after learning from it when learn is set
+// (the graph learns from the events of successful actions). The name is canonicalised once.
+func (u *Users) Observe(usr *event.User, learn bool) string {
+	if usr == nil {
+		return ""
 	}
-	name := person(usr.Name, usr.Domain)
-	email := ""
-	if usr.Email != "" {
-		email = person(usr.Email, "")
+	var name, id string
+	if usr.Name != "" && usr.Name != "-" {
+		if name = person(usr.Name, usr.Domain); name == "" {
+			return "" // machine and built-in accounts are not people
+		}
 	}
-	if name == "" {
-		name, email = email, ""
+	if usr.UID != "" {
+		if x := strings.ToLower(strings.Trim(strings.TrimSpace(usr.UID), "{}")); isAccountID(x) {
+			id = x
+		}
 	}
-	if name == "" {
-		return
+	if u == nil {
+		if name == "" {
+			return ""
+		}
+		return string(event.EntityUser) + ":" + name
 	}
-	id := strings.ToLower(strings.Trim(strings.TrimSpace(usr.UID), "{}"))
-	if !isAccountID(id) {
-		id = ""
+	if learn {
+		n, email := name, ""
+		if usr.Email != "" {
+			email = person(usr.Email, "")
+		}
+		if n == "" {
+			n, email = email, ""
+		}
+		if n != "" {
+			u.learn(id, n, email)
+		}
 	}
+	key := name
+	if key == "" {
+		key = id
+	}
+	if key == "" {
+		return ""
+	}
+	u.mu.RLock()
+	r := u.resolve(key)
+	u.mu.RUnlock()
+	if r == id {
+		return "" // an identifier nobody has named yet is not keyed
+	}
+	return string(event.EntityUser) + ":" + r
+}
+
+// learn records an account's identifier (or ""), canonical name and second name (or "").
+func (u *Users) learn(id, name, email string) {
 	if u.knows(id, name, email) {
 		return
 	}
@@ -318,35 +359,6 @@ func (u *Users) resolve(c string) string {
 		c = a
 	}
 	return c
-}
-
-// Key returns the entity key of an event's user ("user:corp\alice"), resolved through the
-// table, or "" for no user, machine and built-in accounts. A user known only by its SID gets
-// its name when the table knows it.
-func (u *Users) Key(usr *event.User) string {
-	if usr == nil {
-		return ""
-	}
-	name := usr.Name
-	if name == "" || name == "-" {
-		if usr.UID == "" || u == nil {
-			return ""
-		}
-		name = usr.UID
-	}
-	if person(name, usr.Domain) == "" {
-		return ""
-	}
-	c := event.CanonicalUser(name, usr.Domain)
-	if u != nil {
-		u.mu.RLock()
-		c = u.resolve(c)
-		u.mu.RUnlock()
-	}
-	if isAccountID(strings.Trim(c, "{}")) && usr.Name == "" {
-		return "" // an identifier nobody has named yet is not keyed
-	}
-	return string(event.EntityUser) + ":" + c
 }
 
 // addAlias appends a name to an entity's aliases, bounded.
