@@ -192,4 +192,29 @@ func TestAnalystMergeAndSplitThroughTheAPI(t *testing.T) {
 	if code, body = call("GET", "/api/v1/audit/verify", nil); code != 200 || !strings.Contains(string(body), `"ok":true`) {
 		t.Errorf("audit verify: %d %s", code, body)
 	}
+
+	// After a restart the correlator resumes both halves of the split, keeps them apart, and
+	// still knows the demo's users by their SIDs.
+	learnt := a.graph.Users().Len()
+	if learnt == 0 {
+		t.Error("the demo's events taught no user aliases")
+	}
+	ts.Close()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := Open(context.Background(), a.Cfg, a.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if _, ok := b2.stateful.cor.Incident(split.ID); !ok {
+		t.Error("split-off incident not resumed")
+	}
+	if ds := b2.stateful.cor.Decisions(); len(ds) != 1 {
+		t.Errorf("decisions after restart: %+v", ds)
+	}
+	if n := b2.graph.Users().Len(); n != learnt {
+		t.Errorf("user alias table after restart: %d entries, want %d", n, learnt)
+	}
 }
