@@ -359,11 +359,18 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 const textFrequency = "0123456789abcdef-:. \\etaoinsrlhcmu/_pgw,=x{}yv\"bk()'j;q[]z@&%$+#!|^~`<>?*\t\r\n"
 
 // screen is a quick test that rules out most values that cannot hold any of a set of
-// literals: every literal holds one of its byte pairs (the literal's rarest pair, ASCII letters
-// folded to lower case) or, for literals of one byte besides the anchors, one of its bytes.
+// literals: every literal holds one of its byte pairs (the literal's rarest pair) or, for
+// literals of one byte besides the anchors, one of its bytes.
+//
+// The test is one bit per pair of adjacent bytes of the value, so that a value costs one
+// table load per byte: the table holds every case variant of the literals' pairs (values are
+// not lower-cased first), and every pair whose second byte is one of the single-byte literals
+// or not ASCII (the lower-case form of such a value is not the byte-wise one: it always may
+// hold a literal).
 type screen struct {
 	pairs [1 << 16 / 64]uint64
-	bytes [256]bool
+	// first marks the bytes that, at the start of a value, make it pass.
+	first [256]bool
 }
 
 // asciiLower maps ASCII upper-case letters to lower case and every other byte to itself.
@@ -377,6 +384,17 @@ var asciiLower = func() (t [256]byte) {
 	return t
 }()
 
+// caseVariants returns the byte and, for an ASCII letter, its other case.
+func caseVariants(b byte) []byte {
+	switch {
+	case 'a' <= b && b <= 'z':
+		return []byte{b, b - 'a' + 'A'}
+	case 'A' <= b && b <= 'Z':
+		return []byte{b, b - 'A' + 'a'}
+	}
+	return []byte{b}
+}
+
 func newScreen(lits []string) *screen {
 	var rank [256]int
 	for b := range rank {
@@ -386,20 +404,32 @@ func newScreen(lits []string) *screen {
 		rank[textFrequency[i]] = i
 	}
 	sc := &screen{}
+	setPair := func(a, b byte) {
+		p := uint32(a)<<8 | uint32(b)
+		sc.pairs[p>>6] |= 1 << (p & 63)
+	}
+	// passAt makes every value holding byte b pass: at its start, or after any byte.
+	passAt := func(b byte) {
+		sc.first[b] = true
+		for a := 0; a < 256; a++ {
+			setPair(byte(a), b)
+		}
+	}
+	for b := 0x80; b < 0x100; b++ {
+		passAt(byte(b))
+	}
 	for _, l := range lits {
 		// The anchors are not in the text the screen sees.
 		l = strings.TrimSuffix(strings.TrimPrefix(l, string(rune(markStart))), string(rune(markEnd)))
 		switch len(l) {
 		case 0:
-			for b := range sc.bytes {
-				sc.bytes[b] = true
+			for b := range 256 {
+				passAt(byte(b))
 			}
 			continue
 		case 1:
-			sc.bytes[l[0]] = true
-			sc.bytes[asciiLower[l[0]]] = true
-			if 'a' <= l[0] && l[0] <= 'z' {
-				sc.bytes[l[0]-'a'+'A'] = true
+			for _, b := range caseVariants(l[0]) {
+				passAt(b)
 			}
 			continue
 		}
@@ -409,8 +439,11 @@ func newScreen(lits []string) *screen {
 				best = i
 			}
 		}
-		p := uint32(l[best])<<8 | uint32(l[best+1])
-		sc.pairs[p>>6] |= 1 << (p & 63)
+		for _, a := range caseVariants(l[best]) {
+			for _, b := range caseVariants(l[best+1]) {
+				setPair(a, b)
+			}
+		}
 	}
 	return sc
 }
@@ -421,21 +454,28 @@ func (sc *screen) mayHold(v string) bool {
 	if len(v) == 0 {
 		return false
 	}
-	prev := uint32(asciiLower[v[0]])
-	if v[0] >= 0x80 || sc.bytes[v[0]] {
+	if sc.first[v[0]] {
 		return true
 	}
-	for i := 1; i < len(v); i++ {
-		c := v[i]
-		if c >= 0x80 || sc.bytes[c] {
+	pairs := &sc.pairs
+	prev := uint32(v[0])
+	i := 1
+	// Four pairs per step, tested together: most values pass none.
+	for ; i+4 <= len(v); i += 4 {
+		b1, b2, b3, b4 := uint32(v[i]), uint32(v[i+1]), uint32(v[i+2]), uint32(v[i+3])
+		p1, p2, p3, p4 := prev<<8|b1, b1<<8|b2, b2<<8|b3, b3<<8|b4
+		if (pairs[p1>>6]>>(p1&63)|pairs[p2>>6]>>(p2&63)|pairs[p3>>6]>>(p3&63)|pairs[p4>>6]>>(p4&63))&1 != 0 {
 			return true
 		}
-		cur := uint32(asciiLower[c])
-		p := prev<<8 | cur
-		if sc.pairs[p>>6]&(1<<(p&63)) != 0 {
+		prev = b4
+	}
+	for ; i < len(v); i++ {
+		b := uint32(v[i])
+		p := prev<<8 | b
+		if pairs[p>>6]>>(p&63)&1 != 0 {
 			return true
 		}
-		prev = cur
+		prev = b
 	}
 	return false
 }

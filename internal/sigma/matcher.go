@@ -458,6 +458,13 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 		f = &pf.autos[fa]
 	}
 	raw := m.rec.fields[i].value
+	if f == nil && !k.mayHold(raw) {
+		// Only the keyword automaton would scan the value, and the screen rules it out
+		// (the screen passes every value that is not ASCII, so the raw value will do): the
+		// value is neither scanned nor remembered. Most such values are unique to their
+		// record (times, ids, GUIDs), and would only push useful values out of the memo.
+		return
+	}
 	id := uint64(uint32(fa+1)) << 32
 	if k != nil {
 		id |= uint64(k.id)
@@ -472,7 +479,7 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 		}
 	}
 	v := m.scanText(i)
-	if k != nil && !k.mayHold(v) {
+	if k != nil && f != nil && !k.mayHold(v) {
 		k = nil
 	}
 	// A fresh stamp generation per value: the states reported are then all the states the
