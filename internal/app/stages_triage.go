@@ -289,6 +289,16 @@ func (a *App) correlateStage(ctx context.Context, msgs []pipeline.Msg) error {
 	if err := a.Store.UpdateAlerts(ctx, list); err != nil {
 		return err
 	}
+	// Incidents merged away by this batch hand their stored alerts to the incident they joined,
+	// before its chain is rebuilt from the alerts stored under it. Moving is idempotent, so a
+	// redelivered batch moves nothing twice.
+	for id, inc := range copies {
+		if inc.MergedInto != "" {
+			if _, err := a.moveAlerts(ctx, id, inc.MergedInto, nil); err != nil {
+				return fmt.Errorf("move the alerts of merged incident %s: %w", id, err)
+			}
+		}
+	}
 	var changed []event.Incident
 	for id, inc := range copies {
 		if inc.MergedInto == "" {
