@@ -72,9 +72,28 @@ type Evaluation struct {
 	SurfacedShare   float64  `json:"surfaced_share_of_naive"`
 }
 
+// evalAlert is one input alert, kept compact: the replay holds hundreds of thousands of them,
+// so the row is kept as text (labels removed) and parsed again when the alert's turn comes.
 type evalAlert struct {
-	alert  event.Alert
-	record int64
+	row        string // the CSV row with its label columns emptied
+	record     int64
+	time       int64  // Unix nanoseconds, for the time order
+	name, host string // interned, for the naive reference grouping
+	path       string
+}
+
+// parse rebuilds the alert exactly as the first read made it.
+func (ea *evalAlert) parse() (event.Alert, error) {
+	return aitAlert(ea.path, strings.Split(ea.row, ","), ea.record)
+}
+
+func aitAlert(path string, fields []string, record int64) (event.Alert, error) {
+	a, _, err := normalize.AITRow(fields, event.Origin{Source: "eval", Format: "ait-ads", File: path, Record: record})
+	if err != nil {
+		return a, err
+	}
+	a.ID = event.DeriveID(event.PrefixAlert, "eval", fmt.Sprint(record))
+	return a, nil
 }
 
 // EvalTriage replays a labelled alert file in time order through the real triage and
@@ -117,7 +136,7 @@ func EvalTriage(ctx context.Context, opt EvalOptions) (EvalReport, error) {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(i, j int) bool { return alerts[order[i]].alert.Time.Before(alerts[order[j]].alert.Time) })
+	sort.SliceStable(order, func(i, j int) bool { return alerts[order[i]].time < alerts[order[j]].time })
 
 	tr, err := triage.New(opt.Triage)
 	if err != nil {
@@ -135,7 +154,11 @@ func EvalTriage(ctx context.Context, opt EvalOptions) (EvalReport, error) {
 			return rep, ctx.Err()
 		}
 		ea := &alerts[i]
-		a := &ea.alert
+		parsed, err := ea.parse()
+		if err != nil {
+			return rep, fmt.Errorf("%s: record %d: %w", opt.Input, ea.record, err)
+		}
+		a := &parsed
 		index[a.ID] = i
 		d := tr.Triage(a)
 		a.Triage = &d.Triage
@@ -152,6 +175,9 @@ func EvalTriage(ctx context.Context, opt EvalOptions) (EvalReport, error) {
 				}
 			}
 		}
+		// The explanation is in the decision now; the replay keeps hundreds of thousands of
+		// alerts, so drop it (the simulated analyst needs the features, not the explanation).
+		a.Triage = nil
 		if analyst != nil {
 			if d.Features != nil {
 				features[i] = d.Features
@@ -171,7 +197,11 @@ func EvalTriage(ctx context.Context, opt EvalOptions) (EvalReport, error) {
 				}
 				seen := map[string]bool{}
 				for n, j := range members {
-					al := &alerts[j].alert
+					alj, err := alerts[j].parse()
+					if err != nil {
+						continue // parsed once already: cannot fail
+					}
+					al := &alj
 					k := al.Kind + "|" + al.RuleTitle + "|" + al.Host
 					if seen[k] {
 						continue
@@ -267,6 +297,16 @@ func readAITAlerts(path string) ([]evalAlert, error) {
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var out []evalAlert
 	var n int64
+	names := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := names[s]; ok {
+			return v
+		}
+		if len(names) < 1<<16 {
+			names[s] = s
+		}
+		return s
+	}
 	for sc.Scan() {
 		n++
 		if n == 1 {
@@ -279,12 +319,12 @@ func readAITAlerts(path string) ([]evalAlert, error) {
 		if len(fields) == 7 {
 			fields[5], fields[6] = "", "" // never let the labels near the alert
 		}
-		a, _, err := normalize.AITRow(fields, event.Origin{Source: "eval", Format: "ait-ads", File: path, Record: n - 1})
+		a, err := aitAlert(path, fields, n-1)
 		if err != nil {
 			return nil, fmt.Errorf("%s: record %d: %w", path, n-1, err)
 		}
-		a.ID = event.DeriveID(event.PrefixAlert, "eval", fmt.Sprint(n-1))
-		out = append(out, evalAlert{alert: a, record: n - 1})
+		out = append(out, evalAlert{row: strings.Join(fields, ","), record: n - 1, time: a.Time.UnixNano(),
+			name: intern(a.Message), host: intern(a.Host), path: path})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -363,14 +403,15 @@ func evaluate(alerts []evalAlert, labels []normalize.Labels, ds []Decision) *Eva
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(i, j int) bool { return alerts[idx[i]].alert.Time.Before(alerts[idx[j]].alert.Time) })
+	sort.SliceStable(idx, func(i, j int) bool { return alerts[idx[i]].time < alerts[idx[j]].time })
 	for _, i := range idx {
-		a := &alerts[i].alert
-		k := key{a.Message, a.Host}
-		if t, ok := last[k]; !ok || a.Time.Sub(t) > 10*time.Minute {
+		a := &alerts[i]
+		k := key{a.name, a.host}
+		at := time.Unix(0, a.time)
+		if t, ok := last[k]; !ok || at.Sub(t) > 10*time.Minute {
 			ev.NaiveGroups++
 		}
-		last[k] = a.Time
+		last[k] = at
 	}
 	if ev.NaiveGroups > 0 {
 		ev.FPOnlyShare = float64(ev.FPOnlyIncidents) / float64(ev.NaiveGroups)
