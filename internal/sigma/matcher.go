@@ -20,20 +20,19 @@ type Matcher struct {
 	gen uint32
 	rec *Record
 
-	// Per engine field id: the first and last record field with that id (valid when
-	// fstamp == fgen).
+	// Per engine field id: the first record field with that id (valid when fstamp == fgen).
 	fstamp []uint32
 	fgen   uint32
 	first  []int32
-	last   []int32
-	// Per record field: its engine field id and the next field with the same id.
+	last   []int32 // scratch of link
+	// Per record field: its engine field id and the next field with the same id (the arrays
+	// of the current shape).
 	fidOf []int32
 	next  []int32
-	// The field names of the record the field links were made for (see saveShape): records
-	// of one template have the same names in the same order and reuse the links.
-	shape      []string
-	shapeBuf   []byte
-	shapeValid bool
+	// The field links of the record shapes met lately (see begin), by hash of their names,
+	// and the shape of the current record.
+	shapes   [shapeSlots]*shape
+	curShape *shape
 	// The group variants of each combination of routing inputs met (see route).
 	routeKey []byte
 	routes   map[string][]int32
@@ -106,84 +105,128 @@ func (m *Matcher) bumpGen() {
 	}
 }
 
-// begin links the record's fields to engine field ids.
+// begin links the record's fields to engine field ids. The links depend on the field names
+// only, and a log has few shapes (the records of one EVTX template, or of one JSON producer,
+// have the same names in the same order) which come back again and again, interleaved: the
+// links of each shape are made once and kept (see shape).
 func (m *Matcher) begin(rec *Record) {
 	m.bumpGen()
 	m.rec = rec
 	m.ctx.rec = rec
-	if m.sameShape(rec) {
+	sh := m.curShape
+	if sh != nil && sh.same(rec) {
 		return
 	}
+	h := shapeHash(rec)
+	slot := &m.shapes[h&(shapeSlots-1)]
+	sh = *slot
+	if sh == nil {
+		sh = &shape{}
+		*slot = sh
+	}
+	m.curShape = sh
 	m.fgen++
 	if m.fgen == 0 {
 		clear(m.fstamp)
 		m.fgen = 1
 	}
-	n := len(rec.fields)
-	if cap(m.next) < n {
-		m.next = make([]int32, n, 2*n)
-		m.fidOf = make([]int32, n, 2*n)
-	}
-	m.next = m.next[:n]
-	m.fidOf = m.fidOf[:n]
-	ft := &m.e.fields
-	for i := range rec.fields {
-		fid := ft.lookup(rec.fields[i].name)
-		m.fidOf[i] = fid
-		m.next[i] = -1
-		if fid < 0 {
-			continue
+	if sh.hash != h || !sh.same(rec) {
+		m.link(sh, rec, h)
+	} else {
+		for _, hd := range sh.heads {
+			m.fstamp[hd.fid] = m.fgen
+			m.first[hd.fid] = hd.first
 		}
-		if m.fstamp[fid] != m.fgen {
-			m.fstamp[fid] = m.fgen
-			m.first[fid] = int32(i)
-		} else {
-			m.next[m.last[fid]] = int32(i)
-		}
-		m.last[fid] = int32(i)
 	}
-	m.saveShape(rec)
+	m.fidOf, m.next = sh.fidOf, sh.next
 }
 
-// sameShape reports whether rec has the field names the field links were made for. The names
-// kept are immutable (stable names, or copies), so comparing them with rec's is sound, and
-// fast when rec passes the very same stable strings.
-func (m *Matcher) sameShape(rec *Record) bool {
-	if !m.shapeValid || len(rec.fields) != len(m.shape) {
+// shapeSlots is the number of record shapes a Matcher keeps the field links of.
+const shapeSlots = 64
+
+// shape holds the field links of the records with given field names.
+type shape struct {
+	hash  uint64
+	valid bool
+	// names are the field names: the record's own when stable (immutable), else copies in buf.
+	names []string
+	buf   []byte
+	// Per record field: its engine field id, and the next field with the same id (-1: none).
+	fidOf []int32
+	next  []int32
+	// heads holds the first record field of each engine field the shape has.
+	heads []fieldHead
+}
+
+type fieldHead struct{ fid, first int32 }
+
+// shapeHash hashes the number and the lengths and end bytes of a record's field names: cheap,
+// and telling enough to keep apart the shapes of a log (same checks for equality).
+func shapeHash(rec *Record) uint64 {
+	h := uint64(len(rec.fields)) * 0x9E3779B97F4A7C15
+	for i := range rec.fields {
+		name := rec.fields[i].name
+		x := uint64(len(name))
+		if len(name) > 0 {
+			x |= uint64(name[0])<<16 | uint64(name[len(name)-1])<<24
+		}
+		h = (h ^ x) * 0xC2B2AE3D27D4EB4F
+	}
+	return h ^ h>>29
+}
+
+// same reports whether rec has the field names the links were made for. The names kept are
+// immutable (stable names, or copies), so comparing them with rec's is sound, and fast when
+// rec passes the very same stable strings.
+func (sh *shape) same(rec *Record) bool {
+	if !sh.valid || len(rec.fields) != len(sh.names) {
 		return false
 	}
 	for i := range rec.fields {
-		if rec.fields[i].name != m.shape[i] {
+		if rec.fields[i].name != sh.names[i] {
 			return false
 		}
 	}
 	return true
 }
 
-// saveShape keeps rec's field names: as they are when stable, copied otherwise.
-func (m *Matcher) saveShape(rec *Record) {
-	m.shape = m.shape[:0]
-	m.shapeValid = true
-	if !rec.unstable {
+// link makes the field links of rec's names in sh (reusing its memory), and sets the
+// Matcher's first fields of the current generation.
+func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
+	n := len(rec.fields)
+	sh.hash, sh.valid = h, true
+	sh.names, sh.heads = sh.names[:0], sh.heads[:0]
+	sh.fidOf, sh.next = slices.Grow(sh.fidOf[:0], n)[:n], slices.Grow(sh.next[:0], n)[:n]
+	if rec.unstable {
+		size := 0
 		for i := range rec.fields {
-			m.shape = append(m.shape, rec.fields[i].name)
+			size += len(rec.fields[i].name)
 		}
-		return
+		sh.buf = slices.Grow(sh.buf[:0], size) // the shape's previous names are not used any more
 	}
-	n := 0
+	ft := &m.e.fields
 	for i := range rec.fields {
-		n += len(rec.fields[i].name)
+		name := rec.fields[i].name
+		if rec.unstable {
+			start := len(sh.buf)
+			sh.buf = append(sh.buf, name...)
+			name = bytesString(sh.buf[start:])
+		}
+		sh.names = append(sh.names, name)
+		fid := ft.lookup(name)
+		sh.fidOf[i], sh.next[i] = fid, -1
+		if fid < 0 {
+			continue
+		}
+		if m.fstamp[fid] != m.fgen {
+			m.fstamp[fid] = m.fgen
+			m.first[fid] = int32(i)
+			sh.heads = append(sh.heads, fieldHead{fid, int32(i)})
+		} else {
+			sh.next[m.last[fid]] = int32(i)
+		}
+		m.last[fid] = int32(i)
 	}
-	if cap(m.shapeBuf) < n {
-		m.shapeBuf = make([]byte, 0, 2*n)
-	}
-	buf := m.shapeBuf[:0] // the previous shape's strings are not used any more
-	for i := range rec.fields {
-		start := len(buf)
-		buf = append(buf, rec.fields[i].name...)
-		m.shape = append(m.shape, bytesString(buf[start:]))
-	}
-	m.shapeBuf = buf
 }
 
 func (m *Matcher) activate(gv int32) {

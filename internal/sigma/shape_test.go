@@ -1,0 +1,74 @@
+package sigma
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestMatcherShapes matches records of several shapes, interleaved and coming back, with
+// stable and with reused (unstable) name memory: the field links kept per shape must give
+// the same matches and Field values as a fresh Matcher, whose links are all new.
+func TestMatcherShapes(t *testing.T) {
+	eng, err := compileOne(t, `
+sel:
+    Image|endswith: '\evil.exe'
+    User: admin
+condition: sel
+`, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageID, userID := eng.FieldID("Image"), eng.FieldID("User")
+	type rec struct {
+		kv   []string
+		want bool
+	}
+	recs := []rec{
+		{[]string{"Image", `c:\evil.exe`, "User", "admin"}, true},
+		{[]string{"User", "admin", "Other", "x", "Image", `c:\evil.exe`}, true},
+		{[]string{"Image", `c:\good.exe`, "User", "admin"}, false},
+		{[]string{"Image", `c:\a.exe`, "Image", `c:\evil.exe`, "User", "ADMIN"}, true},
+		{[]string{"User", "admin", "Other", "x", "Image", `c:\good.exe`}, false},
+		{[]string{"Image", `c:\evil.exe`, "Usr", "admin"}, false},
+		{[]string{"Image", `c:\evil.exe`, "User", "admin"}, true},
+		// Same number, lengths and end bytes of names as the record before it.
+		{[]string{"Image", `c:\evil.exe`, "Uxer", "admin"}, false},
+	}
+	for _, stable := range []bool{true, false} {
+		m := eng.NewMatcher()
+		var r Record
+		names := make([]byte, 0, 64) // reused name memory, like a parser's buffer
+		for round := range 3 {
+			for i, tc := range recs {
+				r.Reset()
+				names = names[:0]
+				for j := 0; j+1 < len(tc.kv); j += 2 {
+					if stable {
+						r.AddStable(tc.kv[j], tc.kv[j+1])
+						continue
+					}
+					start := len(names)
+					names = append(names, tc.kv[j]...)
+					r.Add(bytesString(names[start:len(names):len(names)]), tc.kv[j+1])
+				}
+				name := fmt.Sprintf("stable=%v round %d record %d", stable, round, i)
+				if got := len(m.Match(&r)) > 0; got != tc.want {
+					t.Errorf("%s: match %v, want %v", name, got, tc.want)
+				}
+				fresh := eng.NewMatcher()
+				fresh.Match(&r)
+				for _, id := range []int32{imageID, userID} {
+					v, ok := m.Field(id)
+					fv, fok := fresh.Field(id)
+					if v != fv || ok != fok {
+						t.Errorf("%s: Field(%d) = %q %v, fresh Matcher %q %v", name, id, v, ok, fv, fok)
+					}
+				}
+				// Scribble over the reused name memory: the Matcher must have kept copies.
+				for j := range names {
+					names[j] = '#'
+				}
+			}
+		}
+	}
+}
