@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"log/slog"
 	"time"
 
@@ -158,17 +159,19 @@ func scanIncidents(ctx context.Context, e *env, rules, files []string, output st
 type scanWriter struct {
 	format string
 	w      io.Writer
-	enc    *json.Encoder
-	csv    *csv.Writer
-	tab    *tabwriter.Writer
+	// jsonl: one line per detection, encoded by Detection.AppendJSON into line and written
+	// through buf (not one write per detection).
+	buf  *bufio.Writer
+	line []byte
+	csv  *csv.Writer
+	tab  *tabwriter.Writer
 }
 
 func newScanWriter(w io.Writer, format string) *scanWriter {
 	s := &scanWriter{format: format, w: w}
 	switch format {
 	case "jsonl":
-		s.enc = json.NewEncoder(w)
-		s.enc.SetEscapeHTML(false)
+		s.buf = bufio.NewWriterSize(w, 64<<10)
 	case "csv":
 		s.csv = csv.NewWriter(w)
 		s.csv.Write([]string{"timestamp", "level", "rule_title", "rule_id", "computer", "channel", "event_id", "file", "record", "tags", "matches"})
@@ -194,7 +197,12 @@ func matchesText(d scan.Detection) string {
 func (s *scanWriter) write(d scan.Detection) {
 	switch s.format {
 	case "jsonl":
-		s.enc.Encode(d)
+		line, err := d.AppendJSON(s.line[:0])
+		if err != nil {
+			return // as json.Encoder: a detection that cannot be encoded is left out
+		}
+		s.line = append(line, '\n')
+		s.buf.Write(s.line)
 	case "csv":
 		s.csv.Write([]string{d.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), d.Level, d.RuleTitle, d.RuleID, d.Computer, d.Channel, d.EventID,
 			d.File, strconv.FormatInt(d.Record, 10), strings.Join(d.Tags, " "), matchesText(d)})
@@ -213,6 +221,8 @@ func (s *scanWriter) write(d scan.Detection) {
 
 func (s *scanWriter) flush() error {
 	switch s.format {
+	case "jsonl":
+		return s.buf.Flush()
 	case "csv":
 		s.csv.Flush()
 		return s.csv.Error()

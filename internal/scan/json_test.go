@@ -1,0 +1,86 @@
+package scan
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/sigma"
+)
+
+// encodingJSON is the reference: what json.Encoder without HTML escaping writes for d.
+func encodingJSON(t *testing.T, d Detection) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// TestAppendJSONMatchesEncodingJSON checks AppendJSON byte for byte against encoding/json on
+// detections with awkward strings and empty, nil and set optional parts.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	// AppendJSON writes every field by hand: a field added to these types must be added there.
+	if n := reflect.TypeFor[Detection]().NumField(); n != 14 {
+		t.Fatalf("Detection has %d fields; update AppendJSON and this test", n)
+	}
+	if n := reflect.TypeFor[event.FieldMatch]().NumField(); n != 2 {
+		t.Fatalf("event.FieldMatch has %d fields; update AppendJSON and this test", n)
+	}
+	awkward := "q\"b\\s/ <a&b> \x00\x01\x08\x0c\n\r\t\x1f\x7f é \u2028\u2029 \xff\xfe end"
+	ts := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 5*3600+30*60))
+	dets := []Detection{
+		{},
+		{RuleID: "id", RuleTitle: awkward, Level: "high", Timestamp: ts, File: `C:\logs\a.evtx`, Record: -42, Tags: []string{}},
+		{RuleID: awkward, Tags: []string{"attack.t1", awkward}, Computer: "pc", Channel: "Security", EventID: "4624",
+			Matches:     []event.FieldMatch{{Field: "Image", Value: awkward}, {Field: "", Value: ""}},
+			Correlation: true, Records: []string{"a#1", "b#2"},
+			Fields:      map[string]string{"z": "1", "a": awkward, "M": "", awkward: "k"}},
+		{Timestamp: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Records: []string{}, Fields: map[string]string{}, Matches: []event.FieldMatch{}},
+	}
+	for i, d := range dets {
+		got, err := d.AppendJSON([]byte("prefix"))
+		if err != nil {
+			t.Fatalf("detection %d: %v", i, err)
+		}
+		if want := append([]byte("prefix"), encodingJSON(t, d)...); !bytes.Equal(got, want) {
+			t.Errorf("detection %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	// A timestamp encoding/json cannot render is an error, and nothing is appended.
+	bad := Detection{Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if got, err := bad.AppendJSON([]byte("x")); err == nil || string(got) != "x" {
+		t.Errorf("year 10000: %q, %v; want an error and nothing appended", got, err)
+	}
+}
+
+// TestAppendJSONAttackSamples checks AppendJSON against encoding/json on every detection of
+// the attack samples.
+func TestAppendJSONAttackSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans every sample")
+	}
+	files := sampleFiles(t)
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	dets, _ := runScan(t, files, Options{Engine: eng, Rules: rs})
+	if len(dets) == 0 {
+		t.Fatal("no detections")
+	}
+	var b []byte
+	for i, d := range dets {
+		var err error
+		if b, err = d.AppendJSON(b[:0]); err != nil {
+			t.Fatal(err)
+		}
+		if want := encodingJSON(t, d); !bytes.Equal(b, want) {
+			t.Fatalf("detection %d:\n got %s\nwant %s", i, b, want)
+		}
+	}
+}
