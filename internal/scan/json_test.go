@@ -41,7 +41,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{RuleID: awkward, Tags: []string{"attack.t1", awkward}, Computer: "pc", Channel: "Security", EventID: "4624",
 			Matches:     []event.FieldMatch{{Field: "Image", Value: awkward}, {Field: "", Value: ""}},
 			Correlation: true, Records: []string{"a#1", "b#2"},
-			Fields:      map[string]string{"z": "1", "a": awkward, "M": "", awkward: "k"}},
+			Fields: map[string]string{"z": "1", "a": awkward, "M": "", awkward: "k"}},
 		{Timestamp: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Records: []string{}, Fields: map[string]string{}, Matches: []event.FieldMatch{}},
 	}
 	for i, d := range dets {
