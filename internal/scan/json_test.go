@@ -84,3 +84,19 @@ func TestAppendJSONAttackSamples(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendJSON encodes the detections of the attack samples.
+func BenchmarkAppendJSON(b *testing.B) {
+	files := sampleFiles(b)
+	rs := windowsRules(b)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	dets, _ := runScan(b, files, Options{Engine: eng, Rules: rs})
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		for i := range dets {
+			buf, _ = dets[i].AppendJSON(buf[:0])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(dets)), "ns/detection")
+}
