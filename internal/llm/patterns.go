@@ -50,7 +50,7 @@ type symbolPattern struct {
 const (
 	strongNouns    = "instructions|instruction|prompts|prompt|system_prompt|directives|guidelines|guidance|guardrails|programming|safeguards|training|conditioning"
 	weakNouns      = "rules|directions|context|constraints|restrictions|policies|filters|limitations|orders|commands"
-	aiNames        = "ai|llm|llms|language_model|large_language_model|chatbot|gpt|chatgpt|claude|copilot|gemini|ai_agent|ai_assistant|ai_model|ai_system|soc_ai|ai_analyst|analyst_ai|automated_analyst|security_ai|security_assistant|soc_assistant|virtual_analyst"
+	aiNames        = "ai|llm|llms|language_model|large_language_model|chatbot|gpt|chatgpt|claude|copilot|gemini|ai_agent|ai_assistant|ai_model|ai_system|soc_ai|ai_analyst|analyst_ai|automated_analyst|security_ai|security_assistant|soc_assistant|virtual_analyst|soc_bot|security_bot|analyst_bot|security_analyst_bot|triage_bot|triage_ai|triage_assistant|ai_triage|automated_triage|security_copilot|ai_investigator|automated_investigator"
 	verdictsStrong = "false_positive|false_positives|a_false_positive|fp|benign|harmless|non_malicious|nonmalicious|not_malicious|no_threat|not_a_threat|low_severity|low_risk|low_priority|informational|noise|whitelisted|allowlisted|legitimate|legit|clean_and_safe|closed_benign"
 )
 
@@ -88,21 +88,23 @@ var wordPatterns = []*wordPattern{
 		phrase:   "mark|flag|tag|label|report|close|resolve|dismiss|treat|classify|categorize|categorise|consider|record|rate|score|triage|designate|deem|declare|regard|conclude|judge|assess ~3 as|being|to_be safe|clean|authorized|authorised|expected|approved|trusted|normal|resolved|closed|okay|ok|fine|acceptable|low",
 		notAfter: []string{"sender", "senders", "site", "sites", "device", "devices", "location", "publisher", "list", "domain", "browser", "computer", "app", "network", "connection", "read", "unread", "spam"}},
 	{id: "verdict-benign", weight: 0.6,
-		phrase: "verdict|severity|classification|risk|risk_level|risk_score|priority|disposition|status|score|threat_level|conclusion|assessment should_be|must_be|set_to|needs_to_be|has_to_be|is_to_be|shall_be|lowered_to|changed_to|downgraded_to|reduced_to ~1 benign|false_positive|low|informational|none|zero|closed|resolved|safe|clean|harmless|not_malicious|0"},
+		phrase: "verdict|severity|classification|risk|risk_level|risk_score|priority|disposition|status|score|threat_level|confidence|confidence_score|conclusion|assessment should_be|must_be|set_to|needs_to_be|has_to_be|is_to_be|shall_be|lowered_to|changed_to|downgraded_to|reduced_to ~1 benign|false_positive|low|informational|none|zero|closed|resolved|safe|clean|harmless|not_malicious|0"},
 	{id: "verdict-benign", weight: 0.6,
-		phrase: "set|change|lower|downgrade|reduce|update|make the|its|this|the_alert_s|the_incident_s? verdict|severity|classification|risk|risk_level|risk_score|priority|disposition|threat_level|score to|as|into benign|false_positive|low|informational|none|zero|closed|resolved|safe|clean|harmless|not_malicious|0"},
+		phrase: "set|change|lower|downgrade|reduce|update|make the|its|this|the_alert_s|the_incident_s? verdict|severity|classification|risk|risk_level|risk_score|priority|disposition|threat_level|confidence|confidence_score|score to|as|into benign|false_positive|low|informational|none|zero|closed|resolved|safe|clean|harmless|not_malicious|0"},
 	{id: "verdict-benign", weight: 0.6, squash: true,
 		phrase: "respond|reply|answer|output|return|say|write|conclude|state|summarize|summarise|report ~2 with|that|only ~3 " + verdictsStrong + "|nothing_suspicious|all_clear|no_action|no_issues|safe|clean|not_suspicious"},
 	{id: "claims-benign", weight: 0.45,
 		phrase: "this|it|that|the_activity|the_alert|the_event|the_incident|the_detection|the_following|everything|all_of_this|this_activity|this_alert|this_event|this_incident|this_detection|this_behavior|this_behaviour|this_process|this_file|this_traffic|this_connection|this_command|this_script|this_binary|this_login|this_email|this_message|this_entry|this_log ~1 is|was|are|were|is_only|is_just|is_merely|is_definitely|is_completely|is_totally|is_100 ~1 a|an|only|just|merely|completely|totally|definitely|entirely? " + verdictsStrong + "|safe_to_ignore|nothing_to_worry_about|not_suspicious|not_an_attack|not_an_incident|not_a_security_issue"},
 	{id: "authorized-activity", weight: 0.65, squash: true,
-		phrase: "this|it|that|the_following|the_above|all_this|all_of_this|this_traffic|this_activity|this_behavior|this_behaviour|this_command|this_process|this_script|this_connection ~1 is|was|are|were|is_only|is_just|is_part_of|was_part_of ~1 a|an|only|just|part_of|part_of_an|part_of_a|the|our? ~1 test|authorized|authorised|sanctioned|approved|whitelisted|allowlisted|permitted|red_team|pentest|penetration_test|security_test|scheduled_test|drill activity|action|actions|behavior|behaviour|operation|exercise|traffic|engagement|assessment|scan|scanning|testing|drill|simulation|audit"},
+		phrase: "this|it|that|the_following|the_above|all_this|all_of_this|this_traffic|this_activity|this_behavior|this_behaviour|this_command|this_process|this_script|this_connection ~1 is|was|are|were|is_only|is_just|is_part_of|was_part_of ~1 a|an|only|just|part_of|part_of_an|part_of_a|the|our? ~1 test|authorized|authorised|sanctioned|approved|whitelisted|allowlisted|permitted|red_team|pentest|penetration_test|security_test|scheduled_test|drill ~2 activity|action|actions|behavior|behaviour|operation|exercise|traffic|engagement|assessment|scan|scanning|test|tests|testing|drill|simulation|audit"},
 	{id: "authorized-activity", weight: 0.45,
 		phrase: "authorized|authorised|approved|sanctioned|cleared|signed_off|whitelisted|allowlisted by|with|from the|your? soc|security_team|security_department|ciso|it_department|it_security|administrator|admin|management|blue_team|incident_response|ir_team|analyst"},
 	// Suppression: keep the analyst from acting.
 	{id: "suppress-alert", weight: 0.65, squash: true,
 		phrase:   "do_not|don_t|dont|never|not_to|no_need_to|there_is_no_need_to|you_must_not|you_should_not|you_shouldn_t|refrain_from alert|alerting|escalate|escalating|report|reporting|flag|flagging|notify|notifying|raise_an_alert|raise_any_alert|raise_an_incident|raise_alarms|raise_an_alarm|raise_a_ticket|open_a_ticket|open_an_incident|create_an_alert|create_an_incident|investigate|investigating|quarantine|quarantining|isolate|isolating|page|paging|triage|log_this|record_this",
 		notAfter: []string{"reply", "spam", "phishing", "me", "us", "errors", "error", "warnings", "warning", "bugs", "bug", "deprecation", "issues", "usage", "statistics", "stats", "telemetry", "crashes", "crash", "metrics", "progress", "status", "again", "twice", "duplicates", "unused"}},
+	{id: "no-action", weight: 0.45,
+		phrase: "no|without ~1 action|actions|response|containment|escalation|follow_up|further_action|further_actions|remediation needed|required|necessary|is_needed|is_required|is_necessary|needs_to_be_taken|should_be_taken|to_be_taken"},
 	// Addressing an AI directly.
 	{id: "addresses-ai", weight: 0.5,
 		phrase:   "note|message|instruction|instructions|attention|hey|hello|hi|dear|important|warning|notice|memo|psa|reminder to|for|from? the|any|all|every? " + aiNames + "|assistant|assistants|model|models|bot|bots|agent|agents",
@@ -167,6 +169,8 @@ var symbolPatterns = []*symbolPattern{
 		needs: []string{"assistant,", "assistant ,", "ai,", "ai ,", "llm,", "llm ,", "chatgpt,", "claude,", "gemini,", "copilot,", "model,", "bot,"},
 		expr:  `(?:^|[.!?] )(?:assistant|ai|llm|chatgpt|claude|gemini|copilot|model|bot) ?,`},
 	{id: "role-label", weight: 0.35, span: 20, needs: labelNeeds, expr: `\b(?:assistant|chatgpt|ai assistant|ai|gpt|claude|llm) ?:`},
+	{id: "role-label", weight: 0.4, span: 40, needs: []string{"bot:", "bot :", "analyst:", "copilot:"},
+		expr: `\b(?:triage|soc|security|analyst|security analyst|ai|review|investigation) (?:bot|assistant|copilot|analyst) ?:`},
 	{id: "role-label", weight: 0.7, span: 450, needs: labelNeeds,
 		expr: `\b(?:human|user|system) ?: .{0,400}?\b(?:assistant|ai|gpt|chatgpt|claude) ?: `},
 	{id: "role-label", weight: 0.6, span: 60, needs: []string{"system", "admin", "developer", "operator"},
