@@ -465,6 +465,39 @@ func TestEvidence(t *testing.T) {
 	if len(hits) != 1 || fmt.Sprint(hits[0].Evidence) != "[{k Other a secret here}]" {
 		t.Fatalf("keyword evidence %v", hits)
 	}
+	// sel holds but the filter too: what sel collected is dropped, only k is evidence.
+	hits = eng.NewMatcher().Match(record("Image", `C:\cmd.exe`, "CommandLine", "whoami", "User", "SYSTEM", "Other", "a secret here"))
+	if len(hits) != 1 || fmt.Sprint(hits[0].Evidence) != "[{k Other a secret here}]" {
+		t.Fatalf("evidence after a failed branch: %v", hits)
+	}
+}
+
+// TestEvidenceAcrossRules matches rules one after the other with one Matcher: a rule that
+// fails after collecting part of its evidence leaves nothing in the evidence of the next.
+func TestEvidenceAcrossRules(t *testing.T) {
+	rule := func(id, det string) string {
+		return "title: " + id + "\nid: " + id + "\nlogsource: {product: test}\ndetection:\n" + indent(det)
+	}
+	doc := rule("11111111-0000-0000-0000-000000000001", "a: {Image|endswith: '\\cmd.exe'}\nb: {User: nobody}\ncondition: a and b") +
+		"---\n" + rule("11111111-0000-0000-0000-000000000002", "c: {CommandLine|contains: whoami}\ncondition: c") +
+		"---\n" + rule("11111111-0000-0000-0000-000000000003", "d: {Image|endswith: '\\cmd.exe'}\nf: {User: bob}\ncondition: d and not f")
+	rs, refusals := LoadBytes("rules.yml", []byte(doc), LoadOptions{})
+	if len(refusals) > 0 || len(rs.Rules) != 3 {
+		t.Fatalf("load: %v", refusals)
+	}
+	for _, prefilter := range []bool{true, false} {
+		eng, _ := NewEngine(rs, EngineOptions{IgnoreLogSource: true, DisablePrefilter: !prefilter})
+		m := eng.NewMatcher()
+		for range 2 { // the second round reuses the Matcher's evidence memory
+			hits := m.Match(record("Image", `C:\cmd.exe`, "CommandLine", "whoami /all", "User", "bob"))
+			if len(hits) != 1 || hits[0].Rule.ID != "11111111-0000-0000-0000-000000000002" {
+				t.Fatalf("prefilter %v: hits %v", prefilter, hits)
+			}
+			if got := fmt.Sprint(hits[0].Evidence); got != "[{c CommandLine whoami /all}]" {
+				t.Fatalf("prefilter %v: evidence %s", prefilter, got)
+			}
+		}
+	}
 }
 
 // TestPatternIndexAgreesWithPatterns checks the index of long pattern lists against trying

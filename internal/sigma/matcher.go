@@ -425,29 +425,31 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	}
 	m.ruleStamp[ri] = m.gen
 	er := e.rules[ri]
+	// One evaluation, collecting evidence as it goes: collecting does not change the result,
+	// and what a failed branch collected is dropped (see andNode), so a match needs no second
+	// evaluation.
 	c := &m.ctx
-	c.fids = gv.fids[li]
-	c.collect = false
-	c.ev = m.evbuf
-	if !er.det.root.eval(c) {
-		return
-	}
-	for fi, fd := range er.filters {
-		c.fids = gv.filterFids[li][fi]
-		if fd.root.eval(c) != e.opts.PySigmaFilters {
-			return // suppressed by the filter
-		}
-	}
-	// Evaluate again, collecting evidence.
 	c.fids = gv.fids[li]
 	c.collect = true
 	c.sel = ""
 	start := len(m.evbuf)
 	c.ev = m.evbuf
-	er.det.root.eval(c)
-	m.evbuf = c.ev
+	ok := er.det.root.eval(c)
+	m.evbuf = c.ev[:start] // keeps the memory the evaluation grew
 	c.collect = false
-	m.matches = append(m.matches, Match{Rule: er.rule, Evidence: m.evbuf[start:len(m.evbuf):len(m.evbuf)]})
+	if !ok {
+		return
+	}
+	ev := c.ev
+	for fi, fd := range er.filters {
+		c.fids = gv.filterFids[li][fi]
+		c.ev = ev
+		if fd.root.eval(c) != e.opts.PySigmaFilters {
+			return // suppressed by the filter
+		}
+	}
+	m.evbuf = ev
+	m.matches = append(m.matches, Match{Rule: er.rule, Evidence: ev[start:len(ev):len(ev)]})
 }
 
 // scan runs the prefilter over the record's values and collects the candidate rules of the
