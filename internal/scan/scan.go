@@ -393,14 +393,14 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 	kept := w.kept[:0]
 	haveKept := false
 	nev := 0
+	var corrFields [][2]string // the record's fields, copied once for all its correlation hits
 	for _, m := range ms {
 		r := m.Rule
 		if len(r.CorrelationUsers()) > 0 {
-			h := corrHit{rule: r, time: t, file: path, record: record}
-			for name, value := range w.rec.All() {
-				h.fields = append(h.fields, [2]string{strings.Clone(name), strings.Clone(value)})
+			if corrFields == nil {
+				corrFields = copyFields(&w.rec)
 			}
-			res.corr = append(res.corr, h)
+			res.corr = append(res.corr, corrHit{rule: r, time: t, file: path, record: record, fields: corrFields})
 		}
 		if r.CorrelationOnly {
 			continue
@@ -471,6 +471,28 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		res.dets = append(res.dets, d)
 	}
 	w.buf, w.kept, w.evSpans = buf, kept, evSpans[:0]
+}
+
+// copyFields copies the fields of rec, which are only valid until its next reset, into one
+// string: two allocations per record, whatever its number of fields. The result is shared by
+// the record's correlation hits and never modified.
+func copyFields(rec *sigma.Record) [][2]string {
+	n := 0
+	for name, value := range rec.All() {
+		n += len(name) + len(value)
+	}
+	buf := make([]byte, 0, n)
+	for name, value := range rec.All() {
+		buf = append(append(buf, name...), value...)
+	}
+	arena := string(buf)
+	out := make([][2]string, 0, rec.Len())
+	off := 0
+	for name, value := range rec.All() {
+		out = append(out, [2]string{arena[off : off+len(name)], arena[off+len(name) : off+len(name)+len(value)]})
+		off += len(name) + len(value)
+	}
+	return out
 }
 
 // span is a part of the string a worker copies a matched record's strings into.
