@@ -72,6 +72,9 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 			},
 		}, func(ctx context.Context, subject string, b *pipeline.RawBatch) error {
 			records += int64(len(b.Records))
+			if err := a.pace(ctx); err != nil {
+				return err
+			}
 			return a.publishWait(ctx, subject, b)
 		})
 		fr.Formats, fr.Records, fr.Malformed = res.Formats, res.Records, res.Malformed
@@ -120,6 +123,34 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 	rep.DeadLetters = after[3] - before[3]
 	rep.Elapsed = time.Since(start)
 	return rep, nil
+}
+
+// importBacklog bounds the messages an import lets wait in the pipeline (summed over every
+// consumer, delivered or not). A file is read far faster than the stages process it; without a
+// bound the whole file would queue on the bus, and the bus's block caches and the consumers'
+// buffers would grow with it. The stages still always have work queued.
+const importBacklog = 48
+
+// pace waits while the pipeline's backlog is above importBacklog.
+func (a *App) pace(ctx context.Context) error {
+	for {
+		lag, err := a.Bus.Lag(ctx)
+		if err != nil {
+			return nil // pacing is an optimisation: the bus's own limits still apply
+		}
+		var n uint64
+		for _, l := range lag {
+			n += l.Pending + l.AckPending
+		}
+		if n <= importBacklog {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // publishWait publishes a raw batch, waiting while the bus is full (back-pressure from the

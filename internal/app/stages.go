@@ -23,6 +23,10 @@ type stage struct {
 	handle  pipeline.Handler
 }
 
+// stageBatchBytes bounds the bytes of one stage batch: a few thousand events, enough for the
+// store's batching, while a stage's memory stays a few tens of megabytes.
+const stageBatchBytes = 4 << 20
+
 // consume runs a stage's consumer with metrics and dead-lettering.
 func (a *App) consume(ctx context.Context, st stage, started func()) error {
 	cfg := pipeline.ConsumerConfig{
@@ -30,6 +34,7 @@ func (a *App) consume(ctx context.Context, st stage, started func()) error {
 		Subject:     st.subject,
 		Workers:     a.Cfg.Workers(st.name),
 		Batch:       16,
+		BatchBytes:  stageBatchBytes,
 		MaxInflight: a.Cfg.Pipeline.MaxInflight,
 		MaxDeliver:  a.Cfg.Pipeline.MaxDeliver,
 		Started:     started,

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/config"
 )
@@ -79,6 +80,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 				defer pprof.StopCPUProfile()
 			}
 		}
+	}
+	if p := os.Getenv("VIGIL_MEMPROFILE"); p != "" {
+		// For memory work: VIGIL_MEMPROFILE=heap.prof vigil import ... writes the live heap every
+		// 5 seconds (the last one written is the latest).
+		go func() {
+			for range time.Tick(5 * time.Second) {
+				if f, err := os.Create(p); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}()
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

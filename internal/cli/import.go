@@ -7,11 +7,15 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/app"
 	"github.com/vigil-soc/vigil/internal/ingest"
 )
+
+// importMemoryLimit is vigil import's default soft memory limit for the Go heap.
+const importMemoryLimit = 200 << 20
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("import", e)
@@ -31,6 +35,12 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	cfg, err := c.load()
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// An import's working set is bounded by design (the pipeline's backlog, stage batches
+		// and graph window); a soft limit keeps the garbage collector from letting the heap
+		// double beyond it. GOMEMLIMIT overrides.
+		debug.SetMemoryLimit(importMemoryLimit)
 	}
 	log := newLogger(e.stderr, cfg.Log)
 	a, err := app.Open(ctx, cfg, log)

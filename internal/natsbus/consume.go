@@ -50,13 +50,17 @@ func (b *Bus) Consume(ctx context.Context, cfg pipeline.ConsumerConfig, h pipeli
 	b.mu.Unlock()
 
 	log := b.log.With("consumer", cfg.Name)
-	ch := make(chan jetstream.Msg, inflight)
+	// The client prefetches up to inflight messages but never more than prefetchBytes (stage
+	// messages are batches of up to MaxPayload bytes each: counting messages alone let eight
+	// consumers buffer hundreds of megabytes); the hand-over channel holds two messages per
+	// worker.
+	ch := make(chan jetstream.Msg, 2*workers)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case ch <- m:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(inflight), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessagesWithBytesLimit(inflight, b.prefetchBytes()), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			log.Warn("consume", "err", err)
 		}
@@ -99,11 +103,13 @@ func (w *worker) run(ctx context.Context, ch <-chan jetstream.Msg, batch int) {
 		case m := <-ch:
 			msgs = append(msgs, m)
 		}
+		size := len(msgs[0].Data())
 	fill:
-		for len(msgs) < batch {
+		for len(msgs) < batch && (w.cfg.BatchBytes <= 0 || size < w.cfg.BatchBytes) {
 			select {
 			case m := <-ch:
 				msgs = append(msgs, m)
+				size += len(m.Data())
 			default:
 				break fill
 			}
@@ -208,4 +214,10 @@ func (w *worker) fail(ctx context.Context, m jetstream.Msg, pm pipeline.Msg, err
 	if nerr := m.NakWithDelay(backoff(pm.Delivered)); nerr != nil {
 		w.log.Warn("nak", "err", nerr)
 	}
+}
+
+// prefetchBytes bounds the bytes a consumer's client buffers ahead of its workers: at least two
+// of the largest messages (a smaller limit would stall on one), else 16 MiB.
+func (b *Bus) prefetchBytes() int {
+	return max(2*b.MaxPayload(), 16<<20)
 }

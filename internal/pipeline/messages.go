@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/vigil-soc/vigil/internal/event"
 )
 
@@ -40,10 +42,25 @@ func (b *RawBatch) Origin(i int) event.Origin {
 	return event.Origin{Source: b.Source, Format: b.Format, File: b.File, Record: r.Record, Offset: r.Offset, Peer: b.Peer, Received: b.Received}
 }
 
-const rawBatchMagic = 0x56524231 // "VRB1"
+const (
+	rawBatchMagic      = 0x56524231 // "VRB1"
+	rawBatchMagicZstd  = 0x5652425a // "VRBZ": a zstd frame of a VRB1 batch follows
+	maxRawBatchDecoded = 64 << 20
+)
 
-// MarshalBinary encodes the batch compactly (length-prefixed fields).
+// MarshalBinary encodes the batch compactly (length-prefixed fields), zstd-compressed when it is
+// large enough for that to pay (log lines compress several times over, and the raw stream
+// writes and fsyncs every byte).
 func (b *RawBatch) MarshalBinary() ([]byte, error) {
+	plain := b.marshalPlain()
+	if len(plain) < compressMin {
+		return plain, nil
+	}
+	out := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(plain)/4), rawBatchMagicZstd)
+	return zenc.EncodeAll(plain, out), nil
+}
+
+func (b *RawBatch) marshalPlain() []byte {
 	n := 64 + len(b.Source) + len(b.Format) + len(b.Hint) + len(b.File) + len(b.Peer)
 	for i := range b.Records {
 		n += 32 + len(b.Records[i].ID) + len(b.Records[i].Data)
@@ -62,7 +79,7 @@ func (b *RawBatch) MarshalBinary() ([]byte, error) {
 		out = binary.AppendVarint(out, r.Offset)
 		out = appendBytes(out, r.Data)
 	}
-	return out, nil
+	return out
 }
 
 func appendBytes(out, b []byte) []byte {
@@ -72,8 +89,19 @@ func appendBytes(out, b []byte) []byte {
 
 var errCorrupt = errors.New("corrupt raw batch")
 
-// UnmarshalBinary decodes a batch. Record data aliases buf.
+// UnmarshalBinary decodes a batch. Record data aliases buf (or, for a compressed batch, its
+// decompressed copy).
 func (b *RawBatch) UnmarshalBinary(buf []byte) error {
+	if len(buf) >= 4 && binary.BigEndian.Uint32(buf) == rawBatchMagicZstd {
+		plain, err := zdec.DecodeAll(buf[4:], nil)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errCorrupt, err)
+		}
+		if len(plain) >= 4 && binary.BigEndian.Uint32(plain) == rawBatchMagicZstd {
+			return fmt.Errorf("%w: nested compression", errCorrupt)
+		}
+		buf = plain
+	}
 	if len(buf) < 4 || binary.BigEndian.Uint32(buf) != rawBatchMagic {
 		return fmt.Errorf("%w: bad magic", errCorrupt)
 	}
@@ -185,8 +213,38 @@ func EncodeLines(recs [][]byte) []byte {
 	return out
 }
 
-// DecodeLines decodes a message made by EncodeLines.
+// Stage messages are zstd-compressed when that pays: normalized events carry their raw records
+// and compress several times over, and every byte of a stage message is written, fsynced and
+// cached by the bus's file store and buffered by each consumer.
+var (
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2), zstd.WithLowerEncoderMem(true))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxRawBatchDecoded))
+)
+
+// zstdMagic starts every zstd frame. A message of JSON lines starts with '{', '"' or '[', so
+// the two cannot be confused.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// compressMin is the smallest message worth compressing.
+const compressMin = 4 << 10
+
+// compressLines compresses an EncodeLines message when it is large enough.
+func compressLines(b []byte) []byte {
+	if len(b) < compressMin {
+		return b
+	}
+	return zenc.EncodeAll(b, make([]byte, 0, len(b)/4))
+}
+
+// DecodeLines decodes a message made by EncodeLines or PublishLines (compressed or not).
 func DecodeLines[T any](data []byte) ([]T, error) {
+	if bytes.HasPrefix(data, zstdMagic) {
+		plain, err := zdec.DecodeAll(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decompress batch: %w", err)
+		}
+		data = plain
+	}
 	var out []T
 	for i := 0; len(data) > 0; i++ {
 		j := bytes.IndexByte(data, '\n')
@@ -219,7 +277,7 @@ func PublishLines(ctx context.Context, pub Publisher, subject, baseID string, re
 		}
 		id := fmt.Sprintf("%s/%d", baseID, chunk)
 		chunk++
-		err := pub.Publish(ctx, subject, id, EncodeLines(recs[start:end]))
+		err := pub.Publish(ctx, subject, id, compressLines(EncodeLines(recs[start:end])))
 		start, size = end, 0
 		return err
 	}

@@ -64,6 +64,10 @@ type ConsumerConfig struct {
 	Workers int
 	// Batch is the most messages handed to one Handler call.
 	Batch int
+	// BatchBytes, when positive, ends a batch once its messages reach this many bytes (a batch
+	// always holds at least one message), so that a stage's memory follows the bytes it holds,
+	// not the number of messages.
+	BatchBytes int
 	// MaxInflight bounds unacknowledged messages (back-pressure on the stream).
 	MaxInflight int
 	// MaxDeliver is how many deliveries a failing message gets.

@@ -54,7 +54,14 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(ON)")
-		q.Add("_pragma", "cache_size(-65536)")
+		// Page cache: the writer keeps the hot index pages of a sustained ingest; readers hold
+		// less, since they mostly decode event blocks the store caches itself. This memory sits
+		// outside the Go heap and counts in full towards the process's footprint.
+		if ro {
+			q.Add("_pragma", "cache_size(-16384)")
+		} else {
+			q.Add("_pragma", "cache_size(-32768)")
+		}
 		q.Add("_txlock", "immediate")
 		if ro {
 			q.Add("_pragma", "query_only(ON)")
