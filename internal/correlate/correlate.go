@@ -393,7 +393,12 @@ func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t i
 func (c *Correlator) lookback(inc *event.Incident, t int64) []Revision {
 	lb := int64(c.opts.Lookback / time.Second)
 	var out []Revision
+	later := c.closed[:0] // closed alerts newer than the incident (replayed out of order) stay
 	for _, r := range c.closed {
+		if r.at > t {
+			later = append(later, r)
+			continue
+		}
 		if t-r.at > lb {
 			continue
 		}
@@ -408,7 +413,7 @@ func (c *Correlator) lookback(inc *event.Incident, t int64) []Revision {
 			inc.AlertIDs = append(inc.AlertIDs, r.id)
 		}
 	}
-	c.closed = c.closed[:0]
+	c.closed = later
 	return out
 }
 

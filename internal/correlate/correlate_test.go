@@ -77,6 +77,21 @@ func TestContextAndLookback(t *testing.T) {
 	}
 }
 
+// TestLookbackIgnoresLaterAlerts: alerts replayed out of order (a later file of an import) are
+// not precursors of an incident that opened before them, and stay available to later incidents.
+func TestLookbackIgnoresLaterAlerts(t *testing.T) {
+	c := New(Options{Lookback: 30 * time.Minute, Halo: -1, ContextMinScore: 0.9})
+	c.Place(mk("future", 60*24*time.Hour, "dc1", event.AutoClosed, 0.05))
+	p := c.Place(mk("a", 0, "web01", event.Escalated, 0.9))
+	if len(p.Revised) != 0 {
+		t.Fatalf("an alert two months later became a precursor: %+v", p.Revised)
+	}
+	q := c.Place(mk("b", 60*24*time.Hour+10*time.Minute, "dc1", event.Escalated, 0.9))
+	if len(q.Revised) != 1 || q.Revised[0].AlertID != "future" {
+		t.Fatalf("the later incident lost its precursor: %+v", q.Revised)
+	}
+}
+
 func TestHalo(t *testing.T) {
 	c := New(Options{Halo: 30 * time.Minute})
 	p := c.Place(mk("a", 0, "web01", event.Escalated, 0.9))

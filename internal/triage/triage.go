@@ -218,9 +218,11 @@ func (t *Triager) Triage(a *event.Alert) Decision {
 	gk := groupKey(a, kind, host)
 	d := Decision{Triage: event.Triage{GroupKey: gk, At: a.Time}}
 
-	// Duplicates fold into the first alert of their group.
-	if e, ok := t.st.Dedup[gk]; ok && now-e.Last <= t.dedup && e.Alert != a.ID {
-		e.Last, e.Count = now, e.Count+1
+	// Duplicates fold into the first alert of their group, when they arrive within the window
+	// of its latest one on either side: an older alert replayed late (another file of an import,
+	// a delayed forwarder) is no duplicate of one months newer.
+	if e, ok := t.st.Dedup[gk]; ok && absDiff(now, e.Last) <= t.dedup && e.Alert != a.ID {
+		e.Last, e.Count = max(e.Last, now), e.Count+1
 		t.st.Dedup[gk] = e
 		t.observe(kind, host, now, a)
 		d.DuplicateOf = e.Alert
@@ -493,4 +495,11 @@ func tacticStage(tactics []string) (float64, string) {
 		}
 	}
 	return best, name
+}
+
+func absDiff(a, b int64) int64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
 }

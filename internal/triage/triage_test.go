@@ -94,6 +94,24 @@ func TestDuplicatesFold(t *testing.T) {
 	}
 }
 
+// TestLateOldAlertIsNoDuplicate: an alert far older than its group's latest one (another file
+// of an import, a late forwarder) is judged on its own, not folded into months-newer activity.
+func TestLateOldAlertIsNoDuplicate(t *testing.T) {
+	tr, _ := New(Options{})
+	recent := alert("recent", 90*24*time.Hour, "k", "title", "h")
+	old := alert("old", time.Hour, "k", "title", "h")
+	near := alert("near", 90*24*time.Hour-3*time.Minute, "k", "title", "h")
+	tr.Triage(&recent)
+	if d := tr.Triage(&old); d.DuplicateOf != "" {
+		t.Fatalf("alert 89 days older folded as a duplicate: %+v", d.Triage)
+	}
+	tr2, _ := New(Options{})
+	tr2.Triage(&recent)
+	if d := tr2.Triage(&near); d.DuplicateOf != "recent" {
+		t.Fatalf("slightly out-of-order duplicate not folded: %+v", d.Triage)
+	}
+}
+
 func TestProtectedClassAndExceptions(t *testing.T) {
 	priv := event.Alert{ID: "p", Time: t0.Add(time.Hour), Kind: "W-Aut-Sud", RuleTitle: "Successful sudo to ROOT executed.", Host: "web01"}
 	tr, _ := New(Options{})
