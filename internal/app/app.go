@@ -82,6 +82,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a := &App{Cfg: cfg, Log: log, Metrics: telemetry.New(), graphWindow: cfg.Correlate.GraphWindow.Std()}
 	a.graph = correlate.NewGraph(a.graphWindow)
+	a.graph.SetMaxEdges(cfg.Correlate.GraphMaxEdges)
 	lock, err := lockDir(cfg.DataDir)
 	if err != nil {
 		return nil, err

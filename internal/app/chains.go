@@ -35,7 +35,7 @@ func (a *App) chainFor(ctx context.Context, inc *event.Incident) (*event.Chain, 
 	keys := correlate.IncidentKeys(inc)
 	from, to := inc.FirstSeen.Add(-time.Hour), inc.LastSeen.Add(10*time.Minute)
 	edges := a.graph.Edges(keys, from, to)
-	if wm := a.graph.Watermark(); wm.IsZero() || from.Before(wm.Add(-a.graphWindow)) {
+	if h := a.graph.Horizon(); h.IsZero() || !from.After(h) {
 		// Older parts of the graph live in the store.
 		older, err := a.Store.EdgesOf(ctx, keys, from, to, 2000)
 		if err != nil {

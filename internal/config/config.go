@@ -162,6 +162,9 @@ type Correlate struct {
 	// GraphWindow is how much of the entity graph stays in memory; older edges are read from
 	// the store (6h).
 	GraphWindow Duration `yaml:"graph_window"`
+	// GraphMaxEdges bounds the edges held in memory whatever their age (250000, about 100 MB);
+	// older ones are read from the store.
+	GraphMaxEdges int `yaml:"graph_max_edges"`
 }
 
 // Investigate tunes the investigation stage.
@@ -340,6 +343,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Triage.Threshold <= 0 || c.Triage.Threshold >= 1 {
 		add("triage.threshold: %v must be between 0 and 1", c.Triage.Threshold)
+	}
+	if c.Correlate.GraphMaxEdges < 0 {
+		add("correlate.graph_max_edges: must not be negative (0 means the default, 250000)")
 	}
 	if c.Pipeline.MaxInflight < 1 {
 		add("pipeline.max_inflight: must be at least 1")

@@ -56,6 +56,24 @@ type Graph struct {
 	dirty map[string]bool
 	// nextSweep is when sessions and inbound logons are next swept for expiry.
 	nextSweep time.Time
+	// maxEdges bounds the edges held in memory whatever their age (dense telemetry fits many
+	// edges in the time window); evicted is the newest time of an edge dropped for it.
+	maxEdges int
+	evicted  time.Time
+}
+
+// DefaultMaxEdges is the default bound on the edges a Graph holds in memory (about 100 MB).
+const DefaultMaxEdges = 250_000
+
+// SetMaxEdges bounds the edges held in memory (DefaultMaxEdges when n <= 0). Older edges beyond
+// it are dropped from memory first; Horizon tells callers from when the memory is complete.
+func (g *Graph) SetMaxEdges(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n <= 0 {
+		n = DefaultMaxEdges
+	}
+	g.maxEdges = n
 }
 
 type session struct {
@@ -70,7 +88,7 @@ func NewGraph(window time.Duration) *Graph {
 	if window <= 0 {
 		window = 6 * time.Hour
 	}
-	return &Graph{window: window, users: NewUsers(0), byNode: map[string][]*event.ChainEdge{}, hostIP: map[string]string{},
+	return &Graph{window: window, maxEdges: DefaultMaxEdges, users: NewUsers(0), byNode: map[string][]*event.ChainEdge{}, hostIP: map[string]string{},
 		sessions: map[string]session{}, inbound: map[string][]session{}, dirty: map[string]bool{}}
 }
 
@@ -343,28 +361,47 @@ func (g *Graph) sessionOf(host string, ev *event.Event) (session, bool) {
 	return s, ok
 }
 
-// expire drops edges older than the window behind the watermark.
+// expire drops edges older than the window behind the watermark, and the oldest arrivals
+// beyond maxEdges (down to 90% of it, so that eviction runs now and then, not per event).
 func (g *Graph) expire() {
 	cut := g.last.Add(-g.window)
 	i := 0
 	for i < len(g.edges) && g.edges[i].Time.Before(cut) {
 		i++
 	}
+	evicting := g.maxEdges > 0 && len(g.edges)-i > g.maxEdges
+	if evicting {
+		keep := g.maxEdges * 9 / 10
+		n := len(g.edges) - keep
+		for _, e := range g.edges[i:n] {
+			if e.Time.After(g.evicted) {
+				g.evicted = e.Time
+			}
+		}
+		i = n
+	}
 	if i == 0 {
 		return
 	}
 	gone := g.edges[:i]
+	dropped := make(map[*event.ChainEdge]struct{}, len(gone))
+	for _, e := range gone {
+		dropped[e] = struct{}{}
+	}
 	if i > len(g.edges)/2 {
 		g.edges = slices.Clone(g.edges[i:])
 	} else {
 		g.edges = g.edges[i:]
 	}
-	// Each node's list is in arrival order, so its expired edges are at its front.
+	// Each node's list is in arrival order, so its dropped edges are at its front.
 	for _, e := range gone {
 		for _, k := range []string{e.From, e.To} {
 			list := g.byNode[k]
 			j := 0
-			for j < len(list) && list[j].Time.Before(cut) {
+			for j < len(list) {
+				if _, ok := dropped[list[j]]; !ok {
+					break
+				}
 				j++
 			}
 			switch {
@@ -375,8 +412,11 @@ func (g *Graph) expire() {
 			}
 		}
 	}
-	// Sessions and inbound logons are swept now and then, not on every event.
-	if g.last.Before(g.nextSweep) {
+	// Sessions and inbound logons are swept now and then, not on every event (and down to the
+	// eviction horizon when the edge bound cut deeper than the window).
+	if evicting && g.evicted.After(cut) {
+		cut = g.evicted
+	} else if g.last.Before(g.nextSweep) {
 		return
 	}
 	g.nextSweep = g.last.Add(g.window / 10)
@@ -425,6 +465,22 @@ func (g *Graph) Watermark() time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.last
+}
+
+// Horizon returns the time from which the in-memory edges are complete: the window behind the
+// watermark, or later when the edge bound evicted newer edges. Edges before it must be read
+// from where the caller persisted them. It is zero when the graph has seen nothing.
+func (g *Graph) Horizon() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.last.IsZero() {
+		return time.Time{}
+	}
+	h := g.last.Add(-g.window)
+	if g.evicted.After(h) {
+		h = g.evicted
+	}
+	return h
 }
 
 // Size returns the number of edges held in memory.
