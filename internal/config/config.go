@@ -162,7 +162,7 @@ type Correlate struct {
 	// GraphWindow is how much of the entity graph stays in memory; older edges are read from
 	// the store (6h).
 	GraphWindow Duration `yaml:"graph_window"`
-	// GraphMaxEdges bounds the edges held in memory whatever their age (250000, about 100 MB);
+	// GraphMaxEdges bounds the edges held in memory whatever their age (100000, about 40 MB);
 	// older ones are read from the store.
 	GraphMaxEdges int `yaml:"graph_max_edges"`
 }
@@ -345,7 +345,7 @@ func (c *Config) Validate() error {
 		add("triage.threshold: %v must be between 0 and 1", c.Triage.Threshold)
 	}
 	if c.Correlate.GraphMaxEdges < 0 {
-		add("correlate.graph_max_edges: must not be negative (0 means the default, 250000)")
+		add("correlate.graph_max_edges: must not be negative (0 means the default, 100000)")
 	}
 	if c.Pipeline.MaxInflight < 1 {
 		add("pipeline.max_inflight: must be at least 1")

@@ -62,8 +62,8 @@ type Graph struct {
 	evicted  time.Time
 }
 
-// DefaultMaxEdges is the default bound on the edges a Graph holds in memory (about 100 MB).
-const DefaultMaxEdges = 250_000
+// DefaultMaxEdges is the default bound on the edges a Graph holds in memory (about 40 MB).
+const DefaultMaxEdges = 100_000
 
 // SetMaxEdges bounds the edges held in memory (DefaultMaxEdges when n <= 0). Older edges beyond
 // it are dropped from memory first; Horizon tells callers from when the memory is complete.

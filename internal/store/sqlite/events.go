@@ -29,7 +29,7 @@ import (
 // blocks. Searches pick candidate blocks by key and time, then filter the decoded events exactly.
 
 var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 )
 
