@@ -79,15 +79,15 @@ func (a *App) refreshChains(ctx context.Context, every time.Duration) error {
 }
 
 func (a *App) refreshDirtyChains(ctx context.Context) error {
-	dirty := a.graph.Dirty()
-	if len(dirty) == 0 {
+	dirty, all := a.graph.Dirty()
+	if len(dirty) == 0 && !all {
 		return nil
 	}
 	a.stateful.mu.Lock()
 	var ids []string
 	for _, inc := range a.stateful.cor.Open() {
 		for _, k := range correlate.IncidentKeys(inc) {
-			if dirty[k] {
+			if all || dirty[k] {
 				ids = append(ids, inc.ID)
 				break
 			}

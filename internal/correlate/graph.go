@@ -52,8 +52,10 @@ type Graph struct {
 	inbound map[string][]session
 	// last is the newest event time seen (the graph's watermark).
 	last time.Time
-	// dirty collects entity keys that gained edges since the last Dirty call.
-	dirty map[string]bool
+	// dirty collects entity keys that gained edges since the last Dirty call, up to maxDirty;
+	// beyond that dirtyAll stands for every key.
+	dirty    map[string]bool
+	dirtyAll bool
 	// nextSweep is when sessions and inbound logons are next swept for expiry.
 	nextSweep time.Time
 	// maxEdges bounds the edges held in memory whatever their age (dense telemetry fits many
@@ -306,7 +308,11 @@ func (g *Graph) Add(ev *event.Event) []event.ChainEdge {
 		g.edges = append(g.edges, &e)
 		g.byNode[e.From] = append(g.byNode[e.From], &e)
 		g.byNode[e.To] = append(g.byNode[e.To], &e)
-		g.dirty[e.From], g.dirty[e.To] = true, true
+		if len(g.dirty) < maxDirty {
+			g.dirty[e.From], g.dirty[e.To] = true, true
+		} else {
+			g.dirtyAll = true // nobody asked for a long while: everything counts as changed
+		}
 	}
 	g.expire()
 	return out
@@ -451,13 +457,18 @@ func (g *Graph) Edges(keys []string, from, to time.Time) []event.ChainEdge {
 	return out
 }
 
-// Dirty returns and clears the entity keys that gained edges since the last call.
-func (g *Graph) Dirty() map[string]bool {
+// maxDirty bounds the changed keys a Graph remembers between Dirty calls (an import, which
+// refreshes chains only at its end, would otherwise remember every key it ever touched).
+const maxDirty = 65536
+
+// Dirty returns and clears the entity keys that gained edges since the last call; all is true
+// when more changed than the graph remembers, and then every key counts as changed.
+func (g *Graph) Dirty() (keys map[string]bool, all bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d := g.dirty
-	g.dirty = map[string]bool{}
-	return d
+	d, a := g.dirty, g.dirtyAll
+	g.dirty, g.dirtyAll = map[string]bool{}, false
+	return d, a
 }
 
 // Watermark returns the newest event time the graph has seen.

@@ -68,3 +68,26 @@ func TestGraphHorizonFollowsWindow(t *testing.T) {
 		t.Fatalf("horizon %v, want %v", h, at.Add(-time.Hour))
 	}
 }
+
+// TestGraphDirtyBounded: between two Dirty calls the graph remembers at most maxDirty changed
+// keys, then reports that everything changed.
+func TestGraphDirtyBounded(t *testing.T) {
+	g := NewGraph(6 * time.Hour)
+	base := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	g.Add(networkLogon(1, base))
+	if keys, all := g.Dirty(); all || len(keys) == 0 || !keys[HostKey("srv01")] {
+		t.Fatalf("dirty after one logon: %v all=%v", keys, all)
+	}
+	for i := range maxDirty {
+		ev := networkLogon(i, base.Add(time.Duration(i)*time.Millisecond))
+		ev.Device.Hostname = fmt.Sprintf("h%d", i)
+		g.Add(ev)
+	}
+	keys, all := g.Dirty()
+	if !all || len(keys) > maxDirty {
+		t.Fatalf("%d dirty keys remembered, all=%v; want at most %d and all", len(keys), all, maxDirty)
+	}
+	if keys, all := g.Dirty(); all || len(keys) != 0 {
+		t.Fatal("Dirty did not clear")
+	}
+}
