@@ -99,6 +99,16 @@ var wordPatterns = []*wordPattern{
 		phrase: "this|it|that|the_following|the_above|all_this|all_of_this|this_traffic|this_activity|this_behavior|this_behaviour|this_command|this_process|this_script|this_connection ~1 is|was|are|were|is_only|is_just|is_part_of|was_part_of ~1 a|an|only|just|part_of|part_of_an|part_of_a|the|our? ~1 test|authorized|authorised|sanctioned|approved|whitelisted|allowlisted|permitted|red_team|pentest|penetration_test|security_test|scheduled_test|drill ~2 activity|action|actions|behavior|behaviour|operation|exercise|traffic|engagement|assessment|scan|scanning|test|tests|testing|drill|simulation|audit"},
 	{id: "authorized-activity", weight: 0.45,
 		phrase: "authorized|authorised|approved|sanctioned|cleared|signed_off|whitelisted|allowlisted by|with|from the|your? soc|security_team|security_department|ciso|it_department|it_security|administrator|admin|management|blue_team|incident_response|ir_team|analyst"},
+	// The same two instructions in the other languages attackers commonly use in Latin script
+	// (accents are folded away before matching).
+	{id: "ignore-instructions", weight: 0.85, squash: true,
+		phrase: "ignora|ignore|ignorad|ignoren|olvida|olvide|olvidad|ignorez|oublie|oubliez|ignoriere|ignorieren|vergiss|vergessen|esqueca|esquece|dimentica|dimenticate ~3 anteriores|previas|precedentes|anteriori|precedenti|vorherigen|bisherigen|obigen|vorigen|todas|toutes|alle|tutte ~2 instrucciones|indicaciones|instructions|consignes|anweisungen|instruktionen|vorgaben|instrucoes|istruzioni|directivas|diretivas|regras|reglas|regles|regeln|regole"},
+	{id: "verdict-benign", weight: 0.8, squash: true,
+		phrase: "marca|marque|marcar|marquez|classe|classez|classer|clasifica|clasificar|classifique|classifica|markiere|markieren|stufe|einstufen|segna|considera|considere|trata|trate|traite|traitez|behandle ~3 como|comme|als|come benigno|benigna|benin|benigne|inofensivo|inofensiva|inoffensif|harmlos|gutartig|innocuo|legitimo|legitime|falso_positivo|faux_positif|fehlalarm|falsch_positiv|sicuro|seguro|sur"},
+	{id: "new-instructions", weight: 0.3,
+		phrase: "nuevas|nouvelles|neue|novas|nuove instrucciones|instructions|consignes|anweisungen|instrucoes|istruzioni"},
+	{id: "new-instructions", weight: 0.3,
+		phrase: "instrucciones|instructions|consignes|anweisungen|instrucoes|istruzioni nuevas|nouvelles|neue|novas|nuove"},
 	// Suppression: keep the analyst from acting.
 	{id: "suppress-alert", weight: 0.65, squash: true,
 		phrase:   "do_not|don_t|dont|never|not_to|no_need_to|there_is_no_need_to|you_must_not|you_should_not|you_shouldn_t|refrain_from alert|alerting|escalate|escalating|report|reporting|flag|flagging|notify|notifying|raise_an_alert|raise_any_alert|raise_an_incident|raise_alarms|raise_an_alarm|raise_a_ticket|open_a_ticket|open_an_incident|create_an_alert|create_an_incident|investigate|investigating|quarantine|quarantining|isolate|isolating|page|paging|triage|log_this|record_this",
