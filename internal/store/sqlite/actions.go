@@ -16,19 +16,15 @@ import (
 func (s *Store) UpdateAction(ctx context.Context, id string, fn func(a *event.Action, exists bool) error) (event.Action, error) {
 	var out event.Action
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var b []byte
 		exists := true
-		err := tx.QueryRowContext(ctx, `SELECT data FROM actions WHERE id=?`, id).Scan(&b)
+		var err error
+		out, err = getDoc[event.Action](ctx, tx, "actions", "action", id)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, store.ErrNotFound):
 			exists = false
 			out = event.Action{ID: id}
 		case err != nil:
-			return fmt.Errorf("read action %s: %w", id, err)
-		default:
-			if err := json.Unmarshal(b, &out); err != nil {
-				return fmt.Errorf("decode action %s: %w", id, err)
-			}
+			return err
 		}
 		if err := fn(&out, exists); err != nil {
 			return err
@@ -51,19 +47,7 @@ func (s *Store) UpdateAction(ctx context.Context, id string, fn func(a *event.Ac
 
 // GetAction returns one action.
 func (s *Store) GetAction(ctx context.Context, id string) (event.Action, error) {
-	var b []byte
-	err := s.r.QueryRowContext(ctx, `SELECT data FROM actions WHERE id=?`, id).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return event.Action{}, fmt.Errorf("action %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return event.Action{}, fmt.Errorf("get action %s: %w", id, err)
-	}
-	var a event.Action
-	if err := json.Unmarshal(b, &a); err != nil {
-		return event.Action{}, fmt.Errorf("decode action %s: %w", id, err)
-	}
-	return a, nil
+	return getDoc[event.Action](ctx, s.r, "actions", "action", id)
 }
 
 // ListActions returns actions by incident and/or status, oldest first.
@@ -75,7 +59,7 @@ func (s *Store) ListActions(ctx context.Context, q store.ActionQuery) ([]event.A
 		args = append(args, q.Incident)
 	}
 	if len(q.Status) > 0 {
-		where = append(where, "status IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Status)), ",")+")")
+		where = append(where, "status IN ("+placeholders(len(q.Status))+")")
 		for _, st := range q.Status {
 			args = append(args, st)
 		}

@@ -81,19 +81,7 @@ func (s *Store) UpdateAlerts(ctx context.Context, as []event.Alert) error {
 
 // GetAlert returns one alert.
 func (s *Store) GetAlert(ctx context.Context, id string) (event.Alert, error) {
-	var data []byte
-	err := s.r.QueryRowContext(ctx, `SELECT data FROM alerts WHERE id=?`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return event.Alert{}, fmt.Errorf("alert %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return event.Alert{}, fmt.Errorf("get alert %s: %w", id, err)
-	}
-	var a event.Alert
-	if err := json.Unmarshal(data, &a); err != nil {
-		return event.Alert{}, fmt.Errorf("decode alert %s: %w", id, err)
-	}
-	return a, nil
+	return getDoc[event.Alert](ctx, s.r, "alerts", "alert", id)
 }
 
 // ListAlerts returns alerts matching q, oldest first.
@@ -117,7 +105,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]event.Ale
 		args = append(args, q.To.UnixNano())
 	}
 	if len(q.IDs) > 0 {
-		where = append(where, "id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.IDs)), ",")+")")
+		where = append(where, "id IN ("+placeholders(len(q.IDs))+")")
 		for _, id := range q.IDs {
 			args = append(args, id)
 		}
@@ -196,19 +184,15 @@ func (s *Store) PutIncident(ctx context.Context, inc event.Incident) error {
 func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(inc *event.Incident, exists bool) error) (event.Incident, error) {
 	var out event.Incident
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var data []byte
 		exists := true
-		err := tx.QueryRowContext(ctx, `SELECT data FROM incidents WHERE id=?`, id).Scan(&data)
+		var err error
+		out, err = getDoc[event.Incident](ctx, tx, "incidents", "incident", id)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, store.ErrNotFound):
 			exists = false
 			out = event.Incident{ID: id}
 		case err != nil:
-			return fmt.Errorf("read incident %s: %w", id, err)
-		default:
-			if err := json.Unmarshal(data, &out); err != nil {
-				return fmt.Errorf("decode incident %s: %w", id, err)
-			}
+			return err
 		}
 		if err := fn(&out, exists); err != nil {
 			return err
@@ -236,19 +220,7 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(inc *even
 
 // GetIncident returns one incident.
 func (s *Store) GetIncident(ctx context.Context, id string) (event.Incident, error) {
-	var data []byte
-	err := s.r.QueryRowContext(ctx, `SELECT data FROM incidents WHERE id=?`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return event.Incident{}, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return event.Incident{}, fmt.Errorf("get incident %s: %w", id, err)
-	}
-	var inc event.Incident
-	if err := json.Unmarshal(data, &inc); err != nil {
-		return event.Incident{}, fmt.Errorf("decode incident %s: %w", id, err)
-	}
-	return inc, nil
+	return getDoc[event.Incident](ctx, s.r, "incidents", "incident", id)
 }
 
 // ListIncidents returns incidents, most recently updated first. Merged incidents are left out.

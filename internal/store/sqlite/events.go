@@ -550,7 +550,7 @@ func (s *Store) candidateBlocks(ctx context.Context, q store.EventQuery) ([]bloc
 		key(keyProcess + strings.ToLower(q.Process))
 	}
 	if len(q.IDs) > 0 {
-		where = append(where, "b.id IN (SELECT block FROM event_ids WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.IDs)), ",")+"))")
+		where = append(where, "b.id IN (SELECT block FROM event_ids WHERE id IN ("+placeholders(len(q.IDs))+"))")
 		for _, id := range q.IDs {
 			args = append(args, id)
 		}

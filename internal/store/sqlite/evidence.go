@@ -4,12 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
-	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // PutEvidence stores evidence, replacing items with the same ID.
@@ -38,19 +35,7 @@ func (s *Store) PutEvidence(ctx context.Context, evs []event.Evidence) error {
 
 // GetEvidence returns one evidence item.
 func (s *Store) GetEvidence(ctx context.Context, id string) (event.Evidence, error) {
-	var b []byte
-	err := s.r.QueryRowContext(ctx, `SELECT data FROM evidence WHERE id=?`, id).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return event.Evidence{}, fmt.Errorf("evidence %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return event.Evidence{}, fmt.Errorf("get evidence %s: %w", id, err)
-	}
-	var ev event.Evidence
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return event.Evidence{}, fmt.Errorf("decode evidence %s: %w", id, err)
-	}
-	return ev, nil
+	return getDoc[event.Evidence](ctx, s.r, "evidence", "evidence", id)
 }
 
 // ListEvidence returns an incident's evidence, oldest first.
@@ -87,7 +72,7 @@ func (s *Store) MissingEvidence(ctx context.Context, ids []string) ([]string, er
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT id FROM evidence WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`, args...)
+		rows, err := s.r.QueryContext(ctx, `SELECT id FROM evidence WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("check evidence: %w", err)
 		}

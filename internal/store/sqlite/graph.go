@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
@@ -53,7 +52,7 @@ func (s *Store) EdgesOf(ctx context.Context, keys []string, from, to time.Time, 
 	if limit <= 0 {
 		limit = 1000
 	}
-	ph := strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",")
+	ph := placeholders(len(keys))
 	lo, hi := int64(0), int64(1<<62)
 	if !from.IsZero() {
 		lo = from.UnixNano()
