@@ -1,6 +1,7 @@
 package connectortest
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -37,4 +38,25 @@ func (w *Waits) Reset() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.d = nil
+}
+
+// LogBuffer is a log sink safe for concurrent writes: tests point a client's slog logger at it
+// and check what was (and was not) logged, such as secrets.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

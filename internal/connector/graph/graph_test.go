@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +17,12 @@ import (
 	"github.com/vigil-soc/vigil/internal/egress"
 )
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	org   *demo.Org
 	fake  *connectortest.Graph
 	c     *graph.Client
 	waits *connectortest.Waits
-	logs  *syncBuffer
+	logs  *connectortest.LogBuffer
 }
 
 func setup(t *testing.T, opts ...func(*egress.Options, *graph.Config)) *env {
@@ -49,7 +30,7 @@ func setup(t *testing.T, opts ...func(*egress.Options, *graph.Config)) *env {
 	org := demo.NewOrg()
 	fake := connectortest.NewGraph(org)
 	t.Cleanup(fake.Close)
-	e := &env{org: org, fake: fake, waits: &connectortest.Waits{}, logs: &syncBuffer{}}
+	e := &env{org: org, fake: fake, waits: &connectortest.Waits{}, logs: &connectortest.LogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eo := egress.Options{AllowPrivate: connectortest.AllowLoopback, Sleep: e.waits.Sleep, Logger: log}
 	cred := fake.Credentials()

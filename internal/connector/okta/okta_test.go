@@ -1,13 +1,11 @@
 package okta_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +16,12 @@ import (
 	"github.com/vigil-soc/vigil/internal/egress"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	org   *demo.Org
 	fake  *connectortest.Okta
 	c     *okta.Client
 	waits *connectortest.Waits
-	logs  *syncBuffer
+	logs  *connectortest.LogBuffer
 }
 
 func setup(t *testing.T, opts ...func(*egress.Options, *okta.Config)) *env {
@@ -48,7 +29,7 @@ func setup(t *testing.T, opts ...func(*egress.Options, *okta.Config)) *env {
 	org := demo.NewOrg()
 	fake := connectortest.NewOkta(org)
 	t.Cleanup(fake.Close)
-	e := &env{org: org, fake: fake, waits: &connectortest.Waits{}, logs: &syncBuffer{}}
+	e := &env{org: org, fake: fake, waits: &connectortest.Waits{}, logs: &connectortest.LogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eo := egress.Options{AllowPrivate: connectortest.AllowLoopback, Sleep: e.waits.Sleep, Logger: log}
 	cfg := okta.Config{BaseURL: fake.URL(), APIToken: fake.APIToken(), Logger: log}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +17,11 @@ import (
 	"github.com/vigil-soc/vigil/internal/egress"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	fake  *connectortest.Webhook
 	hc    *egress.Client
 	waits *connectortest.Waits
-	logs  *syncBuffer
+	logs  *connectortest.LogBuffer
 	log   *slog.Logger
 }
 
@@ -47,7 +29,7 @@ func setup(t *testing.T) *env {
 	t.Helper()
 	fake := connectortest.NewWebhook(demo.NewOrg())
 	t.Cleanup(fake.Close)
-	e := &env{fake: fake, waits: &connectortest.Waits{}, logs: &syncBuffer{}}
+	e := &env{fake: fake, waits: &connectortest.Waits{}, logs: &connectortest.LogBuffer{}}
 	e.log = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hc, err := egress.New(egress.Options{AllowPrivate: connectortest.AllowLoopback, Sleep: e.waits.Sleep, Logger: e.log})
 	if err != nil {
