@@ -251,17 +251,13 @@ func (p *parser) depthCheck(depth int) error {
 	return nil
 }
 
-// obsBinary parses operands joined by the keyword op into a node of kind kind.
-func (p *parser) obsBinary(depth int, op string, kind obsKind, operand func(int) (*obsNode, error)) (*obsNode, error) {
+// operands parses one or more operands joined by the keyword op.
+func operands[N any](p *parser, depth int, op string, operand func(int) (N, error)) ([]N, error) {
 	first, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
-	if !p.isKeyword(op) {
-		return first, nil
-	}
-	n := &obsNode{kind: kind}
-	n.kids = appendObs(n.kids, first, kind)
+	out := []N{first}
 	for p.isKeyword(op) {
 		if err := p.advance(); err != nil {
 			return nil, err
@@ -270,7 +266,23 @@ func (p *parser) obsBinary(depth int, op string, kind obsKind, operand func(int)
 		if err != nil {
 			return nil, err
 		}
-		n.kids = appendObs(n.kids, next, kind)
+		out = append(out, next)
+	}
+	return out, nil
+}
+
+// obsBinary parses operands joined by the keyword op into a node of kind kind.
+func (p *parser) obsBinary(depth int, op string, kind obsKind, operand func(int) (*obsNode, error)) (*obsNode, error) {
+	parts, err := operands(p, depth, op, operand)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	n := &obsNode{kind: kind}
+	for _, k := range parts {
+		n.kids = appendObs(n.kids, k, kind)
 	}
 	return n, nil
 }
@@ -404,24 +416,16 @@ func (p *parser) obsPrimary(depth int) (*obsNode, error) {
 }
 
 func (p *parser) cmpBinary(depth int, op string, kind cmpKind, operand func(int) (*cmpNode, error)) (*cmpNode, error) {
-	first, err := operand(depth)
+	parts, err := operands(p, depth, op, operand)
 	if err != nil {
 		return nil, err
 	}
-	if !p.isKeyword(op) {
-		return first, nil
+	if len(parts) == 1 {
+		return parts[0], nil
 	}
 	n := &cmpNode{kind: kind}
-	n.kids = appendCmp(n.kids, first, kind)
-	for p.isKeyword(op) {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		next, err := operand(depth)
-		if err != nil {
-			return nil, err
-		}
-		n.kids = appendCmp(n.kids, next, kind)
+	for _, k := range parts {
+		n.kids = appendCmp(n.kids, k, kind)
 	}
 	return n, nil
 }
