@@ -390,9 +390,15 @@ func (g *Graph) expire() {
 		return
 	}
 	gone := g.edges[:i]
-	dropped := make(map[*event.ChainEdge]struct{}, len(gone))
-	for _, e := range gone {
-		dropped[e] = struct{}{}
+	// An edge leaves the per-node index when it aged out of the window; when the edge bound
+	// evicted by arrival order instead, exactly the evicted edges leave (a set, built only then).
+	dropped := func(e *event.ChainEdge) bool { return e.Time.Before(cut) }
+	if evicting {
+		set := make(map[*event.ChainEdge]struct{}, len(gone))
+		for _, e := range gone {
+			set[e] = struct{}{}
+		}
+		dropped = func(e *event.ChainEdge) bool { _, ok := set[e]; return ok }
 	}
 	if i > len(g.edges)/2 {
 		g.edges = slices.Clone(g.edges[i:])
@@ -404,10 +410,7 @@ func (g *Graph) expire() {
 		for _, k := range []string{e.From, e.To} {
 			list := g.byNode[k]
 			j := 0
-			for j < len(list) {
-				if _, ok := dropped[list[j]]; !ok {
-					break
-				}
+			for j < len(list) && dropped(list[j]) {
 				j++
 			}
 			switch {
