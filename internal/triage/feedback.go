@@ -129,6 +129,9 @@ func (t *Triager) learn(fb Feedback, a *event.Alert, features map[string]float64
 	out.Precision = rs.Precision()
 	pk := pairKey(kind, strings.ToLower(a.Host))
 	if y == 0 {
+		if _, ok := t.st.Familiar[pk]; !ok {
+			t.benignOn[kind]++
+		}
 		t.st.Familiar[pk] = fb.At.Unix()
 		if fb.Reason == "expected_activity" || fb.Reason == "known_benign_tool" || fb.Reason == "test_or_exercise" {
 			out.Proposal = &Suppression{
@@ -143,8 +146,11 @@ func (t *Triager) learn(fb Feedback, a *event.Alert, features map[string]float64
 				Proposed: true,
 			}
 		}
-	} else {
+	} else if _, ok := t.st.Familiar[pk]; ok {
 		delete(t.st.Familiar, pk)
+		if t.benignOn[kind]--; t.benignOn[kind] <= 0 {
+			delete(t.benignOn, kind)
+		}
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ const (
 	FIntel       = "threat_intel"
 	FTactic      = "attack_stage"
 	FFamiliar    = "analyst_marked_benign"
+	FPeerBenign  = "benign_on_peers"
 	FRoutine     = "routine_on_host"
 )
 
@@ -50,6 +51,7 @@ func DefaultModel() *Model {
 		FIntel:       2.5,
 		FTactic:      1.0,
 		FFamiliar:    -2.0,
+		FPeerBenign:  -1.0,
 		FRoutine:     -1.0,
 	}}
 }

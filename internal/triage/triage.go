@@ -121,6 +121,9 @@ type Triager struct {
 	lam   float64
 	lamS  float64 // burst memory
 	lamR  float64 // recent-activity memory
+	// benignOn counts, per alert kind, the hosts on which an analyst marked it benign (derived
+	// from State.Familiar, rebuilt on Restore).
+	benignOn map[string]int
 	dedup int64
 }
 
@@ -133,7 +136,7 @@ func New(opts Options) (*Triager, error) {
 		}
 	}
 	t := &Triager{opts: opts, lam: baseline.Lambda(opts.HalfLife), lamS: baseline.Lambda(10 * time.Minute),
-		lamR: baseline.Lambda(time.Hour), dedup: int64(opts.DedupWindow / time.Second)}
+		lamR: baseline.Lambda(time.Hour), dedup: int64(opts.DedupWindow / time.Second), benignOn: map[string]int{}}
 	t.st = &State{
 		Pairs: baseline.NewTable(opts.MaxKeys), Kinds: baseline.NewTable(opts.MaxKeys), Hosts: baseline.NewTable(opts.MaxKeys),
 		Short: baseline.NewTable(opts.MaxKeys), Recent: map[string]*baseline.Table{}, Hours: map[string]uint32{},
@@ -175,6 +178,11 @@ func (t *Triager) Restore(st *State) {
 		st.Recent = map[string]*baseline.Table{}
 	}
 	t.st = st
+	t.benignOn = map[string]int{}
+	for pk := range st.Familiar {
+		kind, _, _ := strings.Cut(pk, "\x00")
+		t.benignOn[kind]++
+	}
 }
 
 // State returns the learned state, for persistence.
@@ -428,6 +436,11 @@ func (t *Triager) features(a *event.Alert, kind, host string, now int64) (map[st
 	}
 	if _, ok := t.st.Familiar[pk]; ok {
 		x[FFamiliar], det[FFamiliar] = 1, "an analyst marked this alert type on this host benign"
+	} else if n := t.benignOn[kind]; n > 0 {
+		// What analysts judged benign on other hosts is likely benign here too, though less so
+		// than on the host they judged.
+		x[FPeerBenign] = math.Min(1.5, math.Log2(1+float64(n)))
+		det[FPeerBenign] = fmt.Sprintf("an analyst marked this alert type benign on %d other host(s)", n)
 	}
 	switch t.opts.Criticality[host] {
 	case "critical":

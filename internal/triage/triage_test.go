@@ -238,3 +238,62 @@ func BenchmarkTriage(b *testing.B) {
 		i++
 	}
 }
+
+// A benign verdict on one host carries, more weakly, to the same alert type on other hosts,
+// and to nothing else; it survives a restart and a later true-positive verdict withdraws it.
+func TestBenignVerdictGeneralisesToPeers(t *testing.T) {
+	tr, _ := New(Options{})
+	background(t, tr)
+	a := alert("p1", 49*time.Hour, "S-Odd", "Odd thing", "web01")
+	d := tr.Triage(&a)
+	if _, err := tr.Learn(Feedback{AlertID: a.ID, Label: LabelBenign, Reason: "expected_activity", Analyst: "ann", At: a.Time}, &a, d.Features); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := New(Options{})
+	background(t, ref)
+	ra := a
+	ref.Triage(&ra)
+
+	peer := alert("p2", 60*time.Hour, "S-Odd", "Odd thing", "mail")
+	other := alert("p3", 60*time.Hour, "S-Other", "Other thing", "db01")
+	got, want := tr.Triage(&peer), ref.Triage(&peer)
+	if got.Features[FPeerBenign] == 0 || got.Score >= want.Score {
+		t.Fatalf("same type on a peer host: score %.3f (features %v), without the verdict %.3f", got.Score, got.Features, want.Score)
+	}
+	if !strings.Contains(explain(got), "benign on 1 other host") {
+		t.Fatalf("explanation does not name the peer verdict: %s", explain(got))
+	}
+	if g := tr.Triage(&other); g.Features[FPeerBenign] != 0 {
+		t.Fatalf("another alert type picked up the verdict: %v", g.Features)
+	}
+
+	// Restart: the peer index is rebuilt from the persisted verdicts.
+	b, _ := json.Marshal(tr.State())
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	restored, _ := New(Options{})
+	restored.Restore(&st)
+	again := alert("p4", 70*time.Hour, "S-Odd", "Odd thing", "vpn")
+	if g := restored.Triage(&again); g.Features[FPeerBenign] == 0 {
+		t.Fatalf("peer verdict lost on restore: %v", g.Features)
+	}
+
+	// The analyst changes their mind on web01: nothing is left to generalise from.
+	if err := restored.Note(Feedback{AlertID: a.ID, Label: LabelTruePositive, Reason: "confirmed_malicious", Analyst: "ann", At: again.Time}, &a); err != nil {
+		t.Fatal(err)
+	}
+	last := alert("p5", 80*time.Hour, "S-Odd", "Odd thing", "db01")
+	if g := restored.Triage(&last); g.Features[FPeerBenign] != 0 {
+		t.Fatalf("withdrawn verdict still generalises: %v", g.Features)
+	}
+}
+
+func explain(d Decision) string {
+	var parts []string
+	for _, c := range d.Explanation {
+		parts = append(parts, c.Detail)
+	}
+	return strings.Join(parts, "; ")
+}
