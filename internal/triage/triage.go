@@ -116,15 +116,15 @@ type dedupEntry struct {
 // Triager scores and decides alerts. It is not safe for concurrent use: the triage stage runs
 // it from one goroutine, in alert time order.
 type Triager struct {
-	opts  Options
-	st    *State
-	lam   float64
-	lamS  float64 // burst memory
-	lamR  float64 // recent-activity memory
+	opts Options
+	st   *State
+	lam  float64
+	lamS float64 // burst memory
+	lamR float64 // recent-activity memory
 	// benignOn counts, per alert kind, the hosts on which an analyst marked it benign (derived
 	// from State.Familiar, rebuilt on Restore).
 	benignOn map[string]int
-	dedup int64
+	dedup    int64
 }
 
 // New returns a Triager with fresh state.
