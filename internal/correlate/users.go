@@ -143,14 +143,7 @@ func isAccountID(s string) bool {
 // person returns the canonical name of a user, or "" for machine and built-in accounts.
 func person(name, domain string) string {
 	c := event.CanonicalUser(name, domain)
-	if c == "" {
-		return ""
-	}
-	_, bare, _ := strings.Cut(c, `\`)
-	if bare == "" {
-		bare = c
-	}
-	if strings.HasSuffix(bare, "$") || bare == "system" || bare == "local service" || bare == "network service" || bare == "anonymous logon" {
+	if c == "" || event.BuiltinAccount(c) {
 		return ""
 	}
 	return c

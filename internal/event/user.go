@@ -29,3 +29,26 @@ func CanonicalUser(name, domain string) string {
 	}
 	return domain + `\` + name
 }
+
+// BuiltinAccount reports whether an account name (any spelling CanonicalUser takes) is not a
+// person: a machine account (NAME$), the local system and service identities, the anonymous
+// logon, or an account of the NT AUTHORITY, NT SERVICE, Window Manager or Font Driver Host
+// domains. Behavioural profiles, correlation keys and response actions skip them.
+func BuiltinAccount(u string) bool {
+	u = CanonicalUser(u, "")
+	if u == "" || strings.HasSuffix(u, "$") {
+		return true
+	}
+	if d, name, ok := strings.Cut(u, `\`); ok {
+		switch d {
+		case "nt authority", "nt service", "window manager", "font driver host":
+			return true
+		}
+		u = name
+	}
+	switch u {
+	case "system", "local service", "network service", "localservice", "networkservice", "anonymous logon", "anonymous", "-":
+		return true
+	}
+	return false
+}

@@ -18,3 +18,15 @@ func TestCanonicalUser(t *testing.T) {
 		}
 	}
 }
+
+func TestBuiltinAccount(t *testing.T) {
+	for u, want := range map[string]bool{
+		`NT AUTHORITY\SYSTEM`: true, "SYSTEM": true, `WS01$`: true, `corp\ws01$`: true, `NT SERVICE\MSSQLSERVER`: true,
+		`Window Manager\DWM-1`: true, "ANONYMOUS LOGON": true, "-": true, "": true, `nt authority\local service`: true,
+		`CORP\alice`: false, "alice@corp.example": false, "administrator": false, "svc_backup": false,
+	} {
+		if got := BuiltinAccount(u); got != want {
+			t.Errorf("BuiltinAccount(%q) = %v, want %v", u, got, want)
+		}
+	}
+}

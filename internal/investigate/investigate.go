@@ -668,23 +668,7 @@ func recommend(verdict string, fs []Finding, recipes []*Recipe, st *State) []str
 // actionableAccount reports whether an account may be the target of an account action: machine
 // accounts (NAME$) and the built-in service identities are not people, and disabling or resetting
 // them would take a host or a domain controller down rather than stop an attacker.
-func actionableAccount(u string) bool {
-	u = strings.ToLower(strings.TrimSpace(u))
-	if u == "" || strings.HasSuffix(u, "$") {
-		return false
-	}
-	if _, name, ok := strings.Cut(u, `\`); ok {
-		if strings.HasPrefix(u, `nt authority\`) || strings.HasPrefix(u, `nt service\`) || strings.HasPrefix(u, `window manager\`) || strings.HasPrefix(u, `font driver host\`) {
-			return false
-		}
-		u = name
-	}
-	switch u {
-	case "system", "local service", "network service", "localservice", "networkservice", "anonymous logon", "anonymous", "-":
-		return false
-	}
-	return true
-}
+func actionableAccount(u string) bool { return !event.BuiltinAccount(u) }
 
 // hostImplicated reports whether a recipe's host action may name host: an incident host only
 // seen through informational or low alerts (a logoff, a policy change) is context, not a target.
