@@ -2,8 +2,10 @@ package sigma
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // automaton is an Aho-Corasick automaton over byte classes, as a dense DFA table of 16-bit
@@ -359,19 +361,36 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 const textFrequency = "0123456789abcdef-:. \\etaoinsrlhcmu/_pgw,=x{}yv\"bk()'j;q[]z@&%$+#!|^~`<>?*\t\r\n"
 
 // screen is a quick test that rules out most values that cannot hold any of a set of
-// literals: every literal holds one of its byte pairs (the literal's rarest pair) or, for
-// literals of one byte besides the anchors, one of its bytes.
+// literals. It has two forms.
 //
-// The test is one bit per pair of adjacent bytes of the value, so that a value costs one
-// table load per byte: the table holds every case variant of the literals' pairs (values are
-// not lower-cased first), and every pair whose second byte is one of the single-byte literals
-// or not ASCII (the lower-case form of such a value is not the byte-wise one: it always may
-// hold a literal).
+// When every literal is long (at least minGramLiteral bytes besides the anchors), the screen
+// holds every 4-byte gram of every literal, case-folded by setting bit 0x20 of each byte (a
+// fold under which an ASCII value and its lower-case form agree), in a bit table indexed by a
+// hash of the gram; an occurrence of a literal of n bytes covers n-3 gram positions, so the
+// screen only looks at every (minLen-3)th position of a value: a few table loads per value.
+//
+// Otherwise the test is one bit per pair of adjacent bytes of the value, so that a value costs
+// one table load per byte: every literal holds one of its byte pairs (the literal's rarest
+// pair) or, for literals of one byte besides the anchors, one of its bytes; the table holds
+// every case variant of the literals' pairs (values are not lower-cased first), and every pair
+// whose second byte is one of the single-byte literals or not ASCII (the lower-case form of
+// such a value is not the byte-wise one: it always may hold a literal).
 type screen struct {
 	pairs [1 << 16 / 64]uint64
 	// first marks the bytes that, at the start of a value, make it pass.
 	first [256]bool
+	// stride > 0 selects the gram form: pairs then holds the gram bits, minLen is the
+	// shortest literal, and stride = minLen-3.
+	stride int
+	minLen int
 }
+
+// minGramLiteral is the shortest literal length for which the screen uses grams: shorter ones
+// would leave too small a stride to pay.
+const minGramLiteral = 6
+
+// gramHash maps a case-folded 4-byte gram (little-endian) to its bit in screen.pairs.
+func gramHash(g uint32) uint32 { return (g * 0x9E3779B1) >> 16 }
 
 // asciiLower maps ASCII upper-case letters to lower case and every other byte to itself.
 var asciiLower = func() (t [256]byte) {
@@ -396,6 +415,19 @@ func caseVariants(b byte) []byte {
 }
 
 func newScreen(lits []string) *screen {
+	trimmed := make([]string, len(lits))
+	minLen := -1
+	for i, l := range lits {
+		// The anchors are not in the text the screen sees.
+		l = strings.TrimSuffix(strings.TrimPrefix(l, string(rune(markStart))), string(rune(markEnd)))
+		trimmed[i] = l
+		if minLen < 0 || len(l) < minLen {
+			minLen = len(l)
+		}
+	}
+	if minLen >= minGramLiteral {
+		return newGramScreen(trimmed, minLen)
+	}
 	var rank [256]int
 	for b := range rank {
 		rank[b] = len(textFrequency)
@@ -418,9 +450,7 @@ func newScreen(lits []string) *screen {
 	for b := 0x80; b < 0x100; b++ {
 		passAt(byte(b))
 	}
-	for _, l := range lits {
-		// The anchors are not in the text the screen sees.
-		l = strings.TrimSuffix(strings.TrimPrefix(l, string(rune(markStart))), string(rune(markEnd)))
+	for _, l := range trimmed {
 		switch len(l) {
 		case 0:
 			for b := range 256 {
@@ -448,9 +478,24 @@ func newScreen(lits []string) *screen {
 	return sc
 }
 
+// newGramScreen builds the gram form of the screen of literals of at least minLen bytes.
+func newGramScreen(lits []string, minLen int) *screen {
+	sc := &screen{stride: minLen - 3, minLen: minLen}
+	for _, l := range lits {
+		for i := 0; i+4 <= len(l); i++ {
+			h := gramHash(binary.LittleEndian.Uint32([]byte(l[i:i+4])) | 0x20202020)
+			sc.pairs[h>>6] |= 1 << (h & 63)
+		}
+	}
+	return sc
+}
+
 // mayHold reports whether v (ASCII letters of any case) may hold one of the literals. Values
 // with non-ASCII bytes always may: their lower-case form is not the byte-wise one.
 func (sc *screen) mayHold(v string) bool {
+	if sc.stride > 0 {
+		return sc.mayHoldGrams(v)
+	}
 	if len(v) == 0 {
 		return false
 	}
@@ -476,6 +521,35 @@ func (sc *screen) mayHold(v string) bool {
 			return true
 		}
 		prev = b
+	}
+	return false
+}
+
+// mayHoldGrams is mayHold for the gram form: an ASCII value passes when one of its grams at
+// the multiples of the stride is one of the literals' grams.
+func (sc *screen) mayHoldGrams(v string) bool {
+	b := unsafe.Slice(unsafe.StringData(v), len(v))
+	// Non-ASCII bytes, eight at a time.
+	var hi uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		hi |= binary.LittleEndian.Uint64(b[i:])
+	}
+	for ; i < len(b); i++ {
+		hi |= uint64(b[i])
+	}
+	if hi&0x8080808080808080 != 0 {
+		return true
+	}
+	if len(b) < sc.minLen {
+		return false
+	}
+	pairs := &sc.pairs
+	for p := 0; p+4 <= len(b); p += sc.stride {
+		h := gramHash(binary.LittleEndian.Uint32(b[p:]) | 0x20202020)
+		if pairs[h>>6]>>(h&63)&1 != 0 {
+			return true
+		}
 	}
 	return false
 }

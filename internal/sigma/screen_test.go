@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,81 @@ func TestScreenMayHold(t *testing.T) {
 				if v := strings.Repeat("0", pre) + l + strings.Repeat("1", post); !sc.mayHold(v) {
 					t.Errorf("mayHold(%q) = false", v)
 				}
+			}
+		}
+	}
+}
+
+// TestScreenGrams checks the gram form of the screen (every literal at least minGramLiteral
+// bytes long): values holding a literal pass wherever it sits, values with non-ASCII bytes
+// pass, and most others are ruled out.
+func TestScreenGrams(t *testing.T) {
+	lits := []string{"sekurlsa::", string(rune(markStart)) + "mimidrv.sys", "kerberos::golden" + string(rune(markEnd))}
+	sc := newScreen(lits)
+	if sc.stride != len("sekurlsa::")-3 {
+		t.Fatalf("stride %d, want the gram form with stride %d", sc.stride, len("sekurlsa::")-3)
+	}
+	tests := []struct {
+		v    string
+		want bool
+	}{
+		{"", false},
+		{"mimidrv", false}, // shorter than every literal
+		{"c:\\windows\\system32\\cmd.exe", false},
+		{"2024-01-02T03:04:05.000Z", false},
+		{"{0197231E-E9EE-692F-B004-000000000900}", false},
+		{"run SEKURLSA::logonpasswords", true},
+		{"C:\\x\\MimiDrv.SYS", true},
+		{"kerberos::golden /user:x", true},
+		{"\xc3\xa9", true}, // not ASCII, even when short
+		{"plain text then \x80", true},
+	}
+	for _, tc := range tests {
+		if got := sc.mayHold(tc.v); got != tc.want {
+			t.Errorf("mayHold(%q) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+// TestScreenProperty checks both forms of the screen against a plain search on random
+// literals and values: a value whose ASCII lower-case form holds a literal always passes.
+func TestScreenProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "abcdeKLMxyz:\\. 01"
+	word := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for round := 0; round < 300; round++ {
+		minLen := 1 + rng.IntN(10)
+		var lits []string
+		for range 1 + rng.IntN(6) {
+			lits = append(lits, strings.ToLower(word(minLen+rng.IntN(6))))
+		}
+		sc := newScreen(lits)
+		for range 200 {
+			v := word(rng.IntN(40))
+			if rng.IntN(2) == 0 {
+				// Plant a literal, in random case.
+				l := []byte(lits[rng.IntN(len(lits))])
+				for i := range l {
+					if rng.IntN(2) == 0 {
+						l[i] = otherCase(l[i])
+					}
+				}
+				at := rng.IntN(len(v) + 1)
+				v = v[:at] + string(l) + v[at:]
+			}
+			lower := strings.Map(func(r rune) rune { return rune(asciiLower[byte(r)]) }, v)
+			holds := false
+			for _, l := range lits {
+				holds = holds || strings.Contains(lower, l)
+			}
+			if holds && !sc.mayHold(v) {
+				t.Fatalf("literals %q (stride %d): mayHold(%q) = false", lits, sc.stride, v)
 			}
 		}
 	}
