@@ -92,7 +92,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
-	if a.Detector, err = detect.New(detect.Options{Dirs: cfg.Rules, Log: log}); err != nil {
+	if a.Detector, err = detect.New(detect.Options{Dirs: cfg.Rules, Log: log, Behavior: uebaOptions(cfg), NoBehavior: cfg.UEBA.Disabled}); err != nil {
 		a.Close()
 		return nil, err
 	}

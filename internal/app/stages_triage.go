@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/pipeline"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/triage"
+	"github.com/vigil-soc/vigil/internal/ueba"
 )
 
 // State namespaces in the store's KV.
@@ -27,7 +28,21 @@ const (
 	nsCorrelate  = "correlate"
 	keyUsers     = "users"
 	keyDecisions = "decisions"
+	// nsUEBA keeps the detect stage's behavioural profiles (snapshotted with the triage state).
+	nsUEBA = "ueba"
 )
+
+// uebaOptions builds the behavioural detections' options from the configuration.
+func uebaOptions(cfg config.Config) ueba.Options {
+	t := triageOptions(cfg)
+	peers := make(map[string]string, len(cfg.UEBA.PeerGroups))
+	for k, v := range cfg.UEBA.PeerGroups {
+		peers[event.CanonicalUser(k, "")] = v
+	}
+	return ueba.Options{Warmup: cfg.UEBA.Warmup.Std(), Criticality: t.Criticality, Privileged: t.Privileged, PeerGroups: peers,
+		SprayUsers: cfg.UEBA.SprayUsers, BruteFailures: cfg.UEBA.BruteFailures, FailWindow: cfg.UEBA.FailWindow.Std(),
+		TravelKmh: cfg.UEBA.TravelKmh, LoginScore: cfg.UEBA.LoginScore}
+}
 
 // triageOptions builds the triage options from the configuration.
 func triageOptions(cfg config.Config) triage.Options {
@@ -66,6 +81,14 @@ func (a *App) openStageState(ctx context.Context) error {
 	opts.Intel = a.intelHit
 	tr, err := triage.New(opts)
 	if err != nil {
+		return err
+	}
+	switch b, err := a.Store.GetState(ctx, nsUEBA, keyState); {
+	case err == nil:
+		if err := a.Detector.RestoreBehavior(b); err != nil {
+			a.Log.Warn("behavioural profiles unreadable; learning them afresh", "err", err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
 	b, err := a.Store.GetState(ctx, nsTriage, keyState)
@@ -128,6 +151,13 @@ func (a *App) saveStageState(ctx context.Context) error {
 	}
 	if err := a.Store.PutState(ctx, nsTriage, keyState, b); err != nil {
 		return err
+	}
+	if b, err = a.Detector.BehaviorState(); err != nil {
+		return fmt.Errorf("encode behavioural profiles: %w", err)
+	} else if b != nil {
+		if err := a.Store.PutState(ctx, nsUEBA, keyState, b); err != nil {
+			return err
+		}
 	}
 	if b, err = json.Marshal(a.graph.Users().State()); err != nil {
 		return fmt.Errorf("encode user alias table: %w", err)

@@ -36,6 +36,7 @@ type Config struct {
 	Ingest      Ingest      `yaml:"ingest"`
 	Pipeline    Pipeline    `yaml:"pipeline"`
 	Triage      Triage      `yaml:"triage"`
+	UEBA        UEBA        `yaml:"ueba"`
 	Correlate   Correlate   `yaml:"correlate"`
 	Investigate Investigate `yaml:"investigate"`
 	Assets      Assets      `yaml:"assets"`
@@ -157,6 +158,29 @@ type Triage struct {
 	Privileged []string `yaml:"privileged"`
 }
 
+// UEBA tunes the behavioural detections of the detect stage (new-source sign-ins judged by
+// hour, asset and history; impossible travel; spray or brute force then success; first-time
+// privileged actions; rare process lineage). Asset criticality comes from assets, privileged
+// accounts from triage.privileged.
+type UEBA struct {
+	// Disabled turns the behavioural detections off.
+	Disabled bool `yaml:"disabled"`
+	// Warmup is the history a user or host needs before its novelty is judged (72h).
+	Warmup Duration `yaml:"warmup"`
+	// PeerGroups assigns users (domain\name) and hosts to peer groups; others fall in a group
+	// derived from their name (a user's domain, a host's name without its number).
+	PeerGroups map[string]string `yaml:"peer_groups"`
+	// SprayUsers (5) accounts failing from one address, or BruteFailures (8) failures of one
+	// account, within FailWindow (30m) before a success are reported.
+	SprayUsers    int      `yaml:"spray_users"`
+	BruteFailures int      `yaml:"brute_failures"`
+	FailWindow    Duration `yaml:"fail_window"`
+	// TravelKmh is the speed above which two sign-ins are impossible travel (1000).
+	TravelKmh float64 `yaml:"travel_kmh"`
+	// LoginScore is the score at which a sign-in from a new source is reported (3).
+	LoginScore float64 `yaml:"login_score"`
+}
+
 // Correlate tunes the correlation stage.
 type Correlate struct {
 	// GraphWindow is how much of the entity graph stays in memory; older edges are read from
@@ -270,6 +294,7 @@ func Default() Config {
 		Ingest:    Ingest{BatchSize: 1000, BatchWait: Duration(200 * time.Millisecond)},
 		Pipeline:  Pipeline{MaxInflight: 64, MaxDeliver: 5, Workers: map[string]int{"normalize": 2, "investigate": 4, "respond": 2}},
 		Correlate: Correlate{GraphWindow: Duration(6 * time.Hour)},
+		UEBA:      UEBA{Warmup: Duration(72 * time.Hour), SprayUsers: 5, BruteFailures: 8, FailWindow: Duration(30 * time.Minute), TravelKmh: 1000, LoginScore: 3},
 		Triage:    Triage{Threshold: 0.5, Warmup: Duration(24 * time.Hour), Privileged: []string{"administrator", "admin*", "root", "domain admins"}},
 		Respond:   Respond{MaxAttempts: 4, Backoff: Duration(2 * time.Second)},
 		LLM:       LLM{Timeout: Duration(60 * time.Second), IncidentTokens: 60000, DailyTokens: 2000000},
@@ -343,6 +368,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Triage.Threshold <= 0 || c.Triage.Threshold >= 1 {
 		add("triage.threshold: %v must be between 0 and 1", c.Triage.Threshold)
+	}
+	if c.UEBA.Warmup < 0 || c.UEBA.FailWindow < 0 || c.UEBA.SprayUsers < 0 || c.UEBA.BruteFailures < 0 || c.UEBA.TravelKmh < 0 || c.UEBA.LoginScore < 0 {
+		add("ueba: warmup, fail_window, spray_users, brute_failures, travel_kmh and login_score must not be negative (0 means the default)")
 	}
 	if c.Correlate.GraphMaxEdges < 0 {
 		add("correlate.graph_max_edges: must not be negative (0 means the default, 100000)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/sigma"
+	"github.com/vigil-soc/vigil/internal/ueba"
 )
 
 // fillRecord loads an event into a Sigma record: the raw JSON record with its original field
@@ -122,6 +123,37 @@ func ruleAlert(m sigma.Match, ev *event.Event) event.Alert {
 		}
 	}
 	fillEntities(&a, ev)
+	return a
+}
+
+// behaviorAlert turns a behavioural finding into an alert: the finding's evidence becomes the
+// matched fields, its events the alert's events, its explanation the message.
+func behaviorAlert(f ueba.Finding, ev *event.Event) event.Alert {
+	a := event.Alert{
+		ID:         event.DeriveID(event.PrefixAlert, "behavior", f.Kind, ev.ID),
+		Time:       ev.Time,
+		Created:    time.Now().UTC(),
+		Source:     "behavior",
+		RuleID:     f.Kind,
+		RuleTitle:  f.Title,
+		Level:      f.Severity.String(),
+		Severity:   f.Severity,
+		Kind:       f.Kind,
+		Tactics:    f.Tactics,
+		Techniques: f.Techniques,
+		EventIDs:   f.EventIDs,
+		Matches:    f.Evidence,
+		Message:    f.Message,
+		Count:      1,
+		Origin:     ev.Origin,
+	}
+	fillEntities(&a, ev)
+	if f.User != "" && a.User == "" {
+		a.User = f.User
+	}
+	if f.SrcIP != "" && a.SrcIP == "" {
+		a.SrcIP = f.SrcIP
+	}
 	return a
 }
 

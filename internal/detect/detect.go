@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/sigma"
+	"github.com/vigil-soc/vigil/internal/ueba"
 )
 
 //go:embed rules/*.yml
@@ -40,7 +41,10 @@ type Options struct {
 	Placeholders map[string][]string
 	// Lateness is how late an event may arrive and still count for correlations.
 	Lateness time.Duration
-	Log      *slog.Logger
+	// Behavior configures the behavioural detections; NoBehavior turns them off.
+	Behavior   ueba.Options
+	NoBehavior bool
+	Log        *slog.Logger
 }
 
 // ruleset is one loaded, compiled generation of rules.
@@ -65,6 +69,9 @@ type Detector struct {
 	rec     sigma.Record
 	corr    *sigma.Correlator
 	corrGen *ruleset
+
+	// behavior judges events against the entities' behavioural profiles (nil when off).
+	behavior *ueba.Detector
 }
 
 // New loads the rules and compiles them.
@@ -76,6 +83,9 @@ func New(opts Options) (*Detector, error) {
 		opts.Lateness = 2 * time.Minute
 	}
 	d := &Detector{opts: opts, log: opts.Log.With("component", "detect")}
+	if !opts.NoBehavior {
+		d.behavior = ueba.New(opts.Behavior)
+	}
 	rs, err := d.load()
 	if err != nil {
 		return nil, err
@@ -221,8 +231,29 @@ func (d *Detector) Detect(evs []event.Event) []event.Alert {
 			}
 			out = append(out, ruleAlert(m, ev))
 		}
+		if d.behavior != nil {
+			for _, f := range d.behavior.Observe(ev) {
+				out = append(out, behaviorAlert(f, ev))
+			}
+		}
 	}
 	return out
+}
+
+// BehaviorState returns the behavioural profiles as JSON (nil when the detections are off).
+func (d *Detector) BehaviorState() ([]byte, error) {
+	if d.behavior == nil {
+		return nil, nil
+	}
+	return d.behavior.MarshalState()
+}
+
+// RestoreBehavior restores the behavioural profiles from BehaviorState's output.
+func (d *Detector) RestoreBehavior(b []byte) error {
+	if d.behavior == nil {
+		return nil
+	}
+	return d.behavior.RestoreState(b)
 }
 
 // Flush closes every open correlation window (end of an import or scan) and returns the alerts
