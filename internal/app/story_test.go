@@ -148,6 +148,20 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 			t.Errorf("password spray %s: %s %s", k, spray[k].Status, spray[k].LastError)
 		}
 	}
+	// The behavioural detections saw the spray succeed: an alert of its own in the incident,
+	// with the evidence as matched fields, and the profiles persisted.
+	code, body := call("GET", "/api/v1/alerts?rule_id=ueba.spray_then_success", nil)
+	var behav []event.Alert
+	if code != 200 || json.Unmarshal(body, &behav) != nil || len(behav) != 1 {
+		t.Fatalf("behavioural spray alert: %d %s", code, body[:min(len(body), 300)])
+	}
+	if b := behav[0]; b.Source != "behavior" || b.SrcIP != demo.SprayIP || b.Triage == nil || b.Triage.IncidentID != incs[demo.ScenarioPasswordSpray].ID ||
+		len(b.Matches) == 0 || len(b.EventIDs) < 6 || !strings.Contains(b.Message, "then signed in as") {
+		t.Errorf("behavioural spray alert: %+v", b)
+	}
+	if st, err := a.Store.GetState(context.Background(), nsUEBA, keyState); err != nil || !strings.Contains(string(st), `"users"`) {
+		t.Errorf("behavioural profiles not persisted: %v", err)
+	}
 	rw := actionsByName(incs[demo.ScenarioRansomware])
 	if rw["contain_host host:ws01"].Status != event.ActionCompleted {
 		t.Errorf("ws01 not contained: %+v", rw["contain_host host:ws01"])
@@ -163,7 +177,7 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 
 	// A human approves the database server's containment through the API, then rolls it back.
 	db := rw["contain_host host:srv-db01"]
-	code, body := call("POST", "/api/v1/actions/"+db.ID+"/approve", map[string]string{"analyst": "erin", "note": "confirmed with the DBA"})
+	code, body = call("POST", "/api/v1/actions/"+db.ID+"/approve", map[string]string{"analyst": "erin", "note": "confirmed with the DBA"})
 	var act event.Action
 	if code != 200 || json.Unmarshal(body, &act) != nil || act.Status != event.ActionCompleted || act.ApprovedBy != "erin" {
 		t.Fatalf("approve: %d %s", code, body)
