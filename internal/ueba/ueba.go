@@ -162,12 +162,17 @@ type User struct {
 
 // Host is a host's profile.
 type Host struct {
-	First     int64           `json:"first"`
-	Last      int64           `json:"last"`
-	Processes uint64          `json:"processes"`
-	Images    *baseline.Table `json:"images"`
-	Lineage   *baseline.Table `json:"lineage"`
-	Users     *baseline.Table `json:"users"`
+	First     int64  `json:"first"`
+	Last      int64  `json:"last"`
+	Processes uint64 `json:"processes"`
+	// Starts and Novel are decayed counts (a week's half-life) of process starts and of those
+	// whose lineage was new to the host: while a host keeps showing new lineages, one more says
+	// nothing, so lineage is judged only once the host's novelty rate has settled.
+	Starts  baseline.Counter `json:"starts"`
+	Novel   baseline.Counter `json:"novel"`
+	Images  *baseline.Table  `json:"images"`
+	Lineage *baseline.Table  `json:"lineage"`
+	Users   *baseline.Table  `json:"users"`
 }
 
 // Peer is a peer group's shared profile: what any member did.
@@ -899,8 +904,24 @@ func image(p *event.Process) string {
 	return base(p.Name)
 }
 
-// minProcesses is how many process starts a host must have shown before its lineage is judged.
-const minProcesses = 200
+// minProcesses is how many process starts a host must have shown before its lineage is judged,
+// and maxNovelty the share of recent starts with a lineage new to the host above which the host
+// is still being learned.
+const (
+	minProcesses = 200
+	maxNovelty   = 0.02
+)
+
+var lamWeek = baseline.Lambda(7 * 24 * time.Hour)
+
+// settled reports whether a host's lineage baseline is stable enough to judge at now.
+func (d *Detector) settled(h *Host, now int64) bool {
+	starts := h.Starts.Value(now, lamWeek)
+	return h.Processes >= minProcesses && d.mature(h.First, now) && starts > 0 && h.Novel.Value(now, lamWeek)/starts <= maxNovelty
+}
+
+// unknownImage is a parent the event could not name.
+func unknownImage(s string) bool { return s == "" || s == "?" || s == "-" || s == "unknown" }
 
 func (d *Detector) process(ev *event.Event, now int64) []Finding {
 	hk := hostKey(ev)
@@ -909,13 +930,17 @@ func (d *Detector) process(ev *event.Event, now int64) []Finding {
 		return nil
 	}
 	parent := image(ev.Process.Parent)
+	if unknownImage(parent) {
+		parent = ""
+	}
 	h := d.host(hk, now)
 	pname := d.hostPeer(hk)
 	peer := d.peer(pname, now)
 	peer.Members.Add(hk, now, d.lam)
 	var out []Finding
 	pair := parent + " > " + child
-	if parent != "" && h.Lineage.Get(pair) == nil && h.Processes >= minProcesses && d.mature(h.First, now) {
+	novel := parent != "" && h.Lineage.Get(pair) == nil
+	if novel && d.settled(h, now) {
 		seen := 0
 		if c := peer.Lineage.Get(pair); c != nil {
 			seen = int(c.N)
@@ -944,6 +969,10 @@ func (d *Detector) process(ev *event.Event, now int64) []Finding {
 		}
 	}
 	h.Processes++
+	h.Starts.Add(now, lamWeek)
+	if novel {
+		h.Novel.Add(now, lamWeek)
+	}
 	h.Images.Add(child, now, d.lam)
 	if parent != "" {
 		if h.Lineage.Get(pair) == nil {

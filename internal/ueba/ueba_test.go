@@ -338,3 +338,48 @@ func FuzzObserve(f *testing.F) {
 		}
 	})
 }
+
+// A host that keeps showing new lineages (a lab machine, a build server) has no baseline to
+// be rare against: nothing is reported until its novelty rate settles.
+func TestUnsettledHostLineageNotJudged(t *testing.T) {
+	d := New(Options{})
+	for i := range 400 {
+		parent := fmt.Sprintf("tool%d.exe", i%40) // 40 parents × 10 hours: about every start a new pair for a while
+		ev := proc(fmt.Sprint("u", i), day0.Add(time.Duration(i)*15*time.Minute), "lab01", parent, fmt.Sprintf("child%d.exe", i%13))
+		d.Observe(&ev)
+	}
+	ev := proc("late", day0.Add(101*time.Hour), "lab01", "winword.exe", "powershell.exe")
+	if fs := d.Observe(&ev); len(fs) != 0 {
+		t.Fatalf("unsettled host judged: %s", fs[0].Message)
+	}
+	// An unknown parent is no lineage.
+	q := proc("q", day0.Add(102*time.Hour), "lab01", "?", "cmd.exe")
+	q.Process.Parent.Path = "?"
+	if fs := d.Observe(&q); len(fs) != 0 {
+		t.Fatalf("unknown parent judged: %s", fs[0].Message)
+	}
+}
+
+func BenchmarkObserve(b *testing.B) {
+	d := New(Options{})
+	evs := make([]event.Event, 0, 4096)
+	for i := range 4096 {
+		at := day0.Add(time.Duration(i) * time.Minute)
+		switch i % 4 {
+		case 0:
+			evs = append(evs, signIn(fmt.Sprint("b", i), at, fmt.Sprint("user", i%300), fmt.Sprint("ws", i%50), fmt.Sprintf("10.0.%d.%d", i%7, i%200), "success"))
+		case 1:
+			evs = append(evs, signIn(fmt.Sprint("b", i), at, fmt.Sprint("user", i%300), fmt.Sprint("ws", i%50), fmt.Sprintf("10.0.%d.%d", i%7, i%200), "failure"))
+		default:
+			evs = append(evs, proc(fmt.Sprint("b", i), at, fmt.Sprint("ws", i%50), fmt.Sprint("p", i%30, ".exe"), fmt.Sprint("c", i%40, ".exe")))
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ev := evs[i%len(evs)]
+		ev.Time = ev.Time.Add(time.Duration(i/len(evs)) * 72 * time.Hour)
+		d.Observe(&ev)
+		i++
+	}
+}
