@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/correlate"
 	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/intel"
 	"github.com/vigil-soc/vigil/internal/investigate"
 	"github.com/vigil-soc/vigil/internal/natsbus"
@@ -66,6 +67,7 @@ type App struct {
 	graphWindow time.Duration
 
 	lock     *os.File
+	geo      *geoip.DB // locates sign-in addresses for the behavioural profiles (optional)
 	demoStop func()
 }
 
@@ -92,7 +94,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
-	if a.Detector, err = detect.New(detect.Options{Dirs: cfg.Rules, Log: log, Behavior: uebaOptions(cfg), NoBehavior: cfg.UEBA.Disabled}); err != nil {
+	behavior := uebaOptions(cfg)
+	if cfg.UEBA.GeoIP != "" && !cfg.UEBA.Disabled {
+		if a.geo, err = geoip.Open(cfg.UEBA.GeoIP); err != nil {
+			a.Close()
+			return nil, err
+		}
+		behavior.Locate = a.locate
+	}
+	if a.Detector, err = detect.New(detect.Options{Dirs: cfg.Rules, Log: log, Behavior: behavior, NoBehavior: cfg.UEBA.Disabled}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -152,6 +162,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
+// locate is the behavioural profiles' GeoIP lookup.
+func (a *App) locate(ip string) (string, float64, float64, bool) {
+	loc, ok := a.geo.Lookup(ip)
+	if !ok {
+		return "", 0, 0, false
+	}
+	return loc.Country, loc.Lat, loc.Lon, loc.Geo
+}
+
 // Close releases everything in reverse order of Open.
 func (a *App) Close() error {
 	var errs []error
@@ -171,6 +190,9 @@ func (a *App) Close() error {
 	}
 	if a.demoStop != nil {
 		a.demoStop()
+	}
+	if a.geo != nil {
+		errs = append(errs, a.geo.Close())
 	}
 	if a.lock != nil {
 		_ = syscall.Flock(int(a.lock.Fd()), syscall.LOCK_UN)

@@ -179,6 +179,9 @@ type UEBA struct {
 	TravelKmh float64 `yaml:"travel_kmh"`
 	// LoginScore is the score at which a sign-in from a new source is reported (3).
 	LoginScore float64 `yaml:"login_score"`
+	// GeoIP is a MaxMind DB file (GeoLite2/GeoIP2 City or Country) that locates sign-in
+	// addresses whose events carry no country or coordinates.
+	GeoIP string `yaml:"geoip"`
 }
 
 // Correlate tunes the correlation stage.
@@ -395,6 +398,11 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		add("log.format: %q is not text or json", c.Log.Format)
+	}
+	if c.UEBA.GeoIP != "" {
+		if st, err := os.Stat(c.UEBA.GeoIP); err != nil || st.IsDir() {
+			add("ueba.geoip: %q is not a readable file", c.UEBA.GeoIP)
+		}
 	}
 	for _, d := range c.Rules {
 		if st, err := os.Stat(d); err != nil || !st.IsDir() {

@@ -55,11 +55,13 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.NATS.Sync = "sometimes"
 	c.Store.Driver = "mongodb"
 	c.Log.Level = "loud"
+	c.UEBA.GeoIP = "/nonexistent/GeoLite2-City.mmdb"
+	c.UEBA.TravelKmh = -1
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	for _, want := range []string{"nats.sync", "store.driver", "log.level"} {
+	for _, want := range []string{"nats.sync", "store.driver", "log.level", `ueba.geoip: "/nonexistent/GeoLite2-City.mmdb"`, "travel_kmh"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -56,6 +56,9 @@ type Options struct {
 	TravelKmh float64
 	// LoginScore is the score at which a sign-in from a new source is reported (default 3).
 	LoginScore float64
+	// Locate, when set (a GeoIP database), gives the country and coordinates of a source
+	// address whose event did not carry them.
+	Locate func(ip string) (country string, lat, lon float64, geo bool)
 }
 
 func (o *Options) defaults() {
@@ -493,6 +496,15 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 		place.Country = strings.ToUpper(strings.TrimSpace(ev.Src.Country))
 		if ev.Src.Lat != 0 || ev.Src.Lon != 0 {
 			place.Lat, place.Lon, place.Geo = ev.Src.Lat, ev.Src.Lon, true
+		}
+	}
+	if d.opts.Locate != nil && src != "" && (place.Country == "" || !place.Geo) {
+		c, lat, lon, geo := d.opts.Locate(src)
+		if place.Country == "" {
+			place.Country = strings.ToUpper(c)
+		}
+		if !place.Geo && geo {
+			place.Lat, place.Lon, place.Geo = lat, lon, true
 		}
 	}
 	if f := d.travel(ev, key, u, place); f != nil {

@@ -383,3 +383,25 @@ func BenchmarkObserve(b *testing.B) {
 		i++
 	}
 }
+
+// With a GeoIP lookup, sign-ins that carry only an address get a country and coordinates.
+func TestLocateFillsPlaces(t *testing.T) {
+	geo := map[string][3]any{"192.0.2.10": {"us", 40.71, -74.00}, "203.0.113.77": {"br", -23.55, -46.63}}
+	d := New(Options{Locate: func(ip string) (string, float64, float64, bool) {
+		g, ok := geo[ip]
+		if !ok {
+			return "", 0, 0, false
+		}
+		return g[0].(string), g[1].(float64), g[2].(float64), true
+	}})
+	a := signIn("l1", day0, "gina", "", "192.0.2.10", "success")
+	d.Observe(&a)
+	b := signIn("l2", day0.Add(2*time.Hour), "gina", "", "203.0.113.77", "success")
+	f := only(t, d.Observe(&b), KindTravel)
+	if !strings.Contains(f.Message, "(US)") || !strings.Contains(f.Message, "(BR)") {
+		t.Fatalf("travel without countries: %s", f.Message)
+	}
+	if d.st.Users[`corp\gina`].Countries.Get("BR") == nil {
+		t.Fatal("located country not learned")
+	}
+}

@@ -1,0 +1,96 @@
+package geoip
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+)
+
+// writeDB builds a small GeoIP2-City-shaped database.
+func writeDB(t *testing.T) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 24, IncludeReservedNetworks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(cidr string, v mmdbtype.Map) {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tree.Insert(n, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("81.2.69.0/24", mmdbtype.Map{
+		"country":  mmdbtype.Map{"iso_code": mmdbtype.String("GB")},
+		"city":     mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String("London")}},
+		"location": mmdbtype.Map{"latitude": mmdbtype.Float64(51.5142), "longitude": mmdbtype.Float64(-0.0931)},
+	})
+	add("203.0.113.0/24", mmdbtype.Map{"registered_country": mmdbtype.Map{"iso_code": mmdbtype.String("BR")}})
+	add("2001:db8::/32", mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")},
+		"location": mmdbtype.Map{"latitude": mmdbtype.Float64(52.52), "longitude": mmdbtype.Float64(13.40)}})
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLookup(t *testing.T) {
+	db, err := Open(writeDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range []struct {
+		ip      string
+		found   bool
+		country string
+		geo     bool
+	}{
+		{"81.2.69.142", true, "GB", true},
+		{"::ffff:81.2.69.1", true, "GB", true},
+		{" 203.0.113.9 ", true, "BR", false}, // registered country only
+		{"2001:db8::1", true, "DE", true},
+		{"10.1.2.3", false, "", false}, // private: never looked up
+		{"127.0.0.1", false, "", false},
+		{"8.8.8.8", false, "", false}, // not in the database
+		{"not an address", false, "", false},
+		{"", false, "", false},
+	} {
+		loc, ok := db.Lookup(c.ip)
+		if ok != c.found || loc.Country != c.country || loc.Geo != c.geo {
+			t.Errorf("Lookup(%q) = %+v, %v; want country %q geo %v found %v", c.ip, loc, ok, c.country, c.geo, c.found)
+		}
+	}
+	if loc, _ := db.Lookup("81.2.69.142"); loc.City != "London" || loc.Lat < 51 || loc.Lon > 0 {
+		t.Errorf("London: %+v", loc)
+	}
+}
+
+func TestOpenErrorsNameTheFile(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "broken.mmdb")
+	if err := os.WriteFile(bad, []byte("not a maxmind database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{bad, filepath.Join(t.TempDir(), "missing.mmdb")} {
+		if _, err := Open(p); err == nil || !contains(err.Error(), p) {
+			t.Errorf("Open(%s): %v", p, err)
+		}
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
