@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/config"
@@ -67,6 +68,8 @@ type stageState struct {
 	tri  *triage.Triager
 	cor  *correlate.Correlator
 	last time.Time // last snapshot
+	// uebaSaved is when the behavioural profiles were last snapshotted.
+	uebaSaved atomic.Int64 // unix nanoseconds
 	// writes orders the store writes of correlator changes as the changes were made: whoever
 	// changed incidents under mu takes writes before releasing mu and holds it until its
 	// incidents are stored, so that a correlation batch never overwrites an analyst's merge or
@@ -152,10 +155,10 @@ func (a *App) saveStageState(ctx context.Context) error {
 	if err := a.Store.PutState(ctx, nsTriage, keyState, b); err != nil {
 		return err
 	}
-	if b, err = a.Detector.BehaviorState(); err != nil {
-		return fmt.Errorf("encode behavioural profiles: %w", err)
-	} else if b != nil {
-		if err := a.Store.PutState(ctx, nsUEBA, keyState, b); err != nil {
+	// The behavioural profiles are larger and change more slowly: every few minutes is enough
+	// (and on close).
+	if time.Since(time.Unix(0, a.stateful.uebaSaved.Load())) > 5*time.Minute {
+		if err := a.saveBehavior(ctx); err != nil {
 			return err
 		}
 	}
@@ -163,6 +166,21 @@ func (a *App) saveStageState(ctx context.Context) error {
 		return fmt.Errorf("encode user alias table: %w", err)
 	}
 	return a.Store.PutState(ctx, nsCorrelate, keyUsers, b)
+}
+
+// saveBehavior snapshots the detect stage's behavioural profiles.
+func (a *App) saveBehavior(ctx context.Context) error {
+	b, err := a.Detector.BehaviorState()
+	if err != nil {
+		return fmt.Errorf("encode behavioural profiles: %w", err)
+	}
+	if b != nil {
+		if err := a.Store.PutState(ctx, nsUEBA, keyState, b); err != nil {
+			return err
+		}
+	}
+	a.stateful.uebaSaved.Store(time.Now().UnixNano())
+	return nil
 }
 
 // triageStage scores and decides alerts. Alerts already triaged (a redelivered batch) pass

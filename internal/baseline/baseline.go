@@ -7,6 +7,7 @@ package baseline
 import (
 	"math"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -139,4 +140,24 @@ func (h *Hours) Share(t int64) (share, total float64) {
 		return 0, 0
 	}
 	return in / total, total
+}
+
+// MarshalJSON writes the bins with four significant digits (a profile's shape, not its exact
+// counts), which keeps a user's histogram near 1 KB.
+func (h Hours) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 1024)
+	b = append(b, `{"bins":[`...)
+	for i, v := range h.Bins {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if v == 0 {
+			b = append(b, '0')
+			continue
+		}
+		b = strconv.AppendFloat(b, v, 'g', 4, 64)
+	}
+	b = append(b, `],"t":`...)
+	b = strconv.AppendInt(b, h.At, 10)
+	return append(b, '}'), nil
 }

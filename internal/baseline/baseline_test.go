@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -56,5 +57,38 @@ func TestHoursShare(t *testing.T) {
 	}
 	if s, _ := h.Share(20*day + 3*3600); s != 0 {
 		t.Fatalf("share at 03:00 = %v", s)
+	}
+}
+
+func TestHoursJSONRoundTrip(t *testing.T) {
+	var h Hours
+	lam := Lambda(30 * 24 * time.Hour)
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Unix()
+	for i := range 500 {
+		h.Add(base+int64(i)*3571, lam)
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 1400 {
+		t.Fatalf("histogram JSON is %d bytes", len(b))
+	}
+	var back Hours
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.At != h.At {
+		t.Fatalf("time %d, want %d", back.At, h.At)
+	}
+	for i := range h.Bins {
+		if d := math.Abs(back.Bins[i] - h.Bins[i]); d > 1e-3*math.Max(1, h.Bins[i]) {
+			t.Fatalf("bin %d: %v after the round trip, %v before", i, back.Bins[i], h.Bins[i])
+		}
+	}
+	s1, _ := h.Share(base + 10*3600)
+	s2, _ := back.Share(base + 10*3600)
+	if math.Abs(s1-s2) > 1e-3 {
+		t.Fatalf("share %v after, %v before", s2, s1)
 	}
 }
