@@ -160,7 +160,6 @@ type User struct {
 	Assets    *baseline.Table `json:"assets"`
 	Actions   *baseline.Table `json:"actions"` // privileged action types
 	LastPlace *Place          `json:"last_place,omitempty"`
-	Failures  []failure       `json:"failures,omitempty"`
 }
 
 // Host is a host's profile.
@@ -200,6 +199,9 @@ type State struct {
 	Hosts   map[string]*Host   `json:"hosts"`
 	Peers   map[string]*Peer   `json:"peers"`
 	Sources map[string]*Source `json:"sources"`
+	// Failing holds recent failed sign-ins per account name. It is apart from Users so that a
+	// spray of made-up names fills (and evicts from) this table, never the users' profiles.
+	Failing map[string]*Source `json:"failing"`
 }
 
 // Detector keeps the profiles and judges events against them. It is safe for concurrent use;
@@ -215,7 +217,7 @@ type Detector struct {
 func New(opts Options) *Detector {
 	opts.defaults()
 	return &Detector{opts: opts, lam: baseline.Lambda(opts.HalfLife), st: State{
-		Users: map[string]*User{}, Hosts: map[string]*Host{}, Peers: map[string]*Peer{}, Sources: map[string]*Source{},
+		Users: map[string]*User{}, Hosts: map[string]*Host{}, Peers: map[string]*Peer{}, Sources: map[string]*Source{}, Failing: map[string]*Source{},
 	}}
 }
 
@@ -244,17 +246,21 @@ func (d *Detector) RestoreState(b []byte) error {
 	if st.Sources == nil {
 		st.Sources = map[string]*Source{}
 	}
+	if st.Failing == nil {
+		st.Failing = map[string]*Source{}
+	}
 	d.mu.Lock()
 	d.st = st
 	d.mu.Unlock()
 	return nil
 }
 
-// Sizes reports how many users, hosts, peer groups and sources are profiled.
+// Sizes reports how many users, hosts, peer groups and sources are profiled (sources counts
+// both failure tables: addresses and account names).
 func (d *Detector) Sizes() (users, hosts, peers, sources int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.st.Users), len(d.st.Hosts), len(d.st.Peers), len(d.st.Sources)
+	return len(d.st.Users), len(d.st.Hosts), len(d.st.Peers), max(len(d.st.Sources), len(d.st.Failing))
 }
 
 // Observe judges one event against the profiles, then learns from it.
@@ -457,7 +463,6 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 	if key == "" {
 		return nil
 	}
-	u := d.user(key, now)
 	var src string
 	var addr netip.Addr
 	if ev.Src != nil {
@@ -468,27 +473,19 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 	switch ev.Status {
 	case "failure":
 		f := failure{At: now, User: key, Src: src, Event: ev.ID}
-		u.Failures = appendFailure(u.Failures, f, now, d.window(), 4*d.opts.BruteFailures)
+		d.fail(d.st.Failing, key, f, now, 4*d.opts.BruteFailures)
 		if src != "" {
-			s := d.st.Sources[src]
-			if s == nil {
-				if len(d.st.Sources) >= d.opts.MaxEntities {
-					evictOldest(d.st.Sources, func(s *Source) int64 { return s.Last })
-				}
-				s = &Source{}
-				d.st.Sources[src] = s
-			}
-			s.Last = max(s.Last, now)
-			s.Failures = appendFailure(s.Failures, f, now, d.window(), 4*d.opts.SprayUsers*d.opts.BruteFailures)
+			d.fail(d.st.Sources, src, f, now, 4*d.opts.SprayUsers*d.opts.BruteFailures)
 		}
 		return nil
 	case "success":
 	default:
 		return nil
 	}
+	u := d.user(key, now)
 
 	var out []Finding
-	if f := d.sprayOrBrute(ev, key, u, src, now); f != nil {
+	if f := d.sprayOrBrute(ev, key, src, now); f != nil {
 		out = append(out, *f)
 	}
 	place := Place{At: now, IP: src, EventID: ev.ID}
@@ -519,6 +516,20 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 
 func (d *Detector) window() int64 { return int64(d.opts.FailWindow / time.Second) }
 
+// fail records a failed sign-in under key in table m (bounded: the least recently failing keys go).
+func (d *Detector) fail(m map[string]*Source, key string, f failure, now int64, n int) {
+	s := m[key]
+	if s == nil {
+		if len(m) >= d.opts.MaxEntities {
+			evictOldest(m, func(s *Source) int64 { return s.Last })
+		}
+		s = &Source{}
+		m[key] = s
+	}
+	s.Last = max(s.Last, now)
+	s.Failures = appendFailure(s.Failures, f, now, d.window(), n)
+}
+
 // appendFailure adds f and drops failures older than the window before now, keeping at most n.
 func appendFailure(fs []failure, f failure, now, window int64, n int) []failure {
 	keep := fs[:0]
@@ -534,7 +545,7 @@ func appendFailure(fs []failure, f failure, now, window int64, n int) []failure 
 	return keep
 }
 
-func (d *Detector) sprayOrBrute(ev *event.Event, key string, u *User, src string, now int64) *Finding {
+func (d *Detector) sprayOrBrute(ev *event.Event, key, src string, now int64) *Finding {
 	w := d.window()
 	if src != "" {
 		if s := d.st.Sources[src]; s != nil {
@@ -548,7 +559,7 @@ func (d *Detector) sprayOrBrute(ev *event.Event, key string, u *User, src string
 			}
 			if len(users) >= d.opts.SprayUsers {
 				s.Failures = nil // reported: the next spray starts afresh
-				u.Failures = nil
+				delete(d.st.Failing, key)
 				return &Finding{
 					Kind: KindSpray, Title: "Password spray followed by a successful sign-in", Severity: event.SeverityHigh,
 					Tactics: []string{"TA0006", "TA0001"}, Techniques: []string{"T1110.003", "T1078"},
@@ -564,7 +575,11 @@ func (d *Detector) sprayOrBrute(ev *event.Event, key string, u *User, src string
 	}
 	var ids []string
 	srcs := map[string]bool{}
-	for _, f := range u.Failures {
+	var fails []failure
+	if uf := d.st.Failing[key]; uf != nil {
+		fails = uf.Failures
+	}
+	for _, f := range fails {
 		if now-f.At <= w && f.At <= now {
 			ids = append(ids, f.Event)
 			if f.Src != "" {
@@ -573,7 +588,7 @@ func (d *Detector) sprayOrBrute(ev *event.Event, key string, u *User, src string
 		}
 	}
 	if len(ids) >= d.opts.BruteFailures {
-		u.Failures = nil
+		delete(d.st.Failing, key)
 		return &Finding{
 			Kind: KindBrute, Title: "Brute force followed by a successful sign-in", Severity: event.SeverityHigh,
 			Tactics: []string{"TA0006", "TA0001"}, Techniques: []string{"T1110.001", "T1078"},

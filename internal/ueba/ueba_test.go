@@ -405,3 +405,19 @@ func TestLocateFillsPlaces(t *testing.T) {
 		t.Fatal("located country not learned")
 	}
 }
+
+// A spray of made-up account names must not push real users' profiles out.
+func TestSprayOfUnknownNamesKeepsProfiles(t *testing.T) {
+	d := New(Options{MaxEntities: 50})
+	history(t, d)
+	for i := range 5000 {
+		ev := signIn(fmt.Sprint("s", i), day0.AddDate(0, 0, 28).Add(time.Duration(i)*time.Second), fmt.Sprint("nobody", i), "", "198.51.100.9", "failure")
+		d.Observe(&ev)
+	}
+	if d.st.Users[`corp\alice`] == nil || d.st.Users[`corp\alice`].Logons == 0 {
+		t.Fatal("a spray of unknown names evicted alice's profile")
+	}
+	if len(d.st.Failing) > 50 || len(d.st.Users) > 50 {
+		t.Fatalf("failure table %d, users %d: unbounded", len(d.st.Failing), len(d.st.Users))
+	}
+}
