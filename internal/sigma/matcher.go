@@ -118,31 +118,42 @@ func (m *Matcher) begin(rec *Record) {
 		return
 	}
 	h := shapeHash(rec)
-	slot := &m.shapes[h&(shapeSlots-1)]
-	sh = *slot
-	if sh == nil {
-		sh = &shape{}
-		*slot = sh
-	}
-	m.curShape = sh
+	m.curShape = nil // in case the shape is recycled below
 	m.fgen++
 	if m.fgen == 0 {
 		clear(m.fstamp)
 		m.fgen = 1
 	}
-	if sh.hash != h || !sh.same(rec) {
-		m.link(sh, rec, h)
-	} else {
-		for _, hd := range sh.heads {
-			m.fstamp[hd.fid] = m.fgen
-			m.first[hd.fid] = hd.first
+	// Two places a shape can be in: a new shape takes its first, and the shape there moves
+	// to the other (the shape it evicts lends its memory to the new one).
+	a, b := &m.shapes[h&(shapeSlots-1)], &m.shapes[(h>>32)&(shapeSlots-1)]
+	switch {
+	case *a != nil && (*a).hash == h && (*a).same(rec):
+		sh = *a
+	case *b != nil && (*b).hash == h && (*b).same(rec):
+		sh = *b
+	default:
+		sh = *b
+		if sh == nil {
+			sh = &shape{}
 		}
+		*b = *a
+		*a = sh
+		m.link(sh, rec, h)
+		m.curShape = sh
+		m.fidOf, m.next = sh.fidOf, sh.next
+		return
+	}
+	m.curShape = sh
+	for _, hd := range sh.heads {
+		m.fstamp[hd.fid] = m.fgen
+		m.first[hd.fid] = hd.first
 	}
 	m.fidOf, m.next = sh.fidOf, sh.next
 }
 
 // shapeSlots is the number of record shapes a Matcher keeps the field links of.
-const shapeSlots = 64
+const shapeSlots = 256
 
 // shape holds the field links of the records with given field names.
 type shape struct {

@@ -72,3 +72,49 @@ condition: sel
 		}
 	}
 }
+
+// TestMatcherManyShapes cycles through more record shapes than a Matcher keeps, so that
+// shapes collide, move to their second place and are evicted: every record must still match
+// like on a fresh Matcher.
+func TestMatcherManyShapes(t *testing.T) {
+	eng, err := compileOne(t, `
+sel:
+    Image|endswith: '\evil.exe'
+    User: admin
+condition: sel
+`, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageID := eng.FieldID("Image")
+	const shapes = 3 * shapeSlots
+	names := make([]string, shapes)
+	for i := range names {
+		names[i] = fmt.Sprintf("Pad%d", i)
+	}
+	m := eng.NewMatcher()
+	var r Record
+	for round := range 3 {
+		for i := 0; i < shapes; i++ {
+			s := (i * 7) % shapes // interleaved
+			r.Reset()
+			for j := 0; j < s%5; j++ {
+				r.AddStable(names[(s+j)%shapes], "x")
+			}
+			image := `c:\good.exe`
+			if (s+round)%3 == 0 {
+				image = `c:\evil.exe`
+			}
+			r.AddStable("Image", image)
+			r.AddStable(names[s], "y")
+			r.AddStable("User", "admin")
+			want := len(eng.NewMatcher().Match(&r)) > 0
+			if got := len(m.Match(&r)) > 0; got != want || want != (image == `c:\evil.exe`) {
+				t.Fatalf("round %d shape %d: match %v, fresh Matcher %v", round, s, got, want)
+			}
+			if v, ok := m.Field(imageID); !ok || v != image {
+				t.Fatalf("round %d shape %d: Field(Image) = %q %v", round, s, v, ok)
+			}
+		}
+	}
+}
