@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/investigate"
 	"github.com/vigil-soc/vigil/internal/pipeline"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/ueba"
 )
 
 const nsInvestigation = "investigation"
@@ -58,6 +59,9 @@ func (a *App) newInvestigator() (*investigate.Investigator, error) {
 		}
 	}
 	data := &investigate.Data{Store: a.Store, Criticality: crit, InternalNets: nets, Intel: a.intelLookup}
+	if a.Detector != nil && a.Detector.Behavior() != nil {
+		data.Behaviour = behaviourSummary(a.Detector.Behavior())
+	}
 	reg := investigate.NewRegistry(investigate.LocalTools(data)...)
 	for _, t := range a.extraTools {
 		reg.Add(t)
@@ -249,5 +253,40 @@ func collectStrings(v any, out *[]string) {
 		for _, e := range x {
 			collectStrings(e, out)
 		}
+	}
+}
+
+// behaviourSummary gives investigators the behavioural profile of a user or host in one line.
+func behaviourSummary(b *ueba.Detector) func(kind, name string) (string, any, bool) {
+	return func(kind, name string) (string, any, bool) {
+		var s ueba.Summary
+		var ok bool
+		switch kind {
+		case "user":
+			s, ok = b.UserSummary(name)
+		case "host":
+			s, ok = b.HostSummary(name)
+		}
+		if !ok {
+			return "", nil, false
+		}
+		list := func(label string, v []string) string {
+			if len(v) == 0 {
+				return ""
+			}
+			return fmt.Sprintf("; %s %s", label, strings.Join(v, ", "))
+		}
+		since := s.FirstSeen.Format("2006-01-02")
+		if kind == "user" {
+			hours := make([]string, len(s.UsualHours))
+			for i, h := range s.UsualHours {
+				hours[i] = fmt.Sprintf("%02d", h)
+			}
+			return fmt.Sprintf("%d sign-ins since %s (peer group %s)%s%s%s%s%s", s.Logons, since, s.PeerGroup,
+				list("usual hours (UTC)", hours), list("networks", s.Networks), list("countries", s.Countries),
+				list("assets", s.Assets), list("privileged actions", s.Privileged)), s, true
+		}
+		return fmt.Sprintf("%d process starts since %s (peer group %s)%s%s", s.Processes, since, s.PeerGroup,
+			list("usual lineages", s.Lineages[:min(5, len(s.Lineages))]), list("accounts", s.Users)), s, true
 	}
 }

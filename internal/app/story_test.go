@@ -148,7 +148,19 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 			t.Errorf("password spray %s: %s %s", k, spray[k].Status, spray[k].LastError)
 		}
 	}
-	// The behavioural detections saw the spray succeed: an alert of its own in the incident,
+	// Investigations read the behavioural profiles of the accounts and hosts involved.
+	profiled := 0
+	for _, inc := range incs {
+		for _, ev := range inc.Report.Evidence {
+			if ev.Tool == "entity.profile" && strings.Contains(ev.Summary, "normal behaviour: ") && strings.Contains(ev.Summary, "usual hours (UTC)") {
+				profiled++
+			}
+		}
+	}
+	if profiled == 0 {
+		t.Error("no investigation evidence shows an account's behavioural profile")
+	}
+		// The behavioural detections saw the spray succeed: an alert of its own in the incident,
 	// with the evidence as matched fields, and the profiles persisted.
 	code, body := call("GET", "/api/v1/alerts?rule_id=ueba.spray_then_success", nil)
 	var behav []event.Alert

@@ -240,6 +240,10 @@ func (d *Detector) Detect(evs []event.Event) []event.Alert {
 	return out
 }
 
+// Behavior returns the behavioural detector (nil when the detections are off), for its
+// profile summaries.
+func (d *Detector) Behavior() *ueba.Detector { return d.behavior }
+
 // BehaviorState returns the behavioural profiles as JSON (nil when the detections are off).
 func (d *Detector) BehaviorState() ([]byte, error) {
 	if d.behavior == nil {

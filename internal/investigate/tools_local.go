@@ -25,6 +25,10 @@ type Data struct {
 	Intel func(value string, at time.Time) []IntelMatch
 	// InternalNets are the organisation's own address ranges.
 	InternalNets []netip.Prefix
+	// Behaviour returns what is normal for a user or host (kind "user" or "host") from the
+	// behavioural profiles: a one-line summary and a JSON-able profile; ok is false when no
+	// profile is known (nil when profiles are not available in this process).
+	Behaviour func(kind, name string) (summary string, profile any, ok bool)
 }
 
 // IntelMatch is a threat-intelligence hit.
@@ -436,7 +440,9 @@ func (t *entityProfile) Call(ctx context.Context, in map[string]any) (Result, er
 		return Result{}, err
 	}
 	if len(evs) == 0 {
-		return Result{Summary: "no history for " + name, Data: map[string]any{"events": 0}}, nil
+		res := Result{Summary: "no history for " + name, Data: map[string]any{"events": 0}}
+		t.behaviour(in, &res)
+		return res, nil
 	}
 	first, last := evs[len(evs)-1].Time, evs[0].Time
 	srcs := map[string]int{}
@@ -451,7 +457,28 @@ func (t *entityProfile) Call(ctx context.Context, in map[string]any) (Result, er
 	}
 	res := Result{Summary: fmt.Sprintf("%s: %d events since %s from %d sources", name, len(evs), first.UTC().Format(time.RFC3339), len(srcs)),
 		Data: map[string]any{"events": len(evs), "first_seen": first, "last_seen": last, "sources": topN(srcs, 10), "countries": topN(countries, 10)}}
+	t.behaviour(in, &res)
 	return res, nil
+}
+
+// behaviour adds the behavioural profile of the user or host, when one is known.
+func (t *entityProfile) behaviour(in map[string]any, res *Result) {
+	if t.d.Behaviour == nil {
+		return
+	}
+	kind, name := "user", str(in, "user")
+	if name == "" {
+		kind, name = "host", str(in, "host")
+	}
+	if name == "" {
+		return
+	}
+	if sum, prof, ok := t.d.Behaviour(kind, name); ok {
+		res.Summary += "; normal behaviour: " + sum
+		if m, ok := res.Data.(map[string]any); ok {
+			m["behaviour"] = prof
+		}
+	}
 }
 
 func topN(m map[string]int, n int) []map[string]any {

@@ -490,7 +490,7 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 	}
 	place := Place{At: now, IP: src, EventID: ev.ID}
 	if ev.Src != nil {
-		place.Country = strings.ToUpper(strings.TrimSpace(ev.Src.Country))
+		place.Country = countryCode(ev.Src.Country)
 		if ev.Src.Lat != 0 || ev.Src.Lon != 0 {
 			place.Lat, place.Lon, place.Geo = ev.Src.Lat, ev.Src.Lon, true
 		}
@@ -498,7 +498,7 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 	if d.opts.Locate != nil && src != "" && (place.Country == "" || !place.Geo) {
 		c, lat, lon, geo := d.opts.Locate(src)
 		if place.Country == "" {
-			place.Country = strings.ToUpper(c)
+			place.Country = countryCode(c)
 		}
 		if !place.Geo && geo {
 			place.Lat, place.Lon, place.Geo = lat, lon, true
@@ -644,6 +644,20 @@ func (d *Detector) travel(ev *event.Event, key string, u *User, p Place) *Findin
 			key, where(prev), time.Duration(p.At-prev.At)*time.Second, where(&p), km, speed),
 		User: key, Host: hostKey(ev), SrcIP: p.IP,
 	}
+}
+
+// countryCode spells a country as its ISO 3166-1 alpha-2 code, whether the source gave the code
+// ("us") or a name ("United States"), so that two sources agree; unknown names stay as given, in
+// upper case.
+func countryCode(c string) string {
+	c = strings.TrimSpace(c)
+	if len(c) == 2 {
+		return strings.ToUpper(c)
+	}
+	if code, ok := countryCodes[strings.ToLower(c)]; ok {
+		return code
+	}
+	return strings.ToUpper(c)
 }
 
 func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
@@ -1006,6 +1020,97 @@ func (d *Detector) process(ev *event.Event, now int64) []Finding {
 			peer.Lineage.Add(pair, now, d.lam) // counts the hosts that ran it
 		}
 		h.Lineage.Add(pair, now, d.lam)
+	}
+	return out
+}
+
+// --- summaries ---------------------------------------------------------------------------------
+
+// Summary is what is normal for one user or host, for investigators: plain values, no sketches.
+type Summary struct {
+	Kind      string    `json:"kind"` // user or host
+	Name      string    `json:"name"`
+	PeerGroup string    `json:"peer_group"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Users: sign-ins, the hours of the day (UTC) holding at least 5% of them, and the most
+	// frequent networks, countries, devices and assets (most frequent first).
+	Logons     uint64   `json:"logons,omitempty"`
+	UsualHours []int    `json:"usual_hours_utc,omitempty"`
+	Networks   []string `json:"networks,omitempty"`
+	Countries  []string `json:"countries,omitempty"`
+	Devices    []string `json:"devices,omitempty"`
+	Assets     []string `json:"assets,omitempty"`
+	Privileged []string `json:"privileged_actions,omitempty"`
+	// Hosts: process starts, the most frequent programs and lineages, the accounts signing in.
+	Processes uint64   `json:"processes,omitempty"`
+	Programs  []string `json:"programs,omitempty"`
+	Lineages  []string `json:"lineages,omitempty"`
+	Users     []string `json:"users,omitempty"`
+}
+
+// UserSummary returns the profile of a user (any spelling CanonicalUser takes).
+func (d *Detector) UserSummary(name string) (Summary, bool) {
+	key := event.CanonicalUser(name, "")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u := d.st.Users[key]
+	if u == nil {
+		return Summary{}, false
+	}
+	now := u.Last
+	s := Summary{Kind: "user", Name: key, PeerGroup: strings.TrimPrefix(d.userPeer(key), "user:"), FirstSeen: time.Unix(u.First, 0).UTC(),
+		LastSeen: time.Unix(u.Last, 0).UTC(), Logons: u.Logons, Networks: top(u.Nets, now, d.lam, 5), Countries: top(u.Countries, now, d.lam, 5),
+		Devices: top(u.Devices, now, d.lam, 5), Assets: top(u.Assets, now, d.lam, 5), Privileged: top(u.Actions, now, d.lam, 10)}
+	var byHour [24]float64
+	total := 0.0
+	for i, v := range u.Hours.Bins {
+		byHour[i%24] += v
+		total += v
+	}
+	for h, v := range byHour {
+		if total > 0 && v/total >= 0.05 {
+			s.UsualHours = append(s.UsualHours, h)
+		}
+	}
+	return s, true
+}
+
+// HostSummary returns the profile of a host (short name, any case).
+func (d *Detector) HostSummary(name string) (Summary, bool) {
+	key := strings.ToLower(strings.TrimSpace(name))
+	if i := strings.IndexByte(key, '.'); i > 0 {
+		key = key[:i]
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := d.st.Hosts[key]
+	if h == nil {
+		return Summary{}, false
+	}
+	now := h.Last
+	return Summary{Kind: "host", Name: key, PeerGroup: strings.TrimPrefix(d.hostPeer(key), "host:"), FirstSeen: time.Unix(h.First, 0).UTC(),
+		LastSeen: time.Unix(h.Last, 0).UTC(), Processes: h.Processes, Programs: top(h.Images, now, d.lam, 10),
+		Lineages: top(h.Lineage, now, d.lam, 10), Users: top(h.Users, now, d.lam, 10)}, true
+}
+
+// top returns the n keys of t with the highest decayed counts at now.
+func top(t *baseline.Table, now int64, lam float64, n int) []string {
+	if t == nil {
+		return nil
+	}
+	type kv struct {
+		k string
+		v float64
+	}
+	all := make([]kv, 0, len(t.Items))
+	for k, c := range t.Items {
+		all = append(all, kv{k, c.Value(now, lam)})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v || all[i].v == all[j].v && all[i].k < all[j].k })
+	out := make([]string, 0, min(n, len(all)))
+	for _, x := range all[:min(n, len(all))] {
+		out = append(out, x.k)
 	}
 	return out
 }

@@ -421,3 +421,35 @@ func TestSprayOfUnknownNamesKeepsProfiles(t *testing.T) {
 		t.Fatalf("failure table %d, users %d: unbounded", len(d.st.Failing), len(d.st.Users))
 	}
 }
+
+func TestSummaries(t *testing.T) {
+	d := New(Options{})
+	history(t, d)
+	s, ok := d.UserSummary(`CORP\Alice`)
+	if !ok || s.Logons != 60 || s.PeerGroup != "corp" || len(s.Networks) != 1 || s.Networks[0] != "10.1.2.0/24" || len(s.Assets) != 1 || s.Assets[0] != "ws01" {
+		t.Fatalf("user summary %+v", s)
+	}
+	if fmt.Sprint(s.UsualHours) != "[9 13 17]" {
+		t.Fatalf("usual hours %v", s.UsualHours)
+	}
+	if _, ok := d.UserSummary("nobody"); ok {
+		t.Fatal("summary of an unknown user")
+	}
+	for i := range 20 {
+		ev := proc(fmt.Sprint("s", i), day0.Add(time.Duration(i)*time.Minute), "WS09.corp.example", "explorer.exe", fmt.Sprint("app", i%3, ".exe"))
+		d.Observe(&ev)
+	}
+	h, ok := d.HostSummary("ws09.CORP.example")
+	if !ok || h.Processes != 20 || h.PeerGroup != "ws" || len(h.Lineages) != 3 || !strings.HasPrefix(h.Lineages[0], "explorer.exe > app") {
+		t.Fatalf("host summary %+v", h)
+	}
+}
+
+func TestCountryCodesAgreeAcrossSources(t *testing.T) {
+	for in, want := range map[string]string{"US": "US", "us": "US", "United States": "US", " united kingdom ": "GB", "Britain": "GB",
+		"Russian Federation": "RU", "Germany": "DE", "Korea (South)": "KR", "Atlantis": "ATLANTIS", "": ""} {
+		if got := countryCode(in); got != want {
+			t.Errorf("countryCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
