@@ -160,7 +160,7 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	if profiled == 0 {
 		t.Error("no investigation evidence shows an account's behavioural profile")
 	}
-		// The behavioural detections saw the spray succeed: an alert of its own in the incident,
+	// The behavioural detections saw the spray succeed: an alert of its own in the incident,
 	// with the evidence as matched fields, and the profiles persisted.
 	code, body := call("GET", "/api/v1/alerts?rule_id=ueba.spray_then_success", nil)
 	var behav []event.Alert
