@@ -721,6 +721,13 @@ func (d *Detector) newSource(ev *event.Event, key string, u *User, addr netip.Ad
 			add(0.5, "address %s is new for %s (known network %s)", p.IP, key, net)
 		}
 	}
+	if c := u.Nets.Get(net); c != nil && u.Logons >= 20 {
+		// Known, but rare: a network the user signed in from once, long ago.
+		if share := c.Value(now, d.lam) / tableTotal(u.Nets, now, d.lam); share < 0.02 {
+			novel = true
+			add(1.0, "network %s is rare for %s (%.1f%% of recent sign-ins)", net, key, 100*share)
+		}
+	}
 	if p.Country != "" && u.Countries.Len() > 0 && u.Countries.Get(p.Country) == nil {
 		novel = true
 		if peer != nil && peer.Countries.Get(p.Country) != nil {
@@ -1092,6 +1099,15 @@ func (d *Detector) HostSummary(name string) (Summary, bool) {
 	return Summary{Kind: "host", Name: key, PeerGroup: strings.TrimPrefix(d.hostPeer(key), "host:"), FirstSeen: time.Unix(h.First, 0).UTC(),
 		LastSeen: time.Unix(h.Last, 0).UTC(), Processes: h.Processes, Programs: top(h.Images, now, d.lam, 10),
 		Lineages: top(h.Lineage, now, d.lam, 10), Users: top(h.Users, now, d.lam, 10)}, true
+}
+
+// tableTotal is the sum of t's decayed counts at now.
+func tableTotal(t *baseline.Table, now int64, lam float64) float64 {
+	var sum float64
+	for _, c := range t.Items {
+		sum += c.Value(now, lam)
+	}
+	return math.Max(sum, 1e-9)
 }
 
 // top returns the n keys of t with the highest decayed counts at now.

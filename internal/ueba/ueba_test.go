@@ -453,3 +453,16 @@ func TestCountryCodesAgreeAcrossSources(t *testing.T) {
 		}
 	}
 }
+
+// A network used once, long ago, is rare: it counts like novelty, more weakly.
+func TestRareNetworkCounts(t *testing.T) {
+	d := New(Options{Criticality: map[string]string{"dc01": "critical"}})
+	once := signIn("o", day0.Add(9*time.Hour), "alice", "ws01", "198.51.100.8", "success")
+	d.Observe(&once)
+	history(t, d)
+	ev := signIn("r", day0.AddDate(0, 0, 29).Add(3*time.Hour), "alice", "dc01", "198.51.100.9", "success")
+	f := only(t, d.Observe(&ev), KindLogin)
+	if !strings.Contains(f.Message, "network 198.51.100.0/24 is rare for corp\\alice") || strings.Contains(f.Message, "is new for") && strings.Contains(f.Message, "network 198.51.100.0/24 is new") {
+		t.Fatalf("rare network: %s", f.Message)
+	}
+}
