@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -8,7 +9,18 @@ import (
 
 // needsLower reports whether lowerInto would change s.
 func needsLower(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	// ASCII eight bytes at a time.
+	for ; i+8 <= len(s); i += 8 {
+		w := load64(s[i:])
+		if w&hiBits != 0 {
+			return needsLowerSlow(s[i:])
+		}
+		if upperBits(w) != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 || ('A' <= c && c <= 'Z') {
 			if c < 0x80 {
@@ -18,6 +30,22 @@ func needsLower(s string) bool {
 		}
 	}
 	return false
+}
+
+// hiBits is the top bit of each byte of a word: the bytes that are not ASCII.
+const hiBits = 0x8080808080808080
+
+// load64 reads the first eight bytes of s as a little-endian word.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// upperBits returns, for a word of ASCII bytes, the top bit of each byte that is an upper-case
+// letter: b+0x3f reaches 0x80 from 'A' on, b+0x25 from 'Z'+1 on, and neither carries.
+func upperBits(w uint64) uint64 {
+	return ((w + 0x3f3f3f3f3f3f3f3f) ^ (w + 0x2525252525252525)) & hiBits
 }
 
 func needsLowerSlow(s string) bool {
@@ -56,6 +84,14 @@ func lowerRune(r rune) rune {
 // (unlike strings.ToLower, which would replace them).
 func appendLower(dst []byte, s string) []byte {
 	for len(s) > 0 {
+		if len(s) >= 8 {
+			// ASCII eight bytes at a time: bit 0x20 added to the upper-case letters.
+			if w := load64(s); w&hiBits == 0 {
+				dst = binary.LittleEndian.AppendUint64(dst, w|upperBits(w)>>2)
+				s = s[8:]
+				continue
+			}
+		}
 		c := s[0]
 		if c < 0x80 {
 			if 'A' <= c && c <= 'Z' {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func pairs(r *Record) []string {
@@ -170,5 +172,52 @@ func TestLowerConsistency(t *testing.T) {
 	}
 	if lowerString("ſet") != "set" || lowerString("\u212a") != "k" {
 		t.Fatal("runes that fold onto ASCII letters must lower to them")
+	}
+}
+
+// TestLowerWords checks the word-at-a-time ASCII paths of needsLower and appendLower against
+// a byte-at-a-time reference, at every alignment and mixed with non-ASCII text.
+func TestLowerWords(t *testing.T) {
+	ref := func(s string) string {
+		var b []byte
+		for len(s) > 0 {
+			r, n := utf8.DecodeRuneInString(s)
+			switch {
+			case s[0] < utf8.RuneSelf:
+				c := s[0]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				b = append(b, c)
+			case r == utf8.RuneError && n == 1:
+				b = append(b, s[0])
+			default:
+				b = utf8.AppendRune(b, lowerRune(r))
+			}
+			s = s[n:]
+		}
+		return string(b)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"A", "Z", "a", "z", "@", "[", "`", "{", "0", "\\", " ", "\x7f", "\x00", "É", "ſ", "\u212a", "\xff", "ΣΑ"}
+	for range 5000 {
+		var sb strings.Builder
+		for range rng.IntN(40) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		want := ref(s)
+		if got := string(appendLower([]byte("x"), s)); got != "x"+want {
+			t.Fatalf("appendLower(%q) = %q, want %q", s, got[1:], want)
+		}
+		if got := needsLower(s); got != (want != s) {
+			t.Fatalf("needsLower(%q) = %v, want %v", s, got, want != s)
+		}
+	}
+	for c := 0; c < 128; c++ {
+		s := strings.Repeat(string(rune(c)), 9)
+		if got, want := string(appendLower(nil, s)), ref(s); got != want {
+			t.Fatalf("appendLower(%q) = %q, want %q", s, got, want)
+		}
 	}
 }
