@@ -53,14 +53,27 @@ func buildAutomaton(lits []string) *automaton {
 			used = append(used, b)
 		}
 	}
-	// ASCII bytes first: event text is mostly ASCII, so a shared class of non-ASCII bytes
-	// costs little selectivity.
-	slices.SortStableFunc(used, func(x, y int) int {
-		if hx, hy := x >= 0x80, y >= 0x80; hx != hy {
-			if hx {
-				return 1
-			}
+	// Which bytes get a class of their own when there are too many: a byte sharing a class
+	// stands for every byte of the class, so the bytes to share one are the rarest in event
+	// text, where they make the fewest false hits. The anchors come first (every value has
+	// them, once), then the ASCII bytes from the most to the least frequent in event text,
+	// then the other ASCII bytes and last the non-ASCII ones (event text is mostly ASCII, so
+	// a shared class of non-ASCII bytes costs little selectivity), each by their frequency in
+	// the literals.
+	rank := func(b int) int {
+		switch {
+		case b == markStart || b == markEnd:
 			return -1
+		case b < 0x80 && textRank[b] < len(textFrequency):
+			return textRank[b]
+		case b < 0x80:
+			return len(textFrequency)
+		}
+		return len(textFrequency) + 1
+	}
+	slices.SortStableFunc(used, func(x, y int) int {
+		if rx, ry := rank(x), rank(y); rx != ry {
+			return rx - ry
 		}
 		return freq[y] - freq[x]
 	})
@@ -359,6 +372,18 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 // hex letters first: numbers, times, GUIDs and hashes fill many fields). Bytes not listed are
 // the rarest.
 const textFrequency = "0123456789abcdef-:. \\etaoinsrlhcmu/_pgw,=x{}yv\"bk()'j;q[]z@&%$+#!|^~`<>?*\t\r\n"
+
+// textRank is the position of each byte in textFrequency (its first), len(textFrequency) for
+// the bytes not listed.
+var textRank = func() (r [256]int) {
+	for b := range r {
+		r[b] = len(textFrequency)
+	}
+	for i := len(textFrequency) - 1; i >= 0; i-- {
+		r[textFrequency[i]] = i
+	}
+	return r
+}()
 
 // screen is a quick test that rules out most values that cannot hold any of a set of
 // literals. It has two forms.

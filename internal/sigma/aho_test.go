@@ -332,3 +332,76 @@ func TestRequiredSetIsNecessary(t *testing.T) {
 		}
 	}
 }
+
+// TestRunGuardSkips checks the run guard, which looks at every min-th byte only, against a
+// byte-by-byte count of the longest run, and against the expressions it guards.
+func TestRunGuardSkips(t *testing.T) {
+	g, ok := regexRunGuard(`\s[a-fA-F0-9]{8}\s`)
+	if !ok || g.min != 8 {
+		t.Fatalf("guard %+v %v", g, ok)
+	}
+	longest := func(v string) int {
+		best, run := 0, 0
+		for i := 0; i < len(v); i++ {
+			if g.has(v[i]) {
+				run++
+				best = max(best, run)
+			} else {
+				run = 0
+			}
+		}
+		return best
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "0123456789abcdefABCDEFxyz -"
+	for range 20000 {
+		b := make([]byte, rng.IntN(60))
+		skew := rng.IntN(4) // mostly hex, or mostly not
+		for i := range b {
+			if rng.IntN(4) < skew {
+				b[i] = alphabet[rng.IntN(22)]
+			} else {
+				b[i] = alphabet[22+rng.IntN(len(alphabet)-22)]
+			}
+		}
+		v := string(b)
+		if got, want := g.holds(v), longest(v) >= g.min; got != want {
+			t.Fatalf("holds(%q) = %v, longest run %d", v, got, longest(v))
+		}
+	}
+}
+
+// TestAutomatonSharedClass checks which bytes share a class when literals use more bytes
+// than there are classes: the rarest in event text, never the anchors nor the bytes most
+// frequent in event text (digits, hex letters, path punctuation).
+func TestAutomatonSharedClass(t *testing.T) {
+	var lits []string
+	for b := 0; b < 256; b++ {
+		if 'A' <= b && b <= 'Z' {
+			continue
+		}
+		lits = append(lits, string([]byte{byte(b), 'x'}))
+	}
+	a := buildAutomaton(lits)
+	if a.ncls != maxClasses {
+		t.Fatalf("%d classes, want %d", a.ncls, maxClasses)
+	}
+	shared := func(b byte) bool {
+		for o := 0; o < 256; o++ {
+			if o != int(b) && a.class[o] == a.class[b] && !(asciiLower[o] == asciiLower[b]) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, b := range []byte{markStart, markEnd, '0', '9', 'a', 'f', '-', ':', '.', ' ', '\\', 'e', 's'} {
+		if shared(b) {
+			t.Errorf("byte %q shares its class", b)
+		}
+	}
+	for _, b := range []byte{'~', '`', '^', '|', 0x80, 0xff} {
+		if !shared(b) {
+			t.Errorf("byte %q has a class of its own", b)
+		}
+	}
+}

@@ -474,7 +474,11 @@ func (e *Engine) buildPrefilter() {
 	for gi, g := range e.groups {
 		for li, ri := range g.rules {
 			e.ruleGroup[ri], e.ruleLocal[ri] = int32(gi), int32(li)
-			plan, ok := literalPlan(e.rules[ri].det.root)
+			plan, ok := literalPlan(e.rules[ri].det.root, minLiteralScore)
+			if !ok {
+				// Weaker literals, rather than an evaluation for every event.
+				plan, ok = literalPlan(e.rules[ri].det.root, minWeakLiteralScore)
+			}
 			if !ok || e.opts.DisablePrefilter {
 				g.always = append(g.always, int32(li))
 				continue

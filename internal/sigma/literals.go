@@ -30,8 +30,13 @@ func compareFieldLit(a, b fieldLit) int {
 }
 
 // minLiteralScore is the weakest literal set worth indexing; a rule whose best set is weaker is
-// evaluated for every event of its log source.
-const minLiteralScore = 3
+// evaluated for every event of its log source, unless it has a set of at least
+// minWeakLiteralScore (see Engine.buildPrefilter): evaluating such a rule when one of its
+// literals shows up is still cheaper than evaluating it for every event.
+const (
+	minLiteralScore     = 3
+	minWeakLiteralScore = 2
+)
 
 // maxLiteralsPerRule bounds the literal set of one rule (the union of many alternatives).
 const maxLiteralsPerRule = 4096
@@ -110,14 +115,15 @@ const maxLiteralGroups = 4
 
 // literalPlan derives up to maxLiteralGroups literal sets that must all be satisfied (at
 // least one literal of each set occurs in its field) whenever node n matches: the children of
-// an AND each contribute their own sets. ok is false when no usable set exists.
-func literalPlan(n node) (groups [][]fieldLit, ok bool) {
+// an AND each contribute their own sets. Every literal scores at least minScore (see
+// literalScore). ok is false when no usable set exists.
+func literalPlan(n node, minScore int) (groups [][]fieldLit, ok bool) {
 	switch x := n.(type) {
 	case *selNode:
-		return literalPlan(x.kid)
+		return literalPlan(x.kid, minScore)
 	case *andNode:
 		for _, k := range x.kids {
-			if g, ok := literalPlan(k); ok {
+			if g, ok := literalPlan(k, minScore); ok {
 				groups = append(groups, g...)
 			}
 		}
@@ -139,23 +145,24 @@ func literalPlan(n node) (groups [][]fieldLit, ok bool) {
 		}
 		return groups, true
 	}
-	set, ok := literalSet(n)
+	set, ok := literalSet(n, minScore)
 	if !ok {
 		return nil, false
 	}
 	return [][]fieldLit{set}, true
 }
 
-// literalSet derives the literals node n needs. ok is false when no usable set exists.
-func literalSet(n node) (set []fieldLit, ok bool) {
+// literalSet derives the literals node n needs, each scoring at least minScore. ok is false
+// when no usable set exists.
+func literalSet(n node, minScore int) (set []fieldLit, ok bool) {
 	switch x := n.(type) {
 	case *selNode:
-		return literalSet(x.kid)
+		return literalSet(x.kid, minScore)
 	case *andNode:
 		var best []fieldLit
 		found := false
 		for _, k := range x.kids {
-			if s, ok := literalSet(k); ok && (!found || better(s, best)) {
+			if s, ok := literalSet(k, minScore); ok && (!found || better(s, best)) {
 				best, found = s, true
 			}
 		}
@@ -163,7 +170,7 @@ func literalSet(n node) (set []fieldLit, ok bool) {
 	case *orNode:
 		var union []fieldLit
 		for _, k := range x.kids {
-			s, ok := literalSet(k)
+			s, ok := literalSet(k, minScore)
 			if !ok {
 				return nil, false
 			}
@@ -173,9 +180,9 @@ func literalSet(n node) (set []fieldLit, ok bool) {
 			}
 		}
 		union = dedupLits(union)
-		return union, len(union) > 0 && minRawScore(union) >= minLiteralScore
+		return union, len(union) > 0 && minRawScore(union) >= minScore
 	case *fieldCond:
-		return x.literalSet()
+		return x.literalSet(minScore)
 	}
 	return nil, false
 }
@@ -194,10 +201,10 @@ func dedupLits(s []fieldLit) []fieldLit {
 	return slices.Compact(s)
 }
 
-func bestFragment(p *pattern) (string, bool) {
+func bestFragment(p *pattern, minScore int) (string, bool) {
 	best, ok := "", false
 	for _, f := range p.literalFragments() {
-		if literalScore(f) < minLiteralScore {
+		if literalScore(f) < minScore {
 			continue
 		}
 		if !ok || selectivity(f) > selectivity(best) {
@@ -207,7 +214,7 @@ func bestFragment(p *pattern) (string, bool) {
 	return best, ok
 }
 
-func (f *fieldCond) literalSet() ([]fieldLit, bool) {
+func (f *fieldCond) literalSet(minScore int) ([]fieldLit, bool) {
 	if f.neg {
 		return nil, false
 	}
@@ -221,20 +228,23 @@ func (f *fieldCond) literalSet() ([]fieldLit, bool) {
 			var best []fieldLit
 			found := false
 			for gi := range f.groups {
-				if s, ok := patternsLiterals(f.groups[gi], local); ok && (!found || better(s, best)) {
+				if s, ok := patternsLiterals(f.groups[gi], local, minScore); ok && (!found || better(s, best)) {
 					best, found = s, true
 				}
 			}
 			return best, found
 		}
-		return patternsLiterals(f.pats, local)
+		return patternsLiterals(f.pats, local, minScore)
 	case fcRegex:
 		if f.all {
 			var best []fieldLit
 			found := false
 			for _, re := range f.res {
-				if l, ok := regexLiteral(re.re.String()); ok {
-					s := []fieldLit{{l, local}}
+				if ls, ok := regexLiterals(re.re.String(), minScore); ok {
+					var s []fieldLit
+					for _, l := range ls {
+						s = append(s, fieldLit{l, local})
+					}
 					if !found || better(s, best) {
 						best, found = s, true
 					}
@@ -244,11 +254,13 @@ func (f *fieldCond) literalSet() ([]fieldLit, bool) {
 		}
 		var set []fieldLit
 		for _, re := range f.res {
-			l, ok := regexLiteral(re.re.String())
+			ls, ok := regexLiterals(re.re.String(), minScore)
 			if !ok {
 				return nil, false
 			}
-			set = append(set, fieldLit{l, local})
+			for _, l := range ls {
+				set = append(set, fieldLit{l, local})
+			}
 		}
 		set = dedupLits(set)
 		return set, len(set) > 0
@@ -258,13 +270,13 @@ func (f *fieldCond) literalSet() ([]fieldLit, bool) {
 
 // patternsLiterals is the union of the best fragment of each pattern (OR of patterns), all
 // tied to the rule-local field local.
-func patternsLiterals(pats []pattern, local int32) ([]fieldLit, bool) {
+func patternsLiterals(pats []pattern, local int32, minScore int) ([]fieldLit, bool) {
 	if len(pats) == 0 || len(pats) > maxLiteralsPerRule {
 		return nil, false
 	}
 	set := make([]fieldLit, 0, len(pats))
 	for i := range pats {
-		l, ok := bestFragment(&pats[i])
+		l, ok := bestFragment(&pats[i], minScore)
 		if !ok {
 			return nil, false
 		}
@@ -274,8 +286,8 @@ func patternsLiterals(pats []pattern, local int32) ([]fieldLit, bool) {
 }
 
 // regexLiteral returns a lower-case literal every match of the expression contains, for the
-// prefilter.
-func regexLiteral(expr string) (string, bool) {
+// prefilter, scoring at least minScore.
+func regexLiteral(expr string, minScore int) (string, bool) {
 	lit, fold := regexRequiredLiteral(expr)
 	if !fold {
 		lit = lowerString(lit)
@@ -283,7 +295,51 @@ func regexLiteral(expr string) (string, bool) {
 	if strings.ContainsAny(lit, "\x00\x01") {
 		return "", false
 	}
-	return lit, literalScore(lit) >= minLiteralScore
+	return lit, literalScore(lit) >= minScore
+}
+
+// regexLiterals returns lower-case literals of which every match of the expression contains
+// one, each scoring at least minScore: its required literal (see regexLiteral) or, below
+// minLiteralScore, the strings of its required set (see regexRequiredSet) when they score
+// higher, or as high and are longer.
+func regexLiterals(expr string, minScore int) ([]string, bool) {
+	lit, litOK := regexLiteral(expr, minScore)
+	if minScore >= minLiteralScore {
+		return []string{lit}, litOK
+	}
+	set, setOK := regexSetLiterals(expr, minScore)
+	if setOK && litOK {
+		ss, short := 1<<30, 1<<30
+		for _, l := range set {
+			ss, short = min(ss, literalScore(l)), min(short, len(l))
+		}
+		ls := literalScore(lit)
+		setOK = ss > ls || ss == ls && short > len(lit)
+	}
+	if setOK {
+		return set, true
+	}
+	return []string{lit}, litOK
+}
+
+// regexSetLiterals returns the strings of the expression's required set (see
+// regexRequiredSet), lower-case, when each scores at least minScore.
+func regexSetLiterals(expr string, minScore int) ([]string, bool) {
+	rs := regexRequiredSet(expr)
+	if rs == nil {
+		return nil, false
+	}
+	out := make([]string, 0, len(rs.strs))
+	for _, s := range rs.strs {
+		if !rs.fold {
+			s = lowerString(s)
+		}
+		if strings.ContainsAny(s, "\x00\x01") || literalScore(s) < minScore {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 // regexRequiredLiteral finds the best literal every match of the expression contains. When
@@ -380,15 +436,25 @@ type runGuard struct {
 func (g *runGuard) has(b byte) bool { return g.set[b>>6]&(1<<(b&63)) != 0 }
 
 func (g *runGuard) holds(v string) bool {
-	run := 0
-	for i := 0; i < len(v); i++ {
-		if g.has(v[i]) {
-			if run++; run >= g.min {
-				return true
-			}
-		} else {
-			run = 0
+	// A run of min bytes covers one of any min consecutive positions: only every min-th byte
+	// is looked at, and the run around one from the set is measured.
+	n := g.min
+	for i := n - 1; i < len(v); i += n {
+		if !g.has(v[i]) {
+			continue
 		}
+		lo, hi := i, i+1
+		for lo > 0 && g.has(v[lo-1]) {
+			lo--
+		}
+		for hi < len(v) && g.has(v[hi]) {
+			hi++
+		}
+		if hi-lo >= n {
+			return true
+		}
+		// v[hi] is not in the set: a run after it ends at hi+n at the earliest.
+		i = hi - 1
 	}
 	return false
 }

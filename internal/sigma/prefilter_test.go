@@ -180,3 +180,58 @@ func TestMatcherReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestWeakLiteralPrefilter checks rules whose only literals are weak (a required set of a
+// regular expression, short punctuation): they are prefiltered instead of evaluated for every
+// event, and match exactly the events they match without the prefilter.
+func TestWeakLiteralPrefilter(t *testing.T) {
+	dets := []string{
+		`
+sel:
+    CommandLine|re: '\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "'']{1}'
+condition: sel
+`, `
+sel:
+    - CommandLine|re: '\w+` + "`" + `(?:\w+|-|.)` + "`" + `[\w+|\s]'
+    - CommandLine|re: '"(?:\{\d\})+"\s*-f'
+    - CommandLine|re: '(?i)\$\{` + "`" + `?e` + "`" + `?n` + "`" + `?v` + "`" + `?:` + "`" + `?p` + "`" + `?a` + "`" + `?t` + "`" + `?h` + "`" + `?\}'
+filter:
+    CommandLine|contains: '${env:path}'
+condition: sel and not filter
+`, `
+sel:
+    CommandLine|re: '[Rr][Uu][Nn]\.[Ee][Xx]'
+condition: sel
+`,
+	}
+	values := []string{
+		`rundll32 c:\x\abc.dat. ,Main`, `c:\x\abc.dat."`, `c:\x\abc.dat.'`, `c:\x\abc.dat.x`, `c:\x\abc.dat`,
+		"IN`V`o`Ke-eXp`ResSIOn", `&("{2}{3}{0}" -f 'a')`, "${e`Nv:pATh}", "${env:path}", "plain",
+		"RUN.EXE", "rUn.ex", "run.e", "RUN.EX\u212a", "\u212aRUN.EXE",
+	}
+	for i, det := range dets {
+		with, err := compileOne(t, det, EngineOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		without, _ := compileOne(t, det, EngineOptions{DisablePrefilter: true})
+		if st := with.Stats(); st.AlwaysEvaluated != 0 || st.Prefiltered != 1 {
+			t.Errorf("rule %d: %+v, want it behind the prefilter", i, st)
+		}
+		mw, mo := with.NewMatcher(), without.NewMatcher()
+		hits := 0
+		for _, v := range values {
+			for _, v := range []string{v, strings.ToUpper(v), "x " + v + " y"} {
+				r := record("CommandLine", v)
+				a, b := len(mw.Match(r)), len(mo.Match(r))
+				if a != b {
+					t.Errorf("rule %d, %q: %d matches with the prefilter, %d without", i, v, a, b)
+				}
+				hits += a
+			}
+		}
+		if hits == 0 {
+			t.Errorf("rule %d matched nothing", i)
+		}
+	}
+}
