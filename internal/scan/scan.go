@@ -46,7 +46,8 @@ type Detection struct {
 	Correlation bool     `json:"correlation,omitempty"`
 	Records     []string `json:"records,omitempty"`
 	// Fields holds a few identifying fields of the record (user, process, command line) for
-	// timelines and incident building.
+	// timelines and incident building. The detections of one record share the map: it must
+	// not be modified.
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
@@ -153,6 +154,8 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 		results[i] = &fileResult{done: make(chan struct{})}
 	}
 	jobs := make(chan int)
+	// The detection slices of emitted files, for the files still to scan.
+	free := make(chan []Detection, 2*workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -161,6 +164,10 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 			w := newWorker(opt)
 			for i := range jobs {
 				res := results[i]
+				select {
+				case res.dets = <-free:
+				default:
+				}
 				size := int64(0)
 				if st, err := os.Stat(files[i]); err == nil {
 					size = st.Size()
@@ -203,6 +210,13 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 		}
 		st.Detections += int64(len(res.dets))
 		hits = append(hits, res.corr...)
+		if cap(res.dets) > 0 {
+			clear(res.dets)
+			select {
+			case free <- res.dets[:0]:
+			default:
+			}
+		}
 		res.dets, res.corr = nil, nil
 	}
 	wg.Wait()
@@ -444,6 +458,7 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 	if nev > 0 {
 		evidence = make([]event.FieldMatch, 0, nev)
 	}
+	var fields map[string]string // shared by the record's detections
 	for _, m := range ms {
 		r := m.Rule
 		if r.CorrelationOnly {
@@ -463,10 +478,13 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 			d.Matches = evidence[start:len(evidence):len(evidence)]
 		}
 		if len(kept) > 0 {
-			d.Fields = make(map[string]string, len(kept))
-			for _, f := range kept {
-				d.Fields[f.name] = str(f.value)
+			if fields == nil {
+				fields = make(map[string]string, len(kept))
+				for _, f := range kept {
+					fields[f.name] = str(f.value)
+				}
 			}
+			d.Fields = fields
 		}
 		res.dets = append(res.dets, d)
 	}
