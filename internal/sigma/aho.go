@@ -12,9 +12,9 @@ import (
 // entries (small tables stay in the CPU caches: scanning is a chain of dependent table loads).
 // Bytes that occur in no literal share class 0, which always leads back to the root. ASCII
 // upper-case letters share the class of their lower-case letter, so ASCII text needs no
-// lower-casing. When literals use more than maxClasses distinct bytes, the rarest share one
-// class: the automaton then reports a superset of the true hits, which is still a correct
-// prefilter.
+// lower-casing. When literals use more than maxClasses distinct bytes, the rarest in event
+// text share one class (see buildAutomaton): the automaton then reports a superset of the
+// true hits, which is still a correct prefilter.
 type automaton struct {
 	class [256]uint8
 	ncls  int32 // number of classes including class 0
@@ -30,7 +30,9 @@ type automaton struct {
 }
 
 const (
-	maxClasses = 48
+	// maxClasses is enough for the digits, letters and common punctuation of the literals
+	// of a large rule set's command-line automaton to keep classes of their own.
+	maxClasses = 56
 	// outFlag marks, in automaton.delta, the states with outputs (or with an output on their
 	// suffix chain); maxStates is the most states an automaton can have.
 	outFlag   = 1 << 15
