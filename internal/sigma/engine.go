@@ -140,6 +140,9 @@ type engineRule struct {
 	rule    *Rule
 	det     *detection
 	filters []*detection
+	// The conditions as programs: of det, and of each filter.
+	prog        program
+	filterProgs []program
 }
 
 type group struct {
@@ -210,6 +213,10 @@ func NewEngine(rs *RuleSet, opts EngineOptions) (*Engine, []Refusal) {
 		}
 		if !ok {
 			continue
+		}
+		er.prog = compileProgram(det.root)
+		for _, fd := range er.filters {
+			er.filterProgs = append(er.filterProgs, compileProgram(fd.root))
 		}
 		e.rules = append(e.rules, er)
 	}

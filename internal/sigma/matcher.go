@@ -445,17 +445,17 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	c.sel = ""
 	start := len(m.evbuf)
 	c.ev = m.evbuf
-	ok := er.det.root.eval(c)
+	ok := er.prog.eval(c, 0)
 	m.evbuf = c.ev[:start] // keeps the memory the evaluation grew
 	c.collect = false
 	if !ok {
 		return
 	}
 	ev := c.ev
-	for fi, fd := range er.filters {
+	for fi, fd := range er.filterProgs {
 		c.fids = gv.filterFids[li][fi]
 		c.ev = ev
-		if fd.root.eval(c) != e.opts.PySigmaFilters {
+		if fd.eval(c, 0) != e.opts.PySigmaFilters {
 			return // suppressed by the filter
 		}
 	}
