@@ -214,10 +214,6 @@ func NewEngine(rs *RuleSet, opts EngineOptions) (*Engine, []Refusal) {
 		if !ok {
 			continue
 		}
-		er.prog = compileProgram(det.root)
-		for _, fd := range er.filters {
-			er.filterProgs = append(er.filterProgs, compileProgram(fd.root))
-		}
 		e.rules = append(e.rules, er)
 	}
 
@@ -245,6 +241,22 @@ func NewEngine(rs *RuleSet, opts EngineOptions) (*Engine, []Refusal) {
 		}
 	}
 	e.rules = renumbered
+	// The rules' programs, in one arena, in the new order: a log source's side by side.
+	var arena progArena
+	for _, er := range e.rules {
+		arena.size(er.det.root)
+		for _, fd := range er.filters {
+			arena.size(fd.root)
+		}
+	}
+	arena.alloc()
+	for _, er := range e.rules {
+		er.prog = compileProgram(er.det.root, &arena)
+		for _, fd := range er.filters {
+			er.filterProgs = append(er.filterProgs, compileProgram(fd.root, &arena))
+		}
+	}
+
 	entryOf := map[string]int32{}
 	mappingEntries := opts.Mapping.entries
 	for _, ls := range order {
@@ -348,27 +360,38 @@ func canonicalFieldMapping(fm map[string]string) string {
 	return b.String()
 }
 
-// mapFields resolves a detection's rule-local field names to engine field ids under a field
-// mapping (Sigma name -> event name).
-func (e *Engine) mapFields(det *detection, fm map[string]string) []int32 {
-	ids := make([]int32, len(det.fields))
-	for i, name := range det.fields {
+// mapFields appends to ids the engine field ids of a detection's rule-local field names under
+// a field mapping (Sigma name -> event name), and returns them.
+func (e *Engine) mapFields(ids []int32, det *detection, fm map[string]string) (all, these []int32) {
+	start := len(ids)
+	for _, name := range det.fields {
 		if mapped, ok := fm[name]; ok {
 			name = mapped
 		}
-		ids[i] = e.fields.add(name)
+		ids = append(ids, e.fields.add(name))
 	}
-	return ids
+	return ids, ids[start:len(ids):len(ids)]
 }
 
 func (e *Engine) newVariant(gi int32, fm map[string]string) int32 {
 	g := e.groups[gi]
 	gv := groupVariant{group: gi, fids: make([][]int32, len(g.rules)), filterFids: make([][][]int32, len(g.rules))}
+	// The field ids of all the group's rules in one array, a rule's side by side.
+	n := 0
+	for _, ri := range g.rules {
+		n += len(e.rules[ri].det.fields)
+		for _, fd := range e.rules[ri].filters {
+			n += len(fd.fields)
+		}
+	}
+	ids := make([]int32, 0, n)
 	for li, ri := range g.rules {
 		er := e.rules[ri]
-		gv.fids[li] = e.mapFields(er.det, fm)
+		ids, gv.fids[li] = e.mapFields(ids, er.det, fm)
 		for _, fd := range er.filters {
-			gv.filterFids[li] = append(gv.filterFids[li], e.mapFields(fd, fm))
+			var fids []int32
+			ids, fids = e.mapFields(ids, fd, fm)
+			gv.filterFids[li] = append(gv.filterFids[li], fids)
 		}
 	}
 	e.gvs = append(e.gvs, gv)

@@ -1,5 +1,7 @@
 package sigma
 
+import "unsafe"
+
 // A program is a condition tree laid out flat, in depth-first order: evaluating it walks an
 // array instead of following a pointer and a method table per node, and the field conditions
 // of a rule sit side by side in memory. A rule's evaluation is a chain of dependent loads of
@@ -29,35 +31,89 @@ type instr struct {
 // program is a flat condition tree (see compileProgram).
 type program []instr
 
-// compileProgram lays out the tree of n, with copies of its field conditions in one array.
-func compileProgram(n node) program {
-	var fcs int
-	var count func(n node)
-	count = func(n node) {
-		switch x := n.(type) {
-		case *andNode:
-			for _, k := range x.kids {
-				count(k)
+// progArena holds the programs of an engine and what they evaluate in a few large arrays, so
+// that the data of one rule is contiguous: its instructions, its field conditions, their
+// patterns and the patterns' strings. The arrays are sized beforehand (see size) and never
+// grow, so pointers into them stay valid.
+type progArena struct {
+	instrs []instr
+	conds  []fieldCond
+	pats   []pattern
+	text   []byte
+	// The sizes counted by size.
+	nInstrs, nConds, nPats, nText int
+}
+
+// size counts what the program of n needs (see alloc).
+func (a *progArena) size(n node) {
+	switch x := n.(type) {
+	case *andNode:
+		for _, k := range x.kids {
+			a.size(k)
+		}
+	case *orNode:
+		for _, k := range x.kids {
+			a.size(k)
+		}
+	case *notNode:
+		a.size(x.kid)
+	case *selNode:
+		a.size(x.kid)
+	case *fieldCond:
+		a.nConds++
+		pats := func(ps []pattern) {
+			a.nPats += len(ps)
+			for i := range ps {
+				a.nText += len(ps[i].a) + len(ps[i].b)
 			}
-		case *orNode:
-			for _, k := range x.kids {
-				count(k)
-			}
-		case *notNode:
-			count(x.kid)
-		case *selNode:
-			count(x.kid)
-		case *fieldCond:
-			fcs++
+		}
+		pats(x.pats)
+		for _, g := range x.groups {
+			pats(g)
 		}
 	}
-	count(n)
-	conds := make([]fieldCond, 0, fcs)
-	var p program
+	a.nInstrs++
+}
+
+// alloc makes the arrays, of the sizes counted by size.
+func (a *progArena) alloc() {
+	a.instrs = make([]instr, 0, a.nInstrs)
+	a.conds = make([]fieldCond, 0, a.nConds)
+	a.pats = make([]pattern, 0, a.nPats)
+	a.text = make([]byte, 0, a.nText)
+}
+
+// str copies s into the arena.
+func (a *progArena) str(s string) string {
+	if s == "" {
+		return ""
+	}
+	start := len(a.text)
+	a.text = append(a.text, s...)
+	return unsafe.String(&a.text[start], len(s))
+}
+
+// patterns copies ps, and their strings, into the arena.
+func (a *progArena) patterns(ps []pattern) []pattern {
+	if ps == nil {
+		return nil
+	}
+	start := len(a.pats)
+	for _, p := range ps {
+		p.a, p.b = a.str(p.a), a.str(p.b)
+		a.pats = append(a.pats, p)
+	}
+	return a.pats[start:len(a.pats):len(a.pats)]
+}
+
+// compileProgram lays out the tree of n in the arena, sized for it beforehand (see size).
+func compileProgram(n node, a *progArena) program {
+	start := len(a.instrs)
 	var emit func(n node)
 	emit = func(n node) {
-		at := len(p)
-		p = append(p, instr{})
+		at := len(a.instrs)
+		a.instrs = append(a.instrs, instr{})
+		p := a.instrs
 		switch x := n.(type) {
 		case *andNode:
 			p[at].op = opAnd
@@ -78,15 +134,23 @@ func compileProgram(n node) program {
 		case *constNode:
 			p[at].op, p[at].val = opConst, x.v
 		case *fieldCond:
-			conds = append(conds, *x)
-			p[at].op, p[at].fc = opField, &conds[len(conds)-1]
+			fc := *x
+			fc.pats = a.patterns(x.pats)
+			if x.groups != nil {
+				fc.groups = make([][]pattern, len(x.groups))
+				for i, g := range x.groups {
+					fc.groups[i] = a.patterns(g)
+				}
+			}
+			a.conds = append(a.conds, fc)
+			p[at].op, p[at].fc = opField, &a.conds[len(a.conds)-1]
 		default:
 			panic("sigma: unknown condition node")
 		}
-		p[at].end = int32(len(p))
+		p[at].end = int32(len(a.instrs) - start)
 	}
 	emit(n)
-	return p
+	return program(a.instrs[start:len(a.instrs):len(a.instrs)])
 }
 
 // eval evaluates the subtree at index i exactly as the tree's nodes would (see andNode,
