@@ -37,19 +37,17 @@ type Matcher struct {
 	routeKey []byte
 	routes   map[string][]int32
 
-	gvStamp   []uint32
-	active    []int32
-	grpStamp  []uint32 // per group: active for this record
-	groups    []int32  // the active groups
-	sg        []int32  // the active groups with field automata
-	ruleStamp []uint32
-	candStamp []uint32
-	candGen   uint32
-	maskStamp []uint32 // per rule: mask valid for candGen
-	mask      []uint8  // per rule: literal groups seen
-	cands     []int32
-	acStamp   []uint32
-	acGen     uint32
+	gvStamp  []uint32
+	active   []int32
+	grpStamp []uint32 // per group: active for this record
+	groups   []int32  // the active groups
+	sg       []int32  // the active groups with field automata
+	// Per rule, side by side: what satisfy and evalRule read and write for the rule.
+	rs      []ruleState
+	candGen uint32
+	cands   []int32
+	acStamp []uint32
+	acGen   uint32
 
 	ctx     evalCtx
 	matches []Match
@@ -71,16 +69,16 @@ type Matcher struct {
 func (e *Engine) NewMatcher() *Matcher {
 	n := len(e.fields.names)
 	m := &Matcher{
-		e:         e,
-		fstamp:    make([]uint32, n),
-		first:     make([]int32, n),
-		last:      make([]int32, n),
-		gvStamp:   make([]uint32, len(e.gvs)),
-		grpStamp:  make([]uint32, len(e.groups)),
-		ruleStamp: make([]uint32, len(e.rules)),
-		candStamp: make([]uint32, len(e.rules)),
-		maskStamp: make([]uint32, len(e.rules)),
-		mask:      make([]uint8, len(e.rules)),
+		e:        e,
+		fstamp:   make([]uint32, n),
+		first:    make([]int32, n),
+		last:     make([]int32, n),
+		gvStamp:  make([]uint32, len(e.gvs)),
+		grpStamp: make([]uint32, len(e.groups)),
+		rs:       make([]ruleState, len(e.rules)),
+	}
+	for i := range m.rs {
+		m.rs[i].full = e.pf.full[i]
 	}
 	// Room for the states of the keyword automata the Matcher adds as it meets them.
 	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
@@ -100,7 +98,9 @@ func (m *Matcher) bumpGen() {
 	if m.gen == 0 {
 		clear(m.gvStamp)
 		clear(m.grpStamp)
-		clear(m.ruleStamp)
+		for i := range m.rs {
+			m.rs[i].evalGen = 0
+		}
 		m.gen = 1
 	}
 }
@@ -377,8 +377,9 @@ func (m *Matcher) Match(rec *Record) []Match {
 		m.cands = m.cands[:0]
 		m.candGen++
 		if m.candGen == 0 {
-			clear(m.candStamp)
-			clear(m.maskStamp)
+			for i := range m.rs {
+				m.rs[i].candGen, m.rs[i].maskGen = 0, 0
+			}
 			m.candGen = 1
 		}
 		if m.e.pf.enabled {
@@ -431,10 +432,10 @@ func (m *Matcher) evalVariant(gvi int32) {
 func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	e := m.e
 	ri := e.groups[gv.group].rules[li]
-	if m.ruleStamp[ri] == m.gen {
+	if m.rs[ri].evalGen == m.gen {
 		return
 	}
-	m.ruleStamp[ri] = m.gen
+	m.rs[ri].evalGen = m.gen
 	er := e.rules[ri]
 	// One evaluation, collecting evidence as it goes: collecting does not change the result,
 	// and what a failed branch collected is dropped (see andNode), so a match needs no second
@@ -857,21 +858,29 @@ func (m *Matcher) report(fa *fieldAutomaton, t int32) {
 // satisfy records rule literal groups (rule index << 2 | group) as satisfied: a rule whose
 // groups are all satisfied becomes a candidate.
 func (m *Matcher) satisfy(groups []uint32) {
-	full := m.e.pf.full
 	for _, x := range groups {
 		ri := int32(x >> 2)
-		if m.candStamp[ri] == m.candGen {
+		r := &m.rs[ri]
+		if r.candGen == m.candGen {
 			continue
 		}
 		mask := uint8(1) << (x & 3)
-		if m.maskStamp[ri] == m.candGen {
-			mask |= m.mask[ri]
+		if r.maskGen == m.candGen {
+			mask |= r.mask
 		}
-		m.maskStamp[ri] = m.candGen
-		m.mask[ri] = mask
-		if mask == full[ri] {
-			m.candStamp[ri] = m.candGen
+		r.maskGen = m.candGen
+		r.mask = mask
+		if mask == r.full {
+			r.candGen = m.candGen
 			m.cands = append(m.cands, ri)
 		}
 	}
+}
+
+// ruleState is a Matcher's state of a rule: the record generation it was evaluated for, and
+// the literal groups of its prefilter seen so far (mask, valid for maskGen; a candidate for
+// candGen), with the engine's full mask of the rule at hand.
+type ruleState struct {
+	evalGen, candGen, maskGen uint32
+	mask, full                uint8
 }
