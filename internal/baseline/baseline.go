@@ -80,20 +80,37 @@ func (t *Table) Add(key string, now int64, lambda float64) *Counter {
 
 func (t *Table) evict(now int64, lambda float64) {
 	// Evict the smallest tenth in one pass, so that eviction is amortised.
-	type kv struct {
-		k string
-		v float64
-	}
-	all := make([]kv, 0, len(t.Items))
-	for k, c := range t.Items {
-		all = append(all, kv{k, c.Value(now, lambda)})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	all := t.ranked(now, lambda)
 	n := max(1, len(all)/10)
-	for _, x := range all[:n] {
+	for _, x := range all[len(all)-n:] {
 		delete(t.Items, x.k)
 	}
 	t.Evicted += uint64(n)
+}
+
+type ranked struct {
+	k string
+	v float64
+}
+
+// ranked returns the keys with their decayed counts at now, largest first (ties by key).
+func (t *Table) ranked(now int64, lambda float64) []ranked {
+	all := make([]ranked, 0, len(t.Items))
+	for k, c := range t.Items {
+		all = append(all, ranked{k, c.Value(now, lambda)})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v || all[i].v == all[j].v && all[i].k < all[j].k })
+	return all
+}
+
+// Top returns the n keys with the highest decayed counts at now, largest first.
+func (t *Table) Top(now int64, lambda float64, n int) []string {
+	all := t.ranked(now, lambda)
+	out := make([]string, 0, min(n, len(all)))
+	for _, x := range all[:min(n, len(all))] {
+		out = append(out, x.k)
+	}
+	return out
 }
 
 // Len returns the number of keys.

@@ -92,3 +92,20 @@ func TestHoursJSONRoundTrip(t *testing.T) {
 		t.Fatalf("share %v after, %v before", s2, s1)
 	}
 }
+
+func TestTopAndEvictionAgree(t *testing.T) {
+	tb := NewTable(10)
+	lam := Lambda(time.Hour)
+	for i := range 10 {
+		for range i + 1 {
+			tb.Add(string(rune('a'+i)), 0, lam)
+		}
+	}
+	if got := tb.Top(0, lam, 3); len(got) != 3 || got[0] != "j" || got[1] != "i" || got[2] != "h" {
+		t.Fatalf("top 3 = %v", got)
+	}
+	tb.Add("new", 0, lam) // full: the least frequent key goes
+	if tb.Get("a") != nil || tb.Get("j") == nil || tb.Get("new") == nil || tb.Evicted != 1 {
+		t.Fatalf("eviction kept a=%v j=%v new=%v evicted=%d", tb.Get("a"), tb.Get("j"), tb.Get("new"), tb.Evicted)
+	}
+}

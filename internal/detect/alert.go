@@ -295,12 +295,7 @@ func fillEntities(a *event.Alert, ev *event.Event) {
 }
 
 // userKey is a user's canonical name (event.CanonicalUser).
-func userKey(u *event.User) string {
-	if u.Name == "" && u.Email != "" {
-		return event.CanonicalUser(u.Email, "")
-	}
-	return event.CanonicalUser(u.Name, u.Domain)
-}
+func userKey(u *event.User) string { return u.Canonical() }
 
 func firstNonEmpty(s ...string) string {
 	for _, x := range s {

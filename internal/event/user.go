@@ -52,3 +52,15 @@ func BuiltinAccount(u string) bool {
 	}
 	return false
 }
+
+// Canonical returns the account's CanonicalUser name, from its name and domain or, when it has
+// no name, its e-mail address; "" for a nil or nameless user.
+func (u *User) Canonical() string {
+	if u == nil {
+		return ""
+	}
+	if u.Name == "" && u.Email != "" {
+		return CanonicalUser(u.Email, "")
+	}
+	return CanonicalUser(u.Name, u.Domain)
+}

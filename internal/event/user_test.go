@@ -30,3 +30,15 @@ func TestBuiltinAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestUserCanonical(t *testing.T) {
+	var none *User
+	for u, want := range map[*User]string{
+		none: "", {}: "", {Name: "Alice", Domain: "CORP"}: `corp\alice`, {Email: "Bob@Example.com"}: `example\bob`,
+		{Name: `CORP\Carol`, Email: "x@y"}: `corp\carol`,
+	} {
+		if got := u.Canonical(); got != want {
+			t.Errorf("%+v.Canonical() = %q, want %q", u, got, want)
+		}
+	}
+}

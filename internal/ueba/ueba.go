@@ -287,14 +287,7 @@ func (d *Detector) Observe(ev *event.Event) []Finding {
 // --- entities -----------------------------------------------------------------------------
 
 func userKey(u *event.User) string {
-	if u == nil {
-		return ""
-	}
-	name := u.Name
-	if name == "" {
-		name = u.Email
-	}
-	c := event.CanonicalUser(name, u.Domain)
+	c := u.Canonical()
 	if c == "" || event.BuiltinAccount(c) {
 		return ""
 	}
@@ -312,59 +305,56 @@ func hostKey(ev *event.Event) string {
 	return ""
 }
 
-func (d *Detector) user(key string, now int64) *User {
-	u := d.st.Users[key]
-	if u == nil {
-		if len(d.st.Users) >= d.opts.MaxEntities {
-			evictOldest(d.st.Users, func(u *User) int64 { return u.Last })
+// entry returns m[key], made by fresh when missing; a full map first loses its least recently
+// seen tenth.
+func entry[V any](m map[string]V, key string, limit int, last func(V) int64, fresh func() V) V {
+	v, ok := m[key]
+	if !ok {
+		if len(m) >= limit {
+			evictOldest(m, last)
 		}
-		n := d.opts.MaxValues
-		u = &User{First: now, IPs: baseline.NewTable(n), Nets: baseline.NewTable(n), Countries: baseline.NewTable(n),
+		v = fresh()
+		m[key] = v
+	}
+	return v
+}
+
+// stretch widens the [first, last] span to hold now.
+func stretch(first, last *int64, now int64) {
+	if *first == 0 || now < *first {
+		*first = now
+	}
+	if now > *last {
+		*last = now
+	}
+}
+
+func (d *Detector) user(key string, now int64) *User {
+	n := d.opts.MaxValues
+	u := entry(d.st.Users, key, d.opts.MaxEntities, func(u *User) int64 { return u.Last }, func() *User {
+		return &User{First: now, IPs: baseline.NewTable(n), Nets: baseline.NewTable(n), Countries: baseline.NewTable(n),
 			Devices: baseline.NewTable(n), Assets: baseline.NewTable(n), Actions: baseline.NewTable(n)}
-		d.st.Users[key] = u
-	}
-	if now < u.First {
-		u.First = now
-	}
-	if now > u.Last {
-		u.Last = now
-	}
+	})
+	stretch(&u.First, &u.Last, now)
 	return u
 }
 
 func (d *Detector) host(key string, now int64) *Host {
-	h := d.st.Hosts[key]
-	if h == nil {
-		if len(d.st.Hosts) >= d.opts.MaxEntities {
-			evictOldest(d.st.Hosts, func(h *Host) int64 { return h.Last })
-		}
-		n := d.opts.MaxValues
-		h = &Host{First: now, Images: baseline.NewTable(8 * n), Lineage: baseline.NewTable(8 * n), Users: baseline.NewTable(n)}
-		d.st.Hosts[key] = h
-	}
-	if now < h.First {
-		h.First = now
-	}
-	if now > h.Last {
-		h.Last = now
-	}
+	n := d.opts.MaxValues
+	h := entry(d.st.Hosts, key, d.opts.MaxEntities, func(h *Host) int64 { return h.Last }, func() *Host {
+		return &Host{First: now, Images: baseline.NewTable(8 * n), Lineage: baseline.NewTable(8 * n), Users: baseline.NewTable(n)}
+	})
+	stretch(&h.First, &h.Last, now)
 	return h
 }
 
 func (d *Detector) peer(name string, now int64) *Peer {
-	p := d.st.Peers[name]
-	if p == nil {
-		if len(d.st.Peers) >= d.opts.MaxEntities {
-			evictOldest(d.st.Peers, func(p *Peer) int64 { return p.Last })
-		}
-		n := 4 * d.opts.MaxValues
-		p = &Peer{Members: baseline.NewTable(n), Countries: baseline.NewTable(n), Nets: baseline.NewTable(n),
+	n := 4 * d.opts.MaxValues
+	p := entry(d.st.Peers, name, d.opts.MaxEntities, func(p *Peer) int64 { return p.Last }, func() *Peer {
+		return &Peer{Members: baseline.NewTable(n), Countries: baseline.NewTable(n), Nets: baseline.NewTable(n),
 			Actions: baseline.NewTable(n), Lineage: baseline.NewTable(n)}
-		d.st.Peers[name] = p
-	}
-	if now > p.Last {
-		p.Last = now
-	}
+	})
+	p.Last = max(p.Last, now)
 	return p
 }
 
@@ -518,16 +508,9 @@ func (d *Detector) window() int64 { return int64(d.opts.FailWindow / time.Second
 
 // fail records a failed sign-in under key in table m (bounded: the least recently failing keys go).
 func (d *Detector) fail(m map[string]*Source, key string, f failure, now int64, n int) {
-	s := m[key]
-	if s == nil {
-		if len(m) >= d.opts.MaxEntities {
-			evictOldest(m, func(s *Source) int64 { return s.Last })
-		}
-		s = &Source{}
-		m[key] = s
-	}
-	s.Last = max(s.Last, now)
-	s.Failures = appendFailure(s.Failures, f, now, d.window(), n)
+	src := entry(m, key, d.opts.MaxEntities, func(s *Source) int64 { return s.Last }, func() *Source { return &Source{} })
+	src.Last = max(src.Last, now)
+	src.Failures = appendFailure(src.Failures, f, now, d.window(), n)
 }
 
 // appendFailure adds f and drops failures older than the window before now, keeping at most n.
@@ -1115,18 +1098,5 @@ func top(t *baseline.Table, now int64, lam float64, n int) []string {
 	if t == nil {
 		return nil
 	}
-	type kv struct {
-		k string
-		v float64
-	}
-	all := make([]kv, 0, len(t.Items))
-	for k, c := range t.Items {
-		all = append(all, kv{k, c.Value(now, lam)})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v || all[i].v == all[j].v && all[i].k < all[j].k })
-	out := make([]string, 0, min(n, len(all)))
-	for _, x := range all[:min(n, len(all))] {
-		out = append(out, x.k)
-	}
-	return out
+	return t.Top(now, lam, n)
 }
