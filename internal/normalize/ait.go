@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/jsontext"
 )
 
 // AIT-ADS (the AIT Alert Data Set, https://github.com/ait-aecid/alert-data-set) rows: CSV
@@ -88,9 +89,9 @@ func AITRow(fields []string, origin event.Origin) (event.Alert, Labels, error) {
 		if i > 0 {
 			raw = append(raw, ',')
 		}
-		raw = appendJSONString(raw, aitColumns[i])
+		raw = jsontext.AppendString(raw, aitColumns[i])
 		raw = append(raw, ':')
-		raw = appendJSONString(raw, col(i))
+		raw = jsontext.AppendString(raw, col(i))
 	}
 	al.Raw = append(raw, '}')
 	al.ID = deriveID(event.PrefixAlert, &origin, strings.Join(fields[:5], ","))

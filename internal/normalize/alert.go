@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/jsontext"
 )
 
 // Alert normalizes an alert raised by another tool into an event.Alert: a Wazuh alerts.json
@@ -51,7 +52,7 @@ func Alert(in Input) (event.Alert, error) {
 			return event.Alert{}, fmt.Errorf("%w at byte offset 0: expected a JSON object", ErrMalformed)
 		}
 		r.line = r.src
-		al.Raw = appendJSONString(make([]byte, 0, len(raw)+8), r.line)
+		al.Raw = jsontext.AppendString(make([]byte, 0, len(raw)+8), r.line)
 		if err := cefAlert(&r, &al); err != nil {
 			return event.Alert{}, err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/cef"
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/jsontext"
 	"github.com/vigil-soc/vigil/internal/syslog"
 )
 
@@ -56,7 +57,7 @@ func Event(in Input) (event.Event, error) {
 			return event.Event{}, fmt.Errorf("%w at byte offset 0: expected a JSON object", ErrMalformed)
 		}
 		r.line = r.src
-		ev.Raw = appendJSONString(make([]byte, 0, len(raw)+8), r.line)
+		ev.Raw = jsontext.AppendString(make([]byte, 0, len(raw)+8), r.line)
 	}
 	n := r.pick()
 	if err := n.normalize(&r); err != nil {

@@ -3,7 +3,8 @@ package scan
 import (
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/vigil-soc/vigil/internal/jsontext"
 )
 
 // AppendJSON appends the JSON of d to b: the bytes encoding/json marshals d into when HTML
@@ -14,11 +15,11 @@ import (
 func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 	start := len(b)
 	b = append(b, `{"rule_id":`...)
-	b = appendJSONString(b, d.RuleID)
+	b = jsontext.AppendString(b, d.RuleID)
 	b = append(b, `,"rule_title":`...)
-	b = appendJSONString(b, d.RuleTitle)
+	b = jsontext.AppendString(b, d.RuleTitle)
 	b = append(b, `,"level":`...)
-	b = appendJSONString(b, d.Level)
+	b = jsontext.AppendString(b, d.Level)
 	b = append(b, `,"timestamp":"`...)
 	tb, err := d.Timestamp.AppendText(b) // what Time.MarshalJSON writes between its quotes
 	if err != nil {
@@ -26,22 +27,22 @@ func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = tb
 	b = append(b, `","file":`...)
-	b = appendJSONString(b, d.File)
+	b = jsontext.AppendString(b, d.File)
 	b = append(b, `,"record":`...)
 	b = strconv.AppendInt(b, d.Record, 10)
 	b = append(b, `,"tags":`...)
 	b = appendJSONStrings(b, d.Tags)
 	if d.Computer != "" {
 		b = append(b, `,"computer":`...)
-		b = appendJSONString(b, d.Computer)
+		b = jsontext.AppendString(b, d.Computer)
 	}
 	if d.Channel != "" {
 		b = append(b, `,"channel":`...)
-		b = appendJSONString(b, d.Channel)
+		b = jsontext.AppendString(b, d.Channel)
 	}
 	if d.EventID != "" {
 		b = append(b, `,"event_id":`...)
-		b = appendJSONString(b, d.EventID)
+		b = jsontext.AppendString(b, d.EventID)
 	}
 	if len(d.Matches) > 0 {
 		b = append(b, `,"matches":[`...)
@@ -50,9 +51,9 @@ func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"field":`...)
-			b = appendJSONString(b, m.Field)
+			b = jsontext.AppendString(b, m.Field)
 			b = append(b, `,"value":`...)
-			b = appendJSONString(b, m.Value)
+			b = jsontext.AppendString(b, m.Value)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -77,9 +78,9 @@ func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, d.Fields[k])
+			b = jsontext.AppendString(b, d.Fields[k])
 		}
 		b = append(b, '}')
 	}
@@ -96,73 +97,7 @@ func appendJSONStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = jsontext.AppendString(b, s)
 	}
 	return append(b, ']')
 }
-
-// appendJSONString appends s as a JSON string the way encoding/json does without HTML
-// escaping: quotes and backslashes escaped, control characters as \b \f \n \r \t or \u00XX,
-// invalid UTF-8 as \ufffd, and U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		for i < len(s) && jsonPlain[s[i]] {
-			i++ // most bytes: a tight loop
-		}
-		if i == len(s) {
-			break
-		}
-		if c := s[i]; c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// jsonPlain marks the bytes appendJSONString copies as they are: printable ASCII but for the
-// quote and the backslash.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()

@@ -1,0 +1,40 @@
+package jsontext
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// encodingJSON is what AppendString must equal: encoding/json without HTML escaping.
+func encodingJSON(t testing.TB, s string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+var samples = []string{"", "plain", `C:\Windows\System32\cmd.exe /c "whoami"`, "tab\tnew\nline\r\x00\x01\x1f\b\f",
+	"<script>&amp;</script>", "ünïcödé ж 漢字 🙂", "bad \xff\xfe utf-8 \xc3", "sep \u2028 \u2029 end", "\x7f del"}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range samples {
+		if got, want := string(AppendString([]byte("x"), s)), "x"+encodingJSON(t, s); got != want {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range samples {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(AppendString(nil, s)), encodingJSON(t, s); got != want {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
