@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -58,18 +57,11 @@ func incidentsMerge(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	id := pos[0]
-	var inc event.Incident
-	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
-	switch {
-	case errors.Is(err, app.ErrLocked):
-		err = callAPI(ctx, cfg, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/merge",
-			map[string]string{"into": *into, "reason": *reason, "analyst": *analyst}, &inc)
-	case err != nil:
-		return err
-	default:
-		defer a.Close()
-		inc, err = a.MergeIncidents(ctx, id, *into, "analyst:"+*analyst, *reason)
-	}
+	inc, err := localOrAPI(ctx, e, cfg, "/api/v1/incidents/"+url.PathEscape(id)+"/merge",
+		map[string]string{"into": *into, "reason": *reason, "analyst": *analyst},
+		func(a *app.App) (event.Incident, error) {
+			return a.MergeIncidents(ctx, id, *into, "analyst:"+*analyst, *reason)
+		})
 	if err != nil {
 		return err
 	}
@@ -108,18 +100,11 @@ func incidentsSplit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	id := pos[0]
-	var inc event.Incident
-	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
-	switch {
-	case errors.Is(err, app.ErrLocked):
-		err = callAPI(ctx, cfg, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/split",
-			map[string]any{"alerts": ids, "reason": *reason, "analyst": *analyst}, &inc)
-	case err != nil:
-		return err
-	default:
-		defer a.Close()
-		inc, err = a.SplitIncident(ctx, id, ids, "analyst:"+*analyst, *reason)
-	}
+	inc, err := localOrAPI(ctx, e, cfg, "/api/v1/incidents/"+url.PathEscape(id)+"/split",
+		map[string]any{"alerts": ids, "reason": *reason, "analyst": *analyst},
+		func(a *app.App) (event.Incident, error) {
+			return a.SplitIncident(ctx, id, ids, "analyst:"+*analyst, *reason)
+		})
 	if err != nil {
 		return err
 	}

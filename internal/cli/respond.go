@@ -71,24 +71,17 @@ func actionCommand(ctx context.Context, e *env, verb string, args []string) erro
 		return err
 	}
 	id := pos[0]
-	var act event.Action
-	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
-	switch {
-	case errors.Is(err, app.ErrLocked):
-		act, err = viaAPI(ctx, cfg, http.MethodPost, "/api/v1/actions/"+url.PathEscape(id)+"/"+verb, map[string]string{"analyst": *analyst, "note": *note})
-	case err != nil:
-		return err
-	default:
-		defer a.Close()
-		switch verb {
-		case "approve":
-			act, err = a.Approve(ctx, id, *analyst, *note)
-		case "deny":
-			act, err = a.Deny(ctx, id, *analyst, *note)
-		default:
-			act, err = a.Rollback(ctx, id, *analyst, *note)
-		}
-	}
+	act, err := localOrAPI(ctx, e, cfg, "/api/v1/actions/"+url.PathEscape(id)+"/"+verb, map[string]string{"analyst": *analyst, "note": *note},
+		func(a *app.App) (event.Action, error) {
+			switch verb {
+			case "approve":
+				return a.Approve(ctx, id, *analyst, *note)
+			case "deny":
+				return a.Deny(ctx, id, *analyst, *note)
+			default:
+				return a.Rollback(ctx, id, *analyst, *note)
+			}
+		})
 	if err != nil {
 		return err
 	}
@@ -106,11 +99,21 @@ func actionCommand(ctx context.Context, e *env, verb string, args []string) erro
 	return nil
 }
 
-// viaAPI calls the running server that holds the data directory and decodes an action.
-func viaAPI(ctx context.Context, cfg config.Config, method, path string, body any) (event.Action, error) {
-	var act event.Action
-	err := callAPI(ctx, cfg, method, path, body, &act)
-	return act, err
+// localOrAPI runs local on the data directory or, when a running server holds it, posts body
+// to path on the server's API instead; either way the result is a T.
+func localOrAPI[T any](ctx context.Context, e *env, cfg config.Config, path string, body any, local func(*app.App) (T, error)) (T, error) {
+	a, err := app.Open(ctx, cfg, newLogger(e.stderr, cfg.Log))
+	switch {
+	case errors.Is(err, app.ErrLocked):
+		var out T
+		err = callAPI(ctx, cfg, http.MethodPost, path, body, &out)
+		return out, err
+	case err != nil:
+		var zero T
+		return zero, err
+	}
+	defer a.Close()
+	return local(a)
 }
 
 // callAPI calls the running server that holds the data directory, with the API token of the
