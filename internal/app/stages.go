@@ -276,7 +276,17 @@ func (a *App) detectStage(ctx context.Context, msgs []pipeline.Msg) error {
 		}
 		alerts = append(alerts, a.Detector.Detect(evs)...)
 	}
-	return a.storeAlerts(ctx, "detect", alerts, batchMsgID("detect", msgs))
+	if err := a.storeAlerts(ctx, "detect", alerts, batchMsgID("detect", msgs)); err != nil {
+		return err
+	}
+	// The behavioural profiles are large and change slowly: a snapshot every few minutes is
+	// enough (and one on close).
+	if time.Since(time.Unix(0, a.stateful.uebaSaved.Load())) > 5*time.Minute {
+		if err := a.saveBehavior(ctx); err != nil {
+			a.Log.Warn("behavioural profile snapshot failed", "err", err)
+		}
+	}
+	return nil
 }
 
 // storeAlerts stores new alerts and publishes them to triage. Alerts already stored (a

@@ -155,13 +155,6 @@ func (a *App) saveStageState(ctx context.Context) error {
 	if err := a.Store.PutState(ctx, nsTriage, keyState, b); err != nil {
 		return err
 	}
-	// The behavioural profiles are larger and change more slowly: every few minutes is enough
-	// (and on close).
-	if time.Since(time.Unix(0, a.stateful.uebaSaved.Load())) > 5*time.Minute {
-		if err := a.saveBehavior(ctx); err != nil {
-			return err
-		}
-	}
 	if b, err = json.Marshal(a.graph.Users().State()); err != nil {
 		return fmt.Errorf("encode user alias table: %w", err)
 	}
