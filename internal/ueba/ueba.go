@@ -180,7 +180,6 @@ type Host struct {
 // Peer is a peer group's shared profile: what any member did.
 type Peer struct {
 	Last      int64           `json:"last"`
-	Members   *baseline.Table `json:"members"`
 	Countries *baseline.Table `json:"countries"`
 	Nets      *baseline.Table `json:"nets"`
 	Actions   *baseline.Table `json:"actions"`
@@ -351,7 +350,7 @@ func (d *Detector) host(key string, now int64) *Host {
 func (d *Detector) peer(name string, now int64) *Peer {
 	n := 4 * d.opts.MaxValues
 	p := entry(d.st.Peers, name, d.opts.MaxEntities, func(p *Peer) int64 { return p.Last }, func() *Peer {
-		return &Peer{Members: baseline.NewTable(n), Countries: baseline.NewTable(n), Nets: baseline.NewTable(n),
+		return &Peer{Countries: baseline.NewTable(n), Nets: baseline.NewTable(n),
 			Actions: baseline.NewTable(n), Lineage: baseline.NewTable(n)}
 	})
 	p.Last = max(p.Last, now)
@@ -792,7 +791,6 @@ func (d *Detector) learnLogon(ev *event.Event, key string, u *User, addr netip.A
 	u.Logons++
 	u.Hours.Add(now, lam)
 	peer := d.peer(d.userPeer(key), now)
-	peer.Members.Add(key, now, lam)
 	if addr.IsValid() {
 		u.IPs.Add(p.IP, now, lam)
 		net := network(addr)
@@ -876,7 +874,6 @@ func (d *Detector) privileged(ev *event.Event, now int64) *Finding {
 	u := d.user(key, now)
 	pname := d.userPeer(key)
 	peer := d.peer(pname, now)
-	peer.Members.Add(key, now, d.lam)
 	var f *Finding
 	if d.mature(u.First, now) && u.Actions.Get(at) == nil {
 		peers := 0
@@ -967,7 +964,6 @@ func (d *Detector) process(ev *event.Event, now int64) []Finding {
 	h := d.host(hk, now)
 	pname := d.hostPeer(hk)
 	peer := d.peer(pname, now)
-	peer.Members.Add(hk, now, d.lam)
 	var out []Finding
 	pair := parent + " > " + child
 	novel := parent != "" && h.Lineage.Get(pair) == nil
