@@ -274,7 +274,12 @@ func (a *App) detectStage(ctx context.Context, msgs []pipeline.Msg) error {
 		if err != nil {
 			return fmt.Errorf("message %s: %w", m.ID, err)
 		}
-		alerts = append(alerts, a.Detector.Detect(evs)...)
+		if m.ID == "" {
+			alerts = append(alerts, a.Detector.Detect(evs)...)
+			continue
+		}
+		// A redelivered message counts once in correlation windows and profiles.
+		alerts = append(alerts, a.Detector.DetectOnce(m.ID, evs)...)
 	}
 	if err := a.storeAlerts(ctx, "detect", alerts, batchMsgID("detect", msgs)); err != nil {
 		return err

@@ -72,6 +72,39 @@ type Detector struct {
 
 	// behavior judges events against the entities' behavioural profiles (nil when off).
 	behavior *ueba.Detector
+
+	// replay remembers the stateful alerts of the last deliveries DetectOnce saw.
+	replay replayMemory
+}
+
+// replayWindow is how many recent deliveries DetectOnce remembers: more than a stage ever
+// has unacknowledged, so that any redelivery finds its first delivery.
+const replayWindow = 8192
+
+// replayMemory maps recent delivery keys to the correlation and behavioural alerts their
+// events produced (most produce none), in a bounded ring.
+type replayMemory struct {
+	ring   []string
+	next   int
+	alerts map[string][]event.Alert
+}
+
+func (r *replayMemory) get(key string) ([]event.Alert, bool) {
+	a, ok := r.alerts[key]
+	return a, ok
+}
+
+func (r *replayMemory) put(key string, alerts []event.Alert) {
+	if r.alerts == nil {
+		r.alerts = make(map[string][]event.Alert)
+		r.ring = make([]string, replayWindow)
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.alerts, old)
+	}
+	r.ring[r.next] = key
+	r.next = (r.next + 1) % len(r.ring)
+	r.alerts[key] = alerts
 }
 
 // New loads the rules and compiles them.
@@ -208,22 +241,48 @@ func fingerprint(dirs []string) (string, error) {
 // correlation rules whose windows the events completed. Alert IDs derive from the rule and the
 // event, so detecting the same event twice yields the same alert.
 func (d *Detector) Detect(evs []event.Event) []event.Alert {
-	rs := d.cur.Load()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	out, _ := d.detect(evs, true)
+	return out
+}
+
+// DetectOnce is Detect for one delivery of the bus, named by key (the message ID). The bus
+// delivers at least once: when key is among the last deliveries DetectOnce saw, the events
+// are matched against the single-event rules again, but neither correlation windows nor
+// behavioural profiles count them a second time, and the correlation and behavioural alerts
+// of the first delivery are returned again (with the same IDs, so later stages, idempotent
+// on IDs, see each alert once).
+func (d *Detector) DetectOnce(key string, evs []event.Event) []event.Alert {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if prev, ok := d.replay.get(key); ok {
+		out, _ := d.detect(evs, false)
+		return append(out, prev...)
+	}
+	out, stateful := d.detect(evs, true)
+	d.replay.put(key, stateful)
+	return out
+}
+
+// detect matches evs and returns their alerts in event order. When stateful it also counts
+// them in correlation windows and behavioural profiles, and returns the alerts that produced
+// separately as well; otherwise it returns single-event rule alerts only. d.mu is held.
+func (d *Detector) detect(evs []event.Event, stateful bool) (out, state []event.Alert) {
+	rs := d.cur.Load()
 	if d.matcher == nil || d.corrGen != rs {
 		d.matcher = rs.engine.NewMatcher()
 		d.corr = sigma.NewCorrelator(rs.rules, sigma.CorrelatorOptions{AllowedLateness: d.opts.Lateness})
 		d.corrGen = rs
 	}
-	var out []event.Alert
 	for i := range evs {
 		ev := &evs[i]
 		fillRecord(&d.rec, ev)
 		for _, m := range d.matcher.Match(&d.rec) {
-			if len(m.Rule.CorrelationUsers()) > 0 {
+			if stateful && len(m.Rule.CorrelationUsers()) > 0 {
 				for _, ca := range d.corr.Observe(sigma.Detection{Rule: m.Rule, Time: ev.Time, Record: &d.rec, Ref: ev.ID}) {
-					out = append(out, correlationAlert(ca, ev))
+					a := correlationAlert(ca, ev)
+					out, state = append(out, a), append(state, a)
 				}
 			}
 			if m.Rule.CorrelationOnly {
@@ -231,13 +290,14 @@ func (d *Detector) Detect(evs []event.Event) []event.Alert {
 			}
 			out = append(out, ruleAlert(m, ev))
 		}
-		if d.behavior != nil {
+		if stateful && d.behavior != nil {
 			for _, f := range d.behavior.Observe(ev) {
-				out = append(out, behaviorAlert(f, ev))
+				a := behaviorAlert(f, ev)
+				out, state = append(out, a), append(state, a)
 			}
 		}
 	}
-	return out
+	return out, state
 }
 
 // Behavior returns the behavioural detector (nil when the detections are off), for its

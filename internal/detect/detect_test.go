@@ -225,3 +225,77 @@ func stringsOf(v any) []string {
 	}
 	return nil
 }
+
+// TestRedeliveryCountsOnce delivers the password-spray scenario as bus messages, then
+// delivers every message again: the alerts are the same (the correlation alert included) and
+// the behavioural profiles are unchanged; the same events under new message IDs do change
+// them, so the comparison can fail.
+func TestRedeliveryCountsOnce(t *testing.T) {
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := demo.NewOrg()
+	recs, err := org.Scenario(demo.ScenarioPasswordSpray, time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := normalized(t, recs)
+	deliver := func(prefix string) map[string]bool {
+		ids := map[string]bool{}
+		for i := 0; i < len(evs); i += 5 {
+			for _, a := range d.DetectOnce(fmt.Sprintf("%s-%d", prefix, i), evs[i:min(i+5, len(evs))]) {
+				ids[a.ID+" "+a.RuleTitle] = true
+			}
+		}
+		return ids
+	}
+	first := deliver("m")
+	spray := false
+	for k := range first {
+		spray = spray || strings.HasSuffix(k, " Password Spray Against Okta From One Address")
+	}
+	if !spray {
+		t.Fatalf("no spray correlation alert among %v", first)
+	}
+	state, err := d.BehaviorState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := deliver("m")
+	if fmt.Sprint(sortedKeys(again)) != fmt.Sprint(sortedKeys(first)) {
+		t.Errorf("redelivery alerts differ:\n first %v\n again %v", sortedKeys(first), sortedKeys(again))
+	}
+	if st, _ := d.BehaviorState(); string(st) != string(state) {
+		t.Error("redelivered events changed the behavioural profiles")
+	}
+	deliver("other")
+	if st, _ := d.BehaviorState(); string(st) == string(state) {
+		t.Error("new deliveries of the same events left the profiles as they were: the check above proves nothing")
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestReplayMemoryIsBounded(t *testing.T) {
+	var r replayMemory
+	for i := range replayWindow + 10 {
+		r.put(fmt.Sprint(i), nil)
+	}
+	if len(r.alerts) != replayWindow {
+		t.Fatalf("%d keys remembered, want %d", len(r.alerts), replayWindow)
+	}
+	if _, ok := r.get("9"); ok {
+		t.Error("key 9 should have been forgotten")
+	}
+	if _, ok := r.get("10"); !ok {
+		t.Error("key 10 should be remembered")
+	}
+}
