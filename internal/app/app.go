@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/correlate"
 	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/intel"
 	"github.com/vigil-soc/vigil/internal/investigate"
@@ -95,7 +96,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	behavior := uebaOptions(cfg)
-	if cfg.UEBA.GeoIP != "" && !cfg.UEBA.Disabled {
+	if cfg.UEBA.GeoIP != "" {
 		if a.geo, err = geoip.Open(cfg.UEBA.GeoIP); err != nil {
 			a.Close()
 			return nil, err
@@ -169,6 +170,36 @@ func (a *App) locate(ip string) (string, float64, float64, bool) {
 		return "", 0, 0, false
 	}
 	return loc.Country, loc.Lat, loc.Lon, loc.Geo
+}
+
+// enrichGeo fills in the country, city and coordinates of an event's public source and
+// destination addresses from the GeoIP database, where the record left them out. Coordinates
+// are only added when the record gave no country or the same one, never mixed with another
+// country's.
+func (a *App) enrichGeo(ev *event.Event) {
+	if a.geo == nil {
+		return
+	}
+	for _, ep := range []*event.Endpoint{ev.Src, ev.Dst} {
+		if ep == nil || ep.IP == "" || (ep.Country != "" && (ep.Lat != 0 || ep.Lon != 0)) {
+			continue
+		}
+		loc, ok := a.geo.Lookup(ep.IP)
+		if !ok {
+			continue
+		}
+		if ep.Country == "" {
+			ep.Country = loc.Country
+		} else if !strings.EqualFold(ep.Country, loc.Country) {
+			continue
+		}
+		if ep.City == "" {
+			ep.City = loc.City
+		}
+		if loc.Geo && ep.Lat == 0 && ep.Lon == 0 {
+			ep.Lat, ep.Lon = loc.Lat, loc.Lon
+		}
+	}
 }
 
 // Close releases everything in reverse order of Open.

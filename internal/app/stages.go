@@ -107,6 +107,7 @@ func (a *App) normalizeStage(ctx context.Context, msgs []pipeline.Msg) error {
 				continue
 			}
 			ev.ID = rec.ID
+			a.enrichGeo(&ev)
 			evs = append(evs, ev)
 		}
 		ends[mi] = len(evs)

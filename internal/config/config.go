@@ -179,8 +179,8 @@ type UEBA struct {
 	TravelKmh float64 `yaml:"travel_kmh"`
 	// LoginScore is the score at which a sign-in from a new source is reported (3).
 	LoginScore float64 `yaml:"login_score"`
-	// GeoIP is a MaxMind DB file (GeoLite2/GeoIP2 City or Country) that locates sign-in
-	// addresses whose events carry no country or coordinates.
+	// GeoIP is a MaxMind DB file (GeoLite2/GeoIP2 City or Country) that locates the public
+	// addresses of stored events, and sign-ins whose events carry no country or coordinates.
 	GeoIP string `yaml:"geoip"`
 }
 

@@ -1,7 +1,8 @@
 // Package geoip locates IP addresses with a MaxMind DB file (GeoLite2/GeoIP2 City or Country,
 // or any database of the same shape: country.iso_code, location.latitude/longitude). It fills
-// the country and coordinates of sign-ins whose source did not give them, so that behavioural
-// profiles can learn countries and judge travel. Databases are read with a memory map; lookups
+// the country, city and coordinates of events' public addresses the source did not locate, so
+// that analysts see where a connection came from and behavioural profiles can learn countries
+// and judge travel. Databases are read with a memory map; lookups
 // are safe for concurrent use.
 package geoip
 
