@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,11 +21,7 @@ func importOne(t *testing.T, files ...string) []event.Incident {
 	cfg.DataDir = t.TempDir()
 	cfg.Rules = []string{"../../../shared/data/sigma/rules/windows"}
 	ctx := context.Background()
-	a, err := Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	rep, err := a.Import(ctx, files, ImportOptions{})
 	if err != nil || rep.FailedFiles > 0 {
 		t.Fatalf("import: %v %+v", err, rep.Files)
@@ -96,11 +90,7 @@ func TestCredentialStepPrecedesUse(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	ctx := context.Background()
-	a, err := Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, cfg)
 	rep, err := a.RunDemo(ctx, DemoOptions{Scenarios: []string{"ransomware"}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,11 +20,7 @@ func TestImportedEventsAreGeolocated(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.UEBA.GeoIP = geoiptest.Write(t)
 	ctx := context.Background()
-	a, err := Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a := openTestApp(t, cfg)
 	okta := func(uuid, ip, geo string) string {
 		return `{"uuid":"` + uuid + `","published":"2026-03-03T10:00:00.000Z","eventType":"user.session.start","displayMessage":"User login to Okta",` +
 			`"actor":{"id":"00u1","type":"User","alternateId":"ann@example.com"},"outcome":{"result":"SUCCESS"},` +

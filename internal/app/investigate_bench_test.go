@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -28,11 +26,7 @@ func BenchmarkInvestigate(b *testing.B) {
 	}
 	defer stop()
 	ctx := context.Background()
-	a, err := Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(b, cfg)
 	if _, err := a.RunDemo(ctx, DemoOptions{Now: now}); err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,17 @@ import (
 )
 
 // demoApp plays the demo (with its simulated services) in a fresh data directory.
+// openTestApp opens an App on cfg that logs nowhere, closed when the test ends.
+func openTestApp(tb testing.TB, cfg config.Config) *App {
+	tb.Helper()
+	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { a.Close() })
+	return a
+}
+
 func demoApp(t *testing.T, injected bool, scen ...string) (*App, DemoReport) {
 	t.Helper()
 	cfg := config.Default()
@@ -35,11 +46,7 @@ func demoApp(t *testing.T, injected bool, scen ...string) (*App, DemoReport) {
 	}
 	t.Cleanup(stop)
 	ctx := context.Background()
-	a, err := Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a := openTestApp(t, cfg)
 	rep, err := a.RunDemo(ctx, DemoOptions{Scenarios: scen, Now: now, Injected: injected})
 	if err != nil {
 		t.Fatal(err)
