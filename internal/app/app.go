@@ -207,7 +207,7 @@ func (a *App) Close() error {
 	var errs []error
 	if a.stateful != nil && a.Store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, a.saveStageState(ctx), a.saveBehavior(ctx))
+		errs = append(errs, a.saveStageState(ctx), a.saveDetectState(ctx))
 		cancel()
 	}
 	if a.Bus != nil {

@@ -285,11 +285,11 @@ func (a *App) detectStage(ctx context.Context, msgs []pipeline.Msg) error {
 	if err := a.storeAlerts(ctx, "detect", alerts, batchMsgID("detect", msgs)); err != nil {
 		return err
 	}
-	// The behavioural profiles are large and change slowly: a snapshot every few minutes is
-	// enough (and one on close).
-	if time.Since(time.Unix(0, a.stateful.uebaSaved.Load())) > 5*time.Minute {
-		if err := a.saveBehavior(ctx); err != nil {
-			a.Log.Warn("behavioural profile snapshot failed", "err", err)
+	// The behavioural profiles are large and change slowly: a snapshot of them and of the open
+	// correlation windows every few minutes is enough (and one on close).
+	if time.Since(time.Unix(0, a.stateful.detectSaved.Load())) > 5*time.Minute {
+		if err := a.saveDetectState(ctx); err != nil {
+			a.Log.Warn("detect state snapshot failed", "err", err)
 		}
 	}
 	return nil

@@ -29,8 +29,11 @@ const (
 	nsCorrelate  = "correlate"
 	keyUsers     = "users"
 	keyDecisions = "decisions"
-	// nsUEBA keeps the detect stage's behavioural profiles (snapshotted with the triage state).
-	nsUEBA = "ueba"
+	// nsUEBA keeps the detect stage's behavioural profiles, and nsDetect its open correlation
+	// windows (keyCorrelations); both are snapshotted every few minutes and on close.
+	nsUEBA          = "ueba"
+	nsDetect        = "detect"
+	keyCorrelations = "correlations"
 )
 
 // uebaOptions builds the behavioural detections' options from the configuration.
@@ -68,8 +71,8 @@ type stageState struct {
 	tri  *triage.Triager
 	cor  *correlate.Correlator
 	last time.Time // last snapshot
-	// uebaSaved is when the behavioural profiles were last snapshotted.
-	uebaSaved atomic.Int64 // unix nanoseconds
+	// detectSaved is when the detect stage's state was last snapshotted.
+	detectSaved atomic.Int64 // unix nanoseconds
 	// writes orders the store writes of correlator changes as the changes were made: whoever
 	// changed incidents under mu takes writes before releasing mu and holds it until its
 	// incidents are stored, so that a correlation batch never overwrites an analyst's merge or
@@ -90,6 +93,14 @@ func (a *App) openStageState(ctx context.Context) error {
 	case err == nil:
 		if err := a.Detector.RestoreBehavior(b); err != nil {
 			a.Log.Warn("behavioural profiles unreadable; learning them afresh", "err", err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	switch b, err := a.Store.GetState(ctx, nsDetect, keyCorrelations); {
+	case err == nil:
+		if err := a.Detector.RestoreCorrelations(b); err != nil {
+			a.Log.Warn("correlation windows unreadable; starting them empty", "err", err)
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return err
@@ -161,8 +172,9 @@ func (a *App) saveStageState(ctx context.Context) error {
 	return a.Store.PutState(ctx, nsCorrelate, keyUsers, b)
 }
 
-// saveBehavior snapshots the detect stage's behavioural profiles.
-func (a *App) saveBehavior(ctx context.Context) error {
+// saveDetectState snapshots the detect stage's behavioural profiles and open correlation
+// windows.
+func (a *App) saveDetectState(ctx context.Context) error {
 	b, err := a.Detector.BehaviorState()
 	if err != nil {
 		return fmt.Errorf("encode behavioural profiles: %w", err)
@@ -172,7 +184,15 @@ func (a *App) saveBehavior(ctx context.Context) error {
 			return err
 		}
 	}
-	a.stateful.uebaSaved.Store(time.Now().UnixNano())
+	if b, err = a.Detector.CorrelationState(); err != nil {
+		return fmt.Errorf("encode correlation windows: %w", err)
+	}
+	if b != nil {
+		if err := a.Store.PutState(ctx, nsDetect, keyCorrelations, b); err != nil {
+			return err
+		}
+	}
+	a.stateful.detectSaved.Store(time.Now().UnixNano())
 	return nil
 }
 

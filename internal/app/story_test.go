@@ -181,6 +181,12 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	if st, err := a.Store.GetState(context.Background(), nsUEBA, keyState); err != nil || !strings.Contains(string(st), `"users"`) {
 		t.Errorf("behavioural profiles not persisted: %v", err)
 	}
+	if err := a.saveDetectState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := a.Store.GetState(context.Background(), nsDetect, keyCorrelations); err != nil || !strings.Contains(string(st), `"max_time":"20`) {
+		t.Errorf("correlation windows not persisted: %v %.200s", err, st)
+	}
 	rw := actionsByName(incs[demo.ScenarioRansomware])
 	if rw["contain_host host:ws01"].Status != event.ActionCompleted {
 		t.Errorf("ws01 not contained: %+v", rw["contain_host host:ws01"])

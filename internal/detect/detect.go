@@ -9,6 +9,7 @@ package detect
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -75,6 +76,8 @@ type Detector struct {
 
 	// replay remembers the stateful alerts of the last deliveries DetectOnce saw.
 	replay replayMemory
+	// pending holds restored correlation windows until the correlator exists.
+	pending *sigma.CorrelatorState
 }
 
 // replayWindow is how many recent deliveries DetectOnce remembers: more than a stage ever
@@ -272,8 +275,7 @@ func (d *Detector) detect(evs []event.Event, stateful bool) (out, state []event.
 	rs := d.cur.Load()
 	if d.matcher == nil || d.corrGen != rs {
 		d.matcher = rs.engine.NewMatcher()
-		d.corr = sigma.NewCorrelator(rs.rules, sigma.CorrelatorOptions{AllowedLateness: d.opts.Lateness})
-		d.corrGen = rs
+		d.newCorrelator(rs)
 	}
 	for i := range evs {
 		ev := &evs[i]
@@ -298,6 +300,57 @@ func (d *Detector) detect(evs []event.Event, stateful bool) (out, state []event.
 		}
 	}
 	return out, state
+}
+
+// newCorrelator starts the correlator of rule generation rs with the open windows of the
+// previous one (a reload keeps the windows of correlations it did not change) or those
+// RestoreCorrelations gave. d.mu is held.
+func (d *Detector) newCorrelator(rs *ruleset) {
+	corr := sigma.NewCorrelator(rs.rules, sigma.CorrelatorOptions{AllowedLateness: d.opts.Lateness})
+	var st *sigma.CorrelatorState
+	switch {
+	case d.corr != nil:
+		s := d.corr.State()
+		st = &s
+	case d.pending != nil:
+		st, d.pending = d.pending, nil
+	}
+	if st != nil {
+		if restored, skipped := corr.Restore(*st); restored+skipped > 0 {
+			d.log.Info("correlation windows carried over", "matches", restored, "dropped", skipped)
+		}
+	}
+	d.corr, d.corrGen = corr, rs
+}
+
+// CorrelationState returns the open correlation windows as JSON, for a snapshot.
+func (d *Detector) CorrelationState() ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.corr != nil:
+		return json.Marshal(d.corr.State())
+	case d.pending != nil:
+		return json.Marshal(d.pending)
+	}
+	return nil, nil
+}
+
+// RestoreCorrelations takes CorrelationState's output back, before the first Detect: the
+// windows of correlations still loaded and unchanged go on where they were.
+func (d *Detector) RestoreCorrelations(b []byte) error {
+	var st sigma.CorrelatorState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("correlation windows: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.corr != nil {
+		d.corr.Restore(st)
+		return nil
+	}
+	d.pending = &st
+	return nil
 }
 
 // Behavior returns the behavioural detector (nil when the detections are off), for its

@@ -299,3 +299,90 @@ func TestReplayMemoryIsBounded(t *testing.T) {
 		t.Error("key 10 should be remembered")
 	}
 }
+
+// TestCorrelationWindowsSurviveReloadAndRestart counts whoami runs per host in a correlation
+// (three in ten minutes): two runs, then a rule reload or a restart from the snapshot, then the
+// third run must fire it, with the alert ID an uninterrupted detector gives.
+func TestCorrelationWindowsSurviveReloadAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	rules := `title: Whoami
+id: 11111111-2222-3333-4444-555555555555
+logsource: {category: process_creation, product: windows}
+detection:
+  sel: {Image|endswith: '\whoami.exe'}
+  condition: sel
+level: low
+---
+title: Whoami three times on one host
+id: 11111111-2222-3333-4444-666666666666
+correlation:
+  type: event_count
+  rules: [11111111-2222-3333-4444-555555555555]
+  group-by: [Computer]
+  timespan: 10m
+  condition: {gte: 3}
+level: high
+`
+	if err := os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	run := func(i int) []event.Event {
+		return []event.Event{{ID: fmt.Sprintf("ev_%d", i), Time: t0.Add(time.Duration(i) * time.Minute), Product: "windows", Category: "process_creation",
+			Raw: json.RawMessage(`{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\whoami.exe","Computer":"WS1"}`)}}
+	}
+	corrAlert := func(as []event.Alert) string {
+		for _, a := range as {
+			if a.RuleTitle == "Whoami three times on one host" {
+				return a.ID
+			}
+		}
+		return ""
+	}
+	open := func() *Detector {
+		d, err := New(Options{Dirs: []string{dir}, NoBuiltin: true, NoBehavior: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	whole := open()
+	var want string
+	for i := range 3 {
+		want += corrAlert(whole.Detect(run(i)))
+	}
+	if want == "" {
+		t.Fatal("three runs do not fire the correlation")
+	}
+
+	reloaded := open()
+	reloaded.Detect(run(0))
+	reloaded.Detect(run(1))
+	if err := os.WriteFile(filepath.Join(dir, "other.yml"), []byte(strings.Replace(strings.Split(rules, "---")[0], "55555555\n", "77777777\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := reloaded.Reload(); err != nil || !changed {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if got := corrAlert(reloaded.Detect(run(2))); got != want {
+		t.Errorf("after a reload: correlation alert %q, want %q", got, want)
+	}
+
+	first := open()
+	first.Detect(run(0))
+	first.Detect(run(1))
+	snap, err := first.CorrelationState()
+	if err != nil || len(snap) == 0 {
+		t.Fatalf("snapshot: %v %q", err, snap)
+	}
+	restarted := open()
+	if err := restarted.RestoreCorrelations(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := corrAlert(restarted.Detect(run(2))); got != want {
+		t.Errorf("after a restart: correlation alert %q, want %q", got, want)
+	}
+	if err := open().RestoreCorrelations([]byte("{not json")); err == nil {
+		t.Error("a damaged snapshot restored without error")
+	}
+}
