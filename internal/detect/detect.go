@@ -326,14 +326,19 @@ func (d *Detector) newCorrelator(rs *ruleset) {
 // CorrelationState returns the open correlation windows as JSON, for a snapshot.
 func (d *Detector) CorrelationState() ([]byte, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	var st *sigma.CorrelatorState
 	switch {
 	case d.corr != nil:
-		return json.Marshal(d.corr.State())
+		s := d.corr.State() // a copy: encoded without holding up Detect
+		st = &s
 	case d.pending != nil:
-		return json.Marshal(d.pending)
+		st = d.pending
 	}
-	return nil, nil
+	d.mu.Unlock()
+	if st == nil {
+		return nil, nil
+	}
+	return json.Marshal(st)
 }
 
 // RestoreCorrelations takes CorrelationState's output back, before the first Detect: the
