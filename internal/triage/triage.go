@@ -85,6 +85,8 @@ type State struct {
 	Short  *baseline.Table            `json:"short"`  // kind on host, short memory (bursts)
 	Recent map[string]*baseline.Table `json:"recent"` // per host: unusual kinds, last hour
 	Hours  map[string]uint32          `json:"hours"`  // kind on host: hours of the day seen (bit mask)
+	// Returns counts, per kind on host, its returns after a silence (see Options.Dormancy).
+	Returns map[string]uint8 `json:"returns,omitempty"`
 	// Rules holds feedback counts per alert kind.
 	Rules map[string]*RuleStats `json:"rules"`
 	// Familiar lists kind-on-host pairs an analyst marked benign.
@@ -139,7 +141,7 @@ func New(opts Options) (*Triager, error) {
 		lamR: baseline.Lambda(time.Hour), dedup: int64(opts.DedupWindow / time.Second), benignOn: map[string]int{}}
 	t.st = &State{
 		Pairs: baseline.NewTable(opts.MaxKeys), Kinds: baseline.NewTable(opts.MaxKeys), Hosts: baseline.NewTable(opts.MaxKeys),
-		Short: baseline.NewTable(opts.MaxKeys), Recent: map[string]*baseline.Table{}, Hours: map[string]uint32{},
+		Short: baseline.NewTable(opts.MaxKeys), Recent: map[string]*baseline.Table{}, Hours: map[string]uint32{}, Returns: map[string]uint8{},
 		Rules: map[string]*RuleStats{}, Familiar: map[string]int64{}, Dedup: map[string]dedupEntry{}, Model: DefaultModel(),
 	}
 	for f, c := range opts.Coef {
@@ -164,6 +166,9 @@ func (t *Triager) Restore(st *State) {
 	}
 	if st.Hours == nil {
 		st.Hours = map[string]uint32{}
+	}
+	if st.Returns == nil {
+		st.Returns = map[string]uint8{}
 	}
 	if st.Rules == nil {
 		st.Rules = map[string]*RuleStats{}
@@ -343,6 +348,9 @@ func (t *Triager) excepted(class string, a *event.Alert) bool {
 // observe updates the baselines with one alert.
 func (t *Triager) observe(kind, host string, now int64, a *event.Alert) {
 	pk := pairKey(kind, host)
+	if pc := t.st.Pairs.Get(pk); pc != nil && t.dormantReturn(pk, pc.At, now) && t.st.Returns[pk] < math.MaxUint8 {
+		t.st.Returns[pk]++
+	}
 	t.st.Pairs.Add(pk, now, t.lam)
 	t.st.Kinds.Add(kind, now, t.lam)
 	t.st.Hosts.Add(host, now, t.lam)
@@ -355,6 +363,19 @@ func (t *Triager) observe(kind, host string, now int64, a *event.Alert) {
 			}
 		}
 	}
+	if len(t.st.Returns) > t.opts.MaxKeys {
+		for k := range t.st.Returns {
+			if t.st.Pairs.Get(k) == nil {
+				delete(t.st.Returns, k)
+			}
+		}
+	}
+}
+
+// dormantReturn reports whether an alert type last seen on a host at last, returning at now,
+// comes back after a silence and at an hour of the day it never fired.
+func (t *Triager) dormantReturn(pk string, last, now int64) bool {
+	return now-last > int64(t.opts.Dormancy/time.Second) && t.st.Hours[pk]&(1<<uint(time.Unix(now, 0).UTC().Hour())) == 0
 }
 
 // features computes the model inputs for an alert, before the alert updates the baselines.
@@ -372,11 +393,17 @@ func (t *Triager) features(a *event.Alert, kind, host string, now int64) (map[st
 		switch {
 		case pc == nil:
 			x[FNovelPair], det[FNovelPair] = 1, fmt.Sprintf("first time %s raised %q", orAny(host), a.RuleTitle)
-		case now-pc.At > int64(t.opts.Dormancy/time.Second) && t.st.Hours[pk]&(1<<uint(time.Unix(now, 0).UTC().Hour())) == 0:
-			// The longer the silence (in dormancy periods), the more notable the return.
+		case t.dormantReturn(pk, pc.At, now):
+			// The longer the silence (in dormancy periods), the more notable the return; a
+			// type that came back from silence before is intermittent, and each return is less
+			// news than the last.
 			silence := float64(now-pc.At) / t.opts.Dormancy.Seconds()
-			x[FDormant] = math.Min(3, 1+math.Log2(silence))
+			before := int(t.st.Returns[pk])
+			x[FDormant] = math.Min(3, 1+math.Log2(silence)) / float64(1+before)
 			det[FDormant] = fmt.Sprintf("returns after %s of silence, at an hour it never fired", (time.Duration(now-pc.At) * time.Second).Round(time.Hour))
+			if before > 0 {
+				det[FDormant] += fmt.Sprintf(" (it came back from silence %d time(s) before)", before)
+			}
 		}
 		if kc == nil {
 			x[FNovelKind], det[FNovelKind] = 1, "alert type never seen before anywhere"

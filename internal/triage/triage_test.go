@@ -297,3 +297,56 @@ func explain(d Decision) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// An alert type that keeps coming back from silence is intermittent: its first return counts
+// fully, each later one less (divided by one plus the returns before it), with the count in
+// the explanation; the count survives a restart.
+func TestRepeatedReturnsFromSilenceCountLess(t *testing.T) {
+	tr, _ := New(Options{})
+	background(t, tr)
+	returns := []time.Duration{26 * time.Hour, 53 * time.Hour, 80 * time.Hour, 107 * time.Hour, 134 * time.Hour}
+	var feat []float64
+	var details []string
+	for i, at := range returns {
+		if i == 3 { // a restart between the third and fourth return
+			b, err := json.Marshal(tr.State())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st State
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			tr, _ = New(Options{})
+			tr.Restore(&st)
+		}
+		// Keep the host busy (its baseline mature) without touching the intermittent type.
+		for m := time.Duration(0); m < 26*time.Hour && i > 0; m += 30 * time.Minute {
+			bg := alert(fmt.Sprintf("bg%d-%d", i, m), returns[i-1]+m, "W-Sys-Cav", "ClamAV database update", "web01")
+			tr.Triage(&bg)
+		}
+		a := alert(fmt.Sprint("ret", i), at, "W-Sys-Bak", "Backup job failed", "web01")
+		d := tr.Triage(&a)
+		feat = append(feat, d.Features[FDormant])
+		detail := ""
+		for _, c := range d.Explanation {
+			if c.Feature == FDormant {
+				detail = c.Detail
+			}
+		}
+		details = append(details, detail)
+	}
+	if feat[0] != 0 {
+		t.Fatalf("the first sighting counts as a return: %v", feat)
+	}
+	for i := 1; i < len(feat); i++ {
+		silence := float64(returns[i]-returns[i-1]) / float64(24*time.Hour)
+		want := math.Min(3, 1+math.Log2(silence)) / float64(i)
+		if math.Abs(feat[i]-want) > 1e-9 {
+			t.Errorf("return %d: feature %v, want %v (all: %v)", i, feat[i], want, feat)
+		}
+		if hasCount := strings.Contains(details[i], fmt.Sprintf("came back from silence %d time(s) before", i-1)); hasCount != (i > 1) {
+			t.Errorf("return %d: explanation %q", i, details[i])
+		}
+	}
+}
