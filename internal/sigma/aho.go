@@ -307,19 +307,7 @@ type litEntry struct {
 // maxLiteralLen) and the index from its output slots to the rule literal groups. The
 // automaton is nil when there are no literals, or when they need more than maxStates states.
 func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *automaton) {
-	ids := map[string]int32{}
-	var lits []string
-	var pairs [][2]uint32 // literal id or slot, rule<<2 | group
-	for _, en := range entries {
-		l := truncateLiteral(en.lit)
-		id, ok := ids[l]
-		if !ok {
-			id = int32(len(lits))
-			ids[l] = id
-			lits = append(lits, l)
-		}
-		pairs = append(pairs, [2]uint32{uint32(id), en.key})
-	}
+	lits, pairs := collectLiterals(entries)
 	if len(lits) == 0 {
 		return &literalIndex{start: []int32{0}}, nil
 	}
@@ -334,6 +322,43 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 			slotOf[lit] = uint32(k)
 		}
 	}
+	return newLiteralIndex(lits, pairs, slotOf, nslots, ruleGroup), a
+}
+
+// buildGramIndex is buildLiteralIndex with a gram set instead of an automaton: output slot k
+// is literal k. The gram set is nil when there are no literals.
+func buildGramIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *gramSet) {
+	lits, pairs := collectLiterals(entries)
+	if len(lits) == 0 {
+		return &literalIndex{start: []int32{0}}, nil
+	}
+	slotOf := make([]uint32, len(lits))
+	for i := range slotOf {
+		slotOf[i] = uint32(i)
+	}
+	return newLiteralIndex(lits, pairs, slotOf, len(lits), ruleGroup), newGramSet(lits)
+}
+
+// collectLiterals returns the distinct literals of the entries (truncated to maxLiteralLen)
+// and, per entry, the literal's number and the entry's rule literal group.
+func collectLiterals(entries []litEntry) (lits []string, pairs [][2]uint32) {
+	ids := map[string]int32{}
+	for _, en := range entries {
+		l := truncateLiteral(en.lit)
+		id, ok := ids[l]
+		if !ok {
+			id = int32(len(lits))
+			ids[l] = id
+			lits = append(lits, l)
+		}
+		pairs = append(pairs, [2]uint32{uint32(id), en.key})
+	}
+	return lits, pairs
+}
+
+// newLiteralIndex builds the index from output slots to rule literal groups, given the pairs
+// (literal, rule literal group) and the output slot of each literal.
+func newLiteralIndex(lits []string, pairs [][2]uint32, slotOf []uint32, nslots int, ruleGroup []int32) *literalIndex {
 	for i := range pairs {
 		pairs[i][0] = slotOf[pairs[i][0]]
 	}
@@ -367,7 +392,7 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 		slot++
 		li.start[slot] = int32(len(li.runs))
 	}
-	return li, a
+	return li
 }
 
 // textFrequency lists bytes from the most to the least frequent in event values (digits and

@@ -157,7 +157,7 @@ func TestFieldAutomataShards(t *testing.T) {
 		}
 	}
 	ruleGroup := make([]int32, len(entries))
-	shards := newFieldAutomata(entries, ruleGroup, 0)
+	shards := newFieldAutomata(entries, ruleGroup, 0, false)
 	if len(shards) < 2 {
 		t.Fatalf("%d automata, want several", len(shards))
 	}

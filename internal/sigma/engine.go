@@ -26,6 +26,9 @@ type EngineOptions struct {
 	PySigmaFilters bool
 	// Logger receives a summary of the build; nil discards it.
 	Logger *slog.Logger
+
+	// noGrams makes the prefilter use automata only, never gram sets (for tests).
+	noGrams bool
 }
 
 // Engine matches records against a compiled rule set. It is safe for concurrent use (its
@@ -85,29 +88,51 @@ type prefilter struct {
 
 // fieldAutomaton is one automaton of the prefilter and the rule literal groups of its outputs.
 // The literals of one group and field that need more states than an automaton can have are
-// shared out among several automata, chained by next.
+// shared out among several automata, chained by next. Literals whose automaton would be too
+// large for the CPU caches are looked for with a gram set instead (see gramSet): then ac is
+// nil, and the output slots are the literals.
 type fieldAutomaton struct {
-	ac    *automaton
-	li    *literalIndex
-	base  int32 // number of the automaton's first state in Matcher.acStamp
-	fid   int32 // the field scanned (-1: every field, for keywords)
-	start int32 // the state after markStart, flagged like automaton.delta
-	next  int32 // the next automaton of the same group and field, or -1
+	ac     *automaton
+	gs     *gramSet
+	li     *literalIndex
+	base   int32 // number of the automaton's first state (literal) in Matcher.acStamp
+	stamps int32 // states of ac, or literals of gs
+	fid    int32 // the field scanned (-1: every field, for keywords)
+	start  int32 // the state after markStart, flagged like automaton.delta
+	next   int32 // the next automaton of the same group and field, or -1
+}
+
+// memory returns the approximate size of the automaton or gram set in bytes.
+func (fa *fieldAutomaton) memory() int {
+	if fa.gs != nil {
+		return fa.gs.memory()
+	}
+	return fa.ac.memory()
 }
 
 // nullAutomaton has no literals: its one state loops on every byte and reports nothing.
 var nullAutomaton = fieldAutomaton{
 	ac:  &automaton{ncls: 1, delta: []uint16{0}, states: 1, out: []int32{-1}, dict: []int32{-1}},
 	li:  &literalIndex{start: []int32{0}},
-	fid: -1, next: -1,
+	fid: -1, next: -1, stamps: 1,
 }
 
-// newFieldAutomata compiles the automata of the entries' literals: one, or several when one
-// would need too many states.
-func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32) []fieldAutomaton {
+// maxAutomatonTable is the largest automaton table the prefilter scans with: larger ones
+// miss the CPU caches at nearly every byte, and their literals go to a gram set instead.
+const maxAutomatonTable = 64 << 10
+
+// newFieldAutomata compiles the automaton of the entries' literals, or their gram set when
+// the automaton would be too large (see maxAutomatonTable). With grams false it only makes
+// automata: one, or several when one would need too many states.
+func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32, grams bool) []fieldAutomaton {
 	li, ac := buildLiteralIndex(entries, ruleGroup)
+	if grams && (ac != nil && 2*len(ac.delta) > maxAutomatonTable || ac == nil && li == nil) {
+		if li, gs := buildGramIndex(entries, ruleGroup); gs != nil {
+			return []fieldAutomaton{{gs: gs, li: li, fid: fid, stamps: int32(len(li.lits)), next: -1}}
+		}
+	}
 	if ac != nil {
-		return []fieldAutomaton{{ac: ac, li: li, fid: fid, start: int32(ac.delta[ac.class[markStart]]), next: -1}}
+		return []fieldAutomaton{{ac: ac, li: li, fid: fid, stamps: ac.states, start: int32(ac.delta[ac.class[markStart]]), next: -1}}
 	}
 	if li != nil || len(entries) < 2 {
 		return nil // no literals
@@ -122,7 +147,7 @@ func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32) []fieldA
 	if mid == len(sorted) {
 		mid = len(sorted) / 2
 	}
-	return append(newFieldAutomata(sorted[:mid], ruleGroup, fid), newFieldAutomata(sorted[mid:], ruleGroup, fid)...)
+	return append(newFieldAutomata(sorted[:mid], ruleGroup, fid, false), newFieldAutomata(sorted[mid:], ruleGroup, fid, false)...)
 }
 
 // EngineStats describes a built engine.
@@ -543,7 +568,7 @@ func (e *Engine) buildPrefilter() {
 	}
 	pf.enabled = e.stats.Prefiltered > 0
 	for _, k := range order {
-		shards := newFieldAutomata(byGF[k], e.ruleGroup, k.fid)
+		shards := newFieldAutomata(byGF[k], e.ruleGroup, k.fid, !e.opts.noGrams)
 		if len(shards) == 0 {
 			continue
 		}
@@ -559,10 +584,10 @@ func (e *Engine) buildPrefilter() {
 			if i+1 < len(shards) {
 				fa.next = int32(len(pf.autos) + 1)
 			}
-			pf.states += fa.ac.states
+			pf.states += fa.stamps
 			pf.autos = append(pf.autos, fa)
 			e.stats.Literals += len(fa.li.lits)
-			e.stats.AutomatonBytes += fa.ac.memory()
+			e.stats.AutomatonBytes += fa.memory()
 		}
 	}
 	for _, kw := range pf.keywords {

@@ -63,6 +63,11 @@ type Matcher struct {
 
 	hits []uint32 // rule literal groups the scan of the current value satisfied
 	memo memo
+
+	// The gram scan under way (see scanGrams): its text, gram set, and reportGram as a func.
+	gramBuf    []byte
+	gramFA     *fieldAutomaton
+	gramReport func(lit int32)
 }
 
 // NewMatcher returns a Matcher for use by one goroutine.
@@ -83,6 +88,7 @@ func (e *Engine) NewMatcher() *Matcher {
 	// Room for the states of the keyword automata the Matcher adds as it meets them.
 	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
 	m.ctx.m = m
+	m.gramReport = m.reportGram
 	return m
 }
 
@@ -470,7 +476,8 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 // active log source group that has one, and by the keyword automaton of the active groups
 // when some of them have keyword searches (and its screen does not rule the value out). The
 // field and keyword automata step through a value in the same loop, long values as two halves,
-// so that their chains of dependent table loads overlap in the CPU.
+// so that their chains of dependent table loads overlap in the CPU. A field whose literals
+// would need an automaton too large for the CPU caches has a gram set instead (see gramSet).
 //
 // Event logs repeat themselves (the same images, parents, hashes and command lines come back
 // record after record), so the rule literal groups a value satisfies are remembered by value
@@ -535,7 +542,7 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 			return
 		}
 	}
-	v := m.scanText(i)
+	v, ascii := m.scanText(i)
 	if k != nil && f != nil && !k.mayHold(v) {
 		k = nil
 	}
@@ -552,6 +559,11 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 		kf = &k.shards[0]
 	}
 	switch {
+	case f != nil && f.gs != nil:
+		m.scanGrams(f, v, ascii)
+		if kf != nil {
+			m.scanOne(kf, v)
+		}
 	case f != nil && len(v) >= splitMinLen:
 		if kf == nil {
 			kf = &nullAutomaton
@@ -602,7 +614,7 @@ func (e *Engine) keywordSet(key string) *keywordSet {
 	for i := 0; i < len(key); i += 4 {
 		entries = append(entries, e.pf.keywords[binary.LittleEndian.Uint32([]byte(key[i:]))]...)
 	}
-	ks := &keywordSet{shards: newFieldAutomata(entries, e.ruleGroup, -1)}
+	ks := &keywordSet{shards: newFieldAutomata(entries, e.ruleGroup, -1, false)}
 	var lits []string
 	for _, fa := range ks.shards {
 		lits = append(lits, fa.li.lits...)
@@ -653,7 +665,7 @@ func (m *Matcher) keywordAutomaton() *keywordAutomaton {
 			k.shards = slices.Clone(ks.shards)
 			for j := range k.shards {
 				k.shards[j].base = int32(len(m.acStamp))
-				m.acStamp = append(m.acStamp, make([]uint32, k.shards[j].ac.states)...)
+				m.acStamp = append(m.acStamp, make([]uint32, k.shards[j].stamps)...)
 			}
 		}
 		if m.kwCache == nil {
@@ -666,13 +678,42 @@ func (m *Matcher) keywordAutomaton() *keywordAutomaton {
 	return k
 }
 
-// scanText is the text the prefilter scans for field i: its value, lower-cased unless ASCII.
-func (m *Matcher) scanText(i int32) string {
-	v := m.rec.fields[i].value
+// scanText is the text the prefilter scans for field i: its value, lower-cased unless ASCII
+// (ascii says which).
+func (m *Matcher) scanText(i int32) (v string, ascii bool) {
+	v = m.rec.fields[i].value
 	if isASCII(v) {
-		return v
+		return v, true
 	}
-	return m.rec.lowerAt(i)
+	return m.rec.lowerAt(i), false
+}
+
+// scanGrams looks for the literals of fa's gram set in markStart+v+markEnd, v lower-cased
+// first when ASCII (else it is lower-case already).
+func (m *Matcher) scanGrams(fa *fieldAutomaton, v string, ascii bool) {
+	buf := append(m.gramBuf[:0], markStart)
+	if ascii {
+		buf = appendLower(buf, v)
+	} else {
+		buf = append(buf, v...)
+	}
+	buf = append(buf, markEnd)
+	n := len(buf)
+	var pad [gramPad]byte
+	buf = append(buf, pad[:]...)
+	m.gramBuf = buf
+	m.gramFA = fa
+	fa.gs.find(buf, n, m.gramReport)
+}
+
+// reportGram records the rule literal groups of literal lit of the gram set being scanned (see
+// scanGrams) as satisfied, once per value.
+func (m *Matcher) reportGram(lit int32) {
+	fa := m.gramFA
+	if st := &m.acStamp[fa.base+lit]; *st != m.acGen {
+		*st = m.acGen
+		m.reportSlot(fa.li, lit)
+	}
 }
 
 // scanOne scans markStart+v+markEnd with one automaton.
@@ -840,18 +881,22 @@ func (m *Matcher) report(fa *fieldAutomaton, t int32) {
 			return
 		}
 		stamp[st] = m.acGen
-		slot := a.out[st]
-		if slot < 0 {
+		if slot := a.out[st]; slot >= 0 {
+			m.reportSlot(li, slot)
+		}
+	}
+}
+
+// reportSlot records the rule literal groups of output slot slot of li, in the active log
+// source groups, as satisfied, and appends them to m.hits.
+func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
+	for _, run := range li.runs[li.start[slot]:li.start[slot+1]] {
+		if m.grpStamp[run.group] != m.gen {
 			continue
 		}
-		for _, run := range li.runs[li.start[slot]:li.start[slot+1]] {
-			if m.grpStamp[run.group] != m.gen {
-				continue
-			}
-			groups := li.rules[run.start:run.end]
-			m.hits = append(m.hits, groups...)
-			m.satisfy(groups)
-		}
+		groups := li.rules[run.start:run.end]
+		m.hits = append(m.hits, groups...)
+		m.satisfy(groups)
 	}
 }
 

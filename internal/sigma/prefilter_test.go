@@ -103,7 +103,8 @@ func TestPrefilterEquivalence(t *testing.T) {
 }
 
 // TestPrefilterShardedAutomata matches a rule with more literals in one field than one
-// automaton holds: every literal must still make it a candidate.
+// automaton holds: every literal must still make it a candidate, whether they are shared out
+// among automata or looked for with a gram set.
 func TestPrefilterShardedAutomata(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
 	const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -119,23 +120,28 @@ func TestPrefilterShardedAutomata(t *testing.T) {
 		b.WriteString("    - '" + v.String() + "'\n")
 	}
 	b.WriteString("condition: sel")
-	eng, err := compileOne(t, b.String(), EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(eng.pf.autos); n < 2 {
-		t.Fatalf("%d automata, want several", n)
-	}
-	m := eng.NewMatcher()
-	for i := 0; i < 300; i++ {
-		v := vals[rnd.IntN(len(vals))]
-		rec := record("Image", "x.exe", "CommandLine", "run "+strings.ToUpper(v)+" now")
-		if len(m.Match(rec)) != 1 {
-			t.Fatalf("value %q: no match", v)
+	for _, noGrams := range []bool{true, false} {
+		eng, err := compileOne(t, b.String(), EngineOptions{noGrams: noGrams})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(m.Match(record("CommandLine", "nothing to see"))) != 0 {
-		t.Fatal("match without a literal")
+		if n := len(eng.pf.autos); noGrams && n < 2 {
+			t.Fatalf("%d automata, want several", n)
+		}
+		if !noGrams && (len(eng.pf.autos) != 1 || eng.pf.autos[0].gs == nil) {
+			t.Fatalf("%d automata, want one gram set", len(eng.pf.autos))
+		}
+		m := eng.NewMatcher()
+		for i := 0; i < 300; i++ {
+			v := vals[rnd.IntN(len(vals))]
+			rec := record("Image", "x.exe", "CommandLine", "run "+strings.ToUpper(v)+" now")
+			if len(m.Match(rec)) != 1 {
+				t.Fatalf("noGrams=%v value %q: no match", noGrams, v)
+			}
+		}
+		if len(m.Match(record("CommandLine", "nothing to see"))) != 0 {
+			t.Fatal("match without a literal")
+		}
 	}
 }
 

@@ -1,0 +1,336 @@
+package sigma
+
+import (
+	"cmp"
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// gramSet finds which of a set of literals occur in a text, like an automaton, without its
+// chain of dependent table loads: each literal has an anchor, a window of four bytes of it
+// (two for literals of two or three bytes, one for literals of one byte; see anchorWindow),
+// and the anchors are bits in a small table indexed by a hash of the window. A scan looks up
+// the window at every position of the text, lookups that do not depend on each other (the CPU
+// overlaps their cache misses, where an automaton waits for each), and only on a set bit
+// compares the literals anchored there with the text around the window. It reports exactly
+// the literals that occur, where an automaton with shared byte classes reports a superset.
+//
+// A large rule set's command-line literals need an automaton of megabytes, far more than the
+// CPU caches hold, which a scan walks at a cache miss per byte; their gram set takes a few
+// hundred kilobytes, of which a scan mostly reads the bit table (tens of kilobytes).
+type gramSet struct {
+	lits []string // lower-case; literal k is output slot k of the literal index
+	// Literals of four bytes or more: one bit per anchor, at (window*gramMul) >> shift4.
+	shift4 uint32
+	quad   bitIndex
+	// Shorter literals: one bit per pair of bytes (pair = b0 | b1<<8) that anchors one. A
+	// literal of one byte b is anchored by every pair (b, x).
+	pair bitIndex
+}
+
+// bitIndex is a bit table with, per set bit, a list of anchored literals.
+type bitIndex struct {
+	words []gramWord // nil when there are no anchors
+	// ents[k] is the first literal of the k-th set bit; the others follow its next chain.
+	ents []gramEntry
+}
+
+// gramWord is 64 bits of a bitIndex, and the number of set bits in the words before it.
+type gramWord struct {
+	bits uint64
+	rank uint32
+}
+
+// gramEntry is a literal of at most maxGramLiteral bytes (lo: its first eight, hi: the
+// others, zero-padded) anchored by the window at offset off of it.
+type gramEntry struct {
+	lo       uint64
+	hi       uint32
+	lit      int32
+	next     int32 // the next literal with the same bit, or -1
+	off, len uint8
+}
+
+// maxGramLiteral is the longest literal a gram set holds.
+const maxGramLiteral = 12
+
+// gramPad is the number of bytes a gram scan's buffer must have after the text: windows are
+// read eight bytes at a time, and literals compared twelve bytes at a time.
+const gramPad = maxGramLiteral
+
+const gramMul = 0x9E3779B1
+
+// newGramSet builds the gram set of lower-case literals (non-empty, distinct, at most
+// maxGramLiteral bytes each); nil when one is longer.
+func newGramSet(lits []string) *gramSet {
+	for _, l := range lits {
+		if len(l) == 0 || len(l) > maxGramLiteral {
+			return nil
+		}
+	}
+	gs := &gramSet{lits: lits}
+	// How many literals hold each window: a window many literals share is a common part of
+	// the values they are looked for in (".exe" at the end of an image, "md5=" in hashes),
+	// a poor anchor.
+	shared := map[uint32]int{}
+	var seen []uint32
+	for _, l := range lits {
+		seen = seen[:0]
+		for i := 0; i+4 <= len(l); i++ {
+			g := binary.LittleEndian.Uint32([]byte(l[i : i+4]))
+			if !slices.Contains(seen, g) {
+				seen = append(seen, g)
+				shared[g]++
+			}
+		}
+	}
+	entry := func(id, off int) gramEntry {
+		var b [maxGramLiteral]byte
+		l := lits[id]
+		copy(b[:], l)
+		return gramEntry{
+			lo: binary.LittleEndian.Uint64(b[:8]), hi: binary.LittleEndian.Uint32(b[8:]),
+			lit: int32(id), off: uint8(off), len: uint8(len(l)),
+		}
+	}
+	var quads, pairs []placedEntry
+	for id, l := range lits {
+		switch {
+		case len(l) >= 4:
+			off := anchorWindow(l, 4, func(i int) int {
+				return shared[binary.LittleEndian.Uint32([]byte(l[i:i+4]))]
+			})
+			g := binary.LittleEndian.Uint32([]byte(l[off : off+4]))
+			quads = append(quads, placedEntry{g, entry(id, off)})
+		case len(l) >= 2:
+			off := anchorWindow(l, 2, func(int) int { return 1 })
+			pairs = append(pairs, placedEntry{uint32(l[off]) | uint32(l[off+1])<<8, entry(id, off)})
+		default:
+			for x := range uint32(256) {
+				pairs = append(pairs, placedEntry{uint32(l[0]) | x<<8, entry(id, 0)})
+			}
+		}
+	}
+	if len(quads) > 0 {
+		// About sixteen bits per anchor: a window that is no anchor finds its bit set one
+		// time in sixteen or less.
+		logBits := 10
+		for logBits < 18 && 1<<logBits < 16*len(quads) {
+			logBits++
+		}
+		gs.shift4 = uint32(32 - logBits)
+		for i := range quads {
+			quads[i].bit = (quads[i].bit * gramMul) >> gs.shift4
+		}
+		gs.quad = newBitIndex(logBits, quads)
+	}
+	if len(pairs) > 0 {
+		gs.pair = newBitIndex(16, pairs)
+	}
+	return gs
+}
+
+// placedEntry is an entry of a bitIndex under construction, and its bit.
+type placedEntry struct {
+	bit uint32
+	e   gramEntry
+}
+
+// newBitIndex builds a bit table of 1<<logBits bits from its entries.
+func newBitIndex(logBits int, placed []placedEntry) bitIndex {
+	slices.SortFunc(placed, func(x, y placedEntry) int {
+		if x.bit != y.bit {
+			return cmp.Compare(x.bit, y.bit)
+		}
+		return cmp.Compare(x.e.lit, y.e.lit)
+	})
+	bi := bitIndex{words: make([]gramWord, (1<<logBits)/64)}
+	// The first literal of each bit, in bit order, then the others, each chained to the
+	// previous literal of its bit.
+	var extra []placedEntry
+	last := map[uint32]int32{} // bit -> its last entry so far
+	for i, p := range placed {
+		if i > 0 && p.bit == placed[i-1].bit {
+			extra = append(extra, p)
+			continue
+		}
+		bi.words[p.bit>>6].bits |= 1 << (p.bit & 63)
+		last[p.bit] = int32(len(bi.ents))
+		p.e.next = -1
+		bi.ents = append(bi.ents, p.e)
+	}
+	for _, p := range extra {
+		j := int32(len(bi.ents))
+		bi.ents[last[p.bit]].next = j
+		last[p.bit] = j
+		p.e.next = -1
+		bi.ents = append(bi.ents, p.e)
+	}
+	n := uint32(0)
+	for w := range bi.words {
+		bi.words[w].rank = n
+		n += uint32(bits.OnesCount64(bi.words[w].bits))
+	}
+	return bi
+}
+
+// anchorWindow returns the offset of the best window of n bytes of literal l to anchor it
+// by: the one the fewest literals of the set share (shared(i) for the window at i), then the
+// one whose bytes are the rarest in event text (see textRank; a byte of a common fragment,
+// see commonFragments, counts as the most frequent). Ties go to the last window.
+func anchorWindow(l string, n int, shared func(i int) int) int {
+	var coveredBuf [64]bool
+	covered := coveredBuf[:0]
+	if len(l) <= len(coveredBuf) {
+		covered = coveredBuf[:len(l)]
+	} else {
+		covered = make([]bool, len(l))
+	}
+	for _, f := range commonFragments {
+		for i := 0; i+len(f) <= len(l); i++ {
+			if l[i:i+len(f)] == f {
+				for j := i; j < i+len(f); j++ {
+					covered[j] = true
+				}
+			}
+		}
+	}
+	rarity := func(i int) int {
+		switch c := l[i]; {
+		case covered[i]:
+			return 0
+		case c == markStart || c == markEnd:
+			return len(textFrequency) / 2
+		case c >= 0x80:
+			return len(textFrequency) + 1
+		default:
+			return textRank[c] + 1
+		}
+	}
+	best, bestScore := 0, math.MinInt
+	for i := 0; i+n <= len(l); i++ {
+		s := -sharedPenalty * bits.Len(uint(shared(i)))
+		for j := i; j < i+n; j++ {
+			s += rarity(j)
+		}
+		if s >= bestScore {
+			best, bestScore = i, s
+		}
+	}
+	return best
+}
+
+// sharedPenalty weighs, in anchorWindow, each doubling of the literals sharing a window
+// against the rarity of its bytes.
+const sharedPenalty = 40
+
+// memory returns the approximate size of the gram set in bytes.
+func (gs *gramSet) memory() int {
+	size := 0
+	for _, bi := range []*bitIndex{&gs.quad, &gs.pair} {
+		size += 16*len(bi.words) + 32*len(bi.ents)
+	}
+	for _, l := range gs.lits {
+		size += 16 + len(l)
+	}
+	return size
+}
+
+// find calls report(lit) for the literals occurring in text buf[:n] (each at least once);
+// buf holds gramPad more bytes, of any value.
+func (gs *gramSet) find(buf []byte, n int, report func(lit int32)) {
+	_ = buf[n+gramPad-1]
+	for i := gs.skip(buf, 0, n); i < n; i = gs.skip(buf, i+1, n) {
+		g := binary.LittleEndian.Uint32(buf[i:])
+		if w, b, ok := gs.quad.lookup(gs.quadBit(g)); ok {
+			gs.quad.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+		}
+		if w, b, ok := gs.pair.lookup(g & 0xffff); ok {
+			gs.pair.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+		}
+	}
+}
+
+// quadBit is the bit of four bytes in the quad table.
+func (gs *gramSet) quadBit(g uint32) uint32 { return (g * gramMul) >> (gs.shift4 & 31) }
+
+// lookup returns the word of bit b and b's place in it, and whether b is set.
+func (bi *bitIndex) lookup(b uint32) (*gramWord, uint32, bool) {
+	if bi.words == nil {
+		return nil, 0, false
+	}
+	w := &bi.words[b>>6]
+	return w, b & 63, w.bits>>(b&63)&1 != 0
+}
+
+// skip returns the first position of text buf[:n] from i on whose window has its bit set in
+// the quad or the pair table, or n. Four positions at a time: most have neither.
+func (gs *gramSet) skip(buf []byte, i, n int) int {
+	quad, pair := gs.quad.words, gs.pair.words
+	shift := gs.shift4 & 31
+	switch {
+	case pair == nil:
+		for ; i+4 <= n; i += 4 {
+			g := binary.LittleEndian.Uint64(buf[i:])
+			h0 := (uint32(g) * gramMul) >> shift
+			h1 := (uint32(g>>8) * gramMul) >> shift
+			h2 := (uint32(g>>16) * gramMul) >> shift
+			h3 := (uint32(g>>24) * gramMul) >> shift
+			if (quad[h0>>6].bits>>(h0&63)|quad[h1>>6].bits>>(h1&63)|quad[h2>>6].bits>>(h2&63)|quad[h3>>6].bits>>(h3&63))&1 != 0 {
+				break
+			}
+		}
+	case quad == nil:
+		for ; i+4 <= n; i += 4 {
+			g := binary.LittleEndian.Uint64(buf[i:])
+			p0, p1, p2, p3 := uint32(g)&0xffff, uint32(g>>8)&0xffff, uint32(g>>16)&0xffff, uint32(g>>24)&0xffff
+			if (pair[p0>>6].bits>>(p0&63)|pair[p1>>6].bits>>(p1&63)|pair[p2>>6].bits>>(p2&63)|pair[p3>>6].bits>>(p3&63))&1 != 0 {
+				break
+			}
+		}
+	default:
+		for ; i+2 <= n; i += 2 {
+			g := binary.LittleEndian.Uint64(buf[i:])
+			h0 := (uint32(g) * gramMul) >> shift
+			h1 := (uint32(g>>8) * gramMul) >> shift
+			p0, p1 := uint32(g)&0xffff, uint32(g>>8)&0xffff
+			if (quad[h0>>6].bits>>(h0&63)|quad[h1>>6].bits>>(h1&63)|pair[p0>>6].bits>>(p0&63)|pair[p1>>6].bits>>(p1&63))&1 != 0 {
+				break
+			}
+		}
+	}
+	for ; i < n; i++ {
+		g := binary.LittleEndian.Uint32(buf[i:])
+		if _, _, ok := gs.quad.lookup(gs.quadBit(g)); ok {
+			return i
+		}
+		if _, _, ok := gs.pair.lookup(g & 0xffff); ok {
+			return i
+		}
+	}
+	return n
+}
+
+// byteMasks[k] keeps the first k bytes of a little-endian word.
+var byteMasks = [9]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
+
+// verify reports the literals of entry k and its chain that occur in text buf[:n] (followed
+// by gramPad bytes) with their window at position i.
+func (bi *bitIndex) verify(buf []byte, n, i int, k uint32, report func(lit int32)) {
+	for j := int32(k); j >= 0; {
+		e := &bi.ents[j]
+		j = e.next
+		l := int(e.len)
+		p := i - int(e.off)
+		if p < 0 || p+l > n {
+			continue
+		}
+		w0 := binary.LittleEndian.Uint64(buf[p:])
+		w1 := uint64(binary.LittleEndian.Uint32(buf[p+8:]))
+		if (w0^e.lo)&byteMasks[min(l, 8)] == 0 && (w1^uint64(e.hi))&byteMasks[max(l-8, 0)] == 0 {
+			report(e.lit)
+		}
+	}
+}
