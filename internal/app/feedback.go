@@ -26,6 +26,9 @@ type FeedbackResult struct {
 	// Proposals are suppressions the analyst can enable, with the alerts each would have hidden
 	// (a replay over the stored alerts of that type).
 	Proposals []Proposal `json:"proposals,omitempty"`
+	// Profiles lists what the verdict changed in behavioural profiles: a confirmed intrusion's
+	// source, lineage or privileged action unlearned, a benign sign-in's network vouched for.
+	Profiles []string `json:"profiles,omitempty"`
 }
 
 // Proposal is a proposed suppression and its replay.
@@ -145,6 +148,9 @@ func (a *App) applyFeedback(ctx context.Context, fb triage.Feedback, alerts []ev
 	if len(res.Learned) == 0 {
 		return res, fmt.Errorf("%w: nothing to learn from", ErrNoTriage)
 	}
+	if err := a.behaviourVerdict(ctx, fb, alerts, &res); err != nil {
+		return res, err
+	}
 	for i := range res.Proposals {
 		p := &res.Proposals[i]
 		past, err := a.Store.ListAlerts(ctx, store.AlertQuery{From: time.Now().Add(-30 * 24 * time.Hour), Limit: 100000})
@@ -166,6 +172,32 @@ func (a *App) applyFeedback(ctx context.Context, fb triage.Feedback, alerts []ev
 		return res, err
 	}
 	return res, a.saveStageState(ctx)
+}
+
+// behaviourVerdict applies the verdict to the behavioural profiles behind the behavioural
+// alerts judged, so that a confirmed intrusion never becomes an entity's normal and a benign
+// sign-in source is not news again; each change is audited.
+func (a *App) behaviourVerdict(ctx context.Context, fb triage.Feedback, alerts []event.Alert, res *FeedbackResult) error {
+	if a.Detector == nil || a.Detector.Behavior() == nil {
+		return nil
+	}
+	b := a.Detector.Behavior()
+	for i := range alerts {
+		al := &alerts[i]
+		if al.Source != "behavior" {
+			continue
+		}
+		changed := b.Verdict(al.Kind, al.Matches, fb.Label == triage.LabelTruePositive, al.Time)
+		if len(changed) == 0 {
+			continue
+		}
+		res.Profiles = append(res.Profiles, changed...)
+		a.audit(ctx, "analyst:"+fb.Analyst, "ueba.verdict", al.ID, map[string]any{"feedback": fb.ID, "label": fb.Label, "changed": changed})
+	}
+	if len(res.Profiles) == 0 {
+		return nil
+	}
+	return a.saveDetectState(ctx)
 }
 
 // saveSuppression records a suppression (proposed or active) in the triage state.

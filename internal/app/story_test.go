@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/audit"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/demo"
 	"github.com/vigil-soc/vigil/internal/event"
@@ -181,6 +182,16 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	if st, err := a.Store.GetState(context.Background(), nsUEBA, keyState); err != nil || !strings.Contains(string(st), `"users"`) {
 		t.Errorf("behavioural profiles not persisted: %v", err)
 	}
+	// The analyst confirms it: the spray's source is unlearned from the account's profile (so
+	// its return is news again), and the change is audited.
+	code, body = call("POST", "/api/v1/alerts/"+behav[0].ID+"/feedback", map[string]string{"label": "true_positive", "reason": "confirmed_malicious", "analyst": "erin"})
+	var fbRes FeedbackResult
+	if code != 200 || json.Unmarshal(body, &fbRes) != nil || !strings.Contains(strings.Join(fbRes.Profiles, ";"), "unlearned address "+demo.SprayIP) {
+		t.Errorf("feedback on the behavioural alert: %d %s", code, body[:min(len(body), 400)])
+	}
+	if entries, err := a.auditLog.Entries(context.Background(), audit.Query{Action: "ueba.verdict", Subject: behav[0].ID}); err != nil || len(entries) != 1 || entries[0].Actor != "analyst:erin" {
+		t.Errorf("ueba.verdict audit entries: %v %+v", err, entries)
+	}
 	if err := a.saveDetectState(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +254,9 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &soc) != nil {
 		t.Fatalf("soc metrics: %d %s", code, body)
 	}
-	if soc.Incidents != 3 || soc.Investigated != 3 || soc.AutoContained < 5 || soc.MTTA.N != 3 || soc.MTTR.N != 3 || soc.MTTAHuman.N != 1 ||
+	// Two incidents had a human's attention: the approval above and erin's verdict on the
+	// spray's behavioural alert.
+	if soc.Incidents != 3 || soc.Investigated != 3 || soc.AutoContained < 5 || soc.MTTA.N != 3 || soc.MTTR.N != 3 || soc.MTTAHuman.N != 2 ||
 		soc.AutoContainRate <= 0 || soc.AutoContainRate >= 1 || soc.MinutesSaved <= 0 || len(soc.PerRule) == 0 {
 		t.Errorf("soc metrics: %+v", soc)
 	}

@@ -64,6 +64,9 @@ func NewTable(max int) *Table { return &Table{Max: max, Items: map[string]*Count
 // Get returns the counter of key, or nil.
 func (t *Table) Get(key string) *Counter { return t.Items[key] }
 
+// Remove forgets key (an analyst's verdict can unlearn what an intrusion taught).
+func (t *Table) Remove(key string) { delete(t.Items, key) }
+
 // Add records an observation of key at time now and returns its counter.
 func (t *Table) Add(key string, now int64, lambda float64) *Counter {
 	c := t.Items[key]
