@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/evtx"
@@ -247,6 +248,7 @@ type worker struct {
 	kept    []keptField
 	buf     []byte
 	evSpans []span
+	srcs    []keptSource
 }
 
 // keptField is an identifying field of a matched record.
@@ -397,11 +399,22 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		return
 	}
 	// The record's strings are only valid until the next record: the ones detections keep are
-	// copied into one string per record, and their evidence into one slice.
+	// copied into one string per record (once each: evidence often shows a field the
+	// detections keep anyway, and the rules matching a record often show the same field), and
+	// their evidence into one slice.
 	buf := w.buf[:0]
+	srcs := w.srcs[:0]
 	keep := func(s string) span {
+		p := unsafe.StringData(s)
+		for _, k := range srcs {
+			if k.p == p && k.sp.to-k.sp.from == len(s) {
+				return k.sp
+			}
+		}
 		buf = append(buf, s...)
-		return span{len(buf) - len(s), len(buf)}
+		sp := span{len(buf) - len(s), len(buf)}
+		srcs = append(srcs, keptSource{p, sp})
+		return sp
 	}
 	var computer, channel, eventID span
 	kept := w.kept[:0]
@@ -440,7 +453,8 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		}
 	}
 	if !haveKept {
-		w.buf, w.kept = buf, kept
+		clear(srcs)
+		w.buf, w.kept, w.srcs = buf, kept, srcs[:0]
 		return
 	}
 	evSpans := w.evSpans[:0]
@@ -488,7 +502,15 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		}
 		res.dets = append(res.dets, d)
 	}
-	w.buf, w.kept, w.evSpans = buf, kept, evSpans[:0]
+	clear(srcs) // drops the pointers into the record
+	w.buf, w.kept, w.evSpans, w.srcs = buf, kept, evSpans[:0], srcs[:0]
+}
+
+// keptSource is a string a worker copied into its arena (see match): the string's data, and
+// where the copy is.
+type keptSource struct {
+	p  *byte
+	sp span
 }
 
 // copyFields copies the fields of rec, which are only valid until its next reset, into one
