@@ -9,7 +9,7 @@ import "hash/maphash"
 const memoMinKeywordLen = 32
 
 const (
-	memoSlots    = 1 << 12 // direct-mapped entries
+	memoSlots    = 1 << 12 // entries, in pairs (see memo)
 	memoMaxBytes = 1 << 18 // bytes of values kept; the memo starts afresh beyond
 	memoMaxHits  = 1 << 15 // rule literal groups kept
 	memoMaxLen   = memoMaxBytes / 8
@@ -17,8 +17,8 @@ const (
 
 // memo remembers, per automaton pair and value, the rule literal groups the prefilter scan of
 // the value satisfied (see Matcher.scanField), so that a value met again is not scanned
-// again. It is a direct-mapped table: a new value takes the place of an older one with the
-// same slot. Values and literal groups are copied into the memo's own arenas, which are
+// again. It is a two-way table: each value has a pair of places, a new value takes the first
+// and pushes the value there to the second. Values and literal groups are copied into the memo's own arenas, which are
 // dropped together with the table when they fill up.
 type memo struct {
 	seed    maphash.Seed
@@ -43,9 +43,25 @@ func (c *memo) find(id uint64, v string) (*memoEntry, uint64, bool) {
 		c.hits = make([]uint32, 0, memoMaxHits)
 	}
 	h := (maphash.String(c.seed, v) ^ (id * 0x9E3779B97F4A7C15)) | 1
-	e := &c.entries[h&(memoSlots-1)]
-	hit := e.hash == h && e.id == id && int(e.vLen) == len(v) && string(c.vals[e.vOff:e.vOff+e.vLen]) == v
-	return e, h, hit
+	i := h & (memoSlots - 1) &^ 1
+	a, b := &c.entries[i], &c.entries[i+1]
+	if c.holds(a, h, id, v) {
+		return a, h, true
+	}
+	if c.holds(b, h, id, v) {
+		return b, h, true
+	}
+	// A miss: the value will take the first place of its pair, and the value there moves
+	// to the second (unless the first is free).
+	if a.hash != 0 {
+		*b = *a
+	}
+	return a, h, false
+}
+
+// holds reports whether entry e holds (id, v) of hash h.
+func (c *memo) holds(e *memoEntry, h, id uint64, v string) bool {
+	return e.hash == h && e.id == id && int(e.vLen) == len(v) && string(c.vals[e.vOff:e.vOff+e.vLen]) == v
 }
 
 // store fills slot e (returned by find with hash h) with id, v and the literal groups v
