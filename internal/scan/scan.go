@@ -466,6 +466,7 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 			evSpans = append(evSpans, keep(e.Field), keep(e.Value))
 		}
 	}
+	spans := evSpans // evSpans is consumed below
 	arena := string(buf)
 	str := func(sp span) string { return arena[sp.from:sp.to] }
 	var evidence []event.FieldMatch
@@ -503,7 +504,7 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		res.dets = append(res.dets, d)
 	}
 	clear(srcs) // drops the pointers into the record
-	w.buf, w.kept, w.evSpans, w.srcs = buf, kept, evSpans[:0], srcs[:0]
+	w.buf, w.kept, w.evSpans, w.srcs = buf, kept, spans[:0], srcs[:0]
 }
 
 // keptSource is a string a worker copied into its arena (see match): the string's data, and
