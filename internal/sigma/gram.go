@@ -32,7 +32,7 @@ type gramSet struct {
 
 // bitIndex is a bit table with, per set bit, a list of anchored literals.
 type bitIndex struct {
-	words []gramWord // nil when there are no anchors
+	words []gramWord // a power of two of them; one of no bits when there are no anchors
 	// ents[k] is the first literal of the k-th set bit; the others follow its next chain.
 	ents []gramEntry
 }
@@ -113,22 +113,25 @@ func newGramSet(lits []string) *gramSet {
 			}
 		}
 	}
+	// About sixteen bits per anchor: a window that is no anchor finds its bit set one time in
+	// sixteen or less. Without anchors, a table has one word of no bits.
+	logBits := 6
 	if len(quads) > 0 {
-		// About sixteen bits per anchor: a window that is no anchor finds its bit set one
-		// time in sixteen or less.
-		logBits := 10
+		logBits = 10
 		for logBits < 18 && 1<<logBits < 16*len(quads) {
 			logBits++
 		}
-		gs.shift4 = uint32(32 - logBits)
-		for i := range quads {
-			quads[i].bit = (quads[i].bit * gramMul) >> gs.shift4
-		}
-		gs.quad = newBitIndex(logBits, quads)
 	}
+	gs.shift4 = uint32(32 - logBits)
+	for i := range quads {
+		quads[i].bit = (quads[i].bit * gramMul) >> gs.shift4
+	}
+	gs.quad = newBitIndex(logBits, quads)
+	logBits = 6
 	if len(pairs) > 0 {
-		gs.pair = newBitIndex(16, pairs)
+		logBits = 16
 	}
+	gs.pair = newBitIndex(logBits, pairs)
 	return gs
 }
 
@@ -239,78 +242,46 @@ func (gs *gramSet) memory() int {
 }
 
 // find calls report(lit) for the literals occurring in text buf[:n] (each at least once);
-// buf holds gramPad more bytes, of any value.
+// buf holds gramPad more bytes, of any value. It looks the windows of 64 positions up at a
+// time, without branches (a command line holds literals at every few positions: a branch per
+// position would be mispredicted often), into a mask of the positions whose bit is set in
+// either table, then verifies these.
 func (gs *gramSet) find(buf []byte, n int, report func(lit int32)) {
 	_ = buf[n+gramPad-1]
-	for i := gs.skip(buf, 0, n); i < n; i = gs.skip(buf, i+1, n) {
-		g := binary.LittleEndian.Uint32(buf[i:])
-		if w, b, ok := gs.quad.lookup(gs.quadBit(g)); ok {
-			gs.quad.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+	quad, pair := gs.quad.words, gs.pair.words
+	if len(quad) == 0 || len(pair) == 0 {
+		return // no literals
+	}
+	shift := gs.shift4 & 31
+	qm, pm := uint32(len(quad)-1), uint32(len(pair)-1)
+	for base := 0; base < n; base += 64 {
+		end := min(base+64, n)
+		var mask uint64
+		for i := base; i < end; i++ {
+			g := binary.LittleEndian.Uint32(buf[i:])
+			h := (g * gramMul) >> shift
+			p := g & 0xffff
+			b := quad[(h>>6)&qm].bits>>(h&63) | pair[(p>>6)&pm].bits>>(p&63)
+			mask |= (b & 1) << (i - base)
 		}
-		if w, b, ok := gs.pair.lookup(g & 0xffff); ok {
-			gs.pair.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+		for mask != 0 {
+			i := base + bits.TrailingZeros64(mask)
+			mask &= mask - 1
+			g := binary.LittleEndian.Uint32(buf[i:])
+			if w, b, ok := gs.quad.lookup((g * gramMul) >> shift); ok {
+				gs.quad.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+			}
+			if w, b, ok := gs.pair.lookup(g & 0xffff); ok {
+				gs.pair.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+			}
 		}
 	}
 }
-
-// quadBit is the bit of four bytes in the quad table.
-func (gs *gramSet) quadBit(g uint32) uint32 { return (g * gramMul) >> (gs.shift4 & 31) }
 
 // lookup returns the word of bit b and b's place in it, and whether b is set.
 func (bi *bitIndex) lookup(b uint32) (*gramWord, uint32, bool) {
-	if bi.words == nil {
-		return nil, 0, false
-	}
-	w := &bi.words[b>>6]
+	w := &bi.words[(b>>6)&uint32(len(bi.words)-1)]
 	return w, b & 63, w.bits>>(b&63)&1 != 0
-}
-
-// skip returns the first position of text buf[:n] from i on whose window has its bit set in
-// the quad or the pair table, or n. Four positions at a time: most have neither.
-func (gs *gramSet) skip(buf []byte, i, n int) int {
-	quad, pair := gs.quad.words, gs.pair.words
-	shift := gs.shift4 & 31
-	switch {
-	case pair == nil:
-		for ; i+4 <= n; i += 4 {
-			g := binary.LittleEndian.Uint64(buf[i:])
-			h0 := (uint32(g) * gramMul) >> shift
-			h1 := (uint32(g>>8) * gramMul) >> shift
-			h2 := (uint32(g>>16) * gramMul) >> shift
-			h3 := (uint32(g>>24) * gramMul) >> shift
-			if (quad[h0>>6].bits>>(h0&63)|quad[h1>>6].bits>>(h1&63)|quad[h2>>6].bits>>(h2&63)|quad[h3>>6].bits>>(h3&63))&1 != 0 {
-				break
-			}
-		}
-	case quad == nil:
-		for ; i+4 <= n; i += 4 {
-			g := binary.LittleEndian.Uint64(buf[i:])
-			p0, p1, p2, p3 := uint32(g)&0xffff, uint32(g>>8)&0xffff, uint32(g>>16)&0xffff, uint32(g>>24)&0xffff
-			if (pair[p0>>6].bits>>(p0&63)|pair[p1>>6].bits>>(p1&63)|pair[p2>>6].bits>>(p2&63)|pair[p3>>6].bits>>(p3&63))&1 != 0 {
-				break
-			}
-		}
-	default:
-		for ; i+2 <= n; i += 2 {
-			g := binary.LittleEndian.Uint64(buf[i:])
-			h0 := (uint32(g) * gramMul) >> shift
-			h1 := (uint32(g>>8) * gramMul) >> shift
-			p0, p1 := uint32(g)&0xffff, uint32(g>>8)&0xffff
-			if (quad[h0>>6].bits>>(h0&63)|quad[h1>>6].bits>>(h1&63)|pair[p0>>6].bits>>(p0&63)|pair[p1>>6].bits>>(p1&63))&1 != 0 {
-				break
-			}
-		}
-	}
-	for ; i < n; i++ {
-		g := binary.LittleEndian.Uint32(buf[i:])
-		if _, _, ok := gs.quad.lookup(gs.quadBit(g)); ok {
-			return i
-		}
-		if _, _, ok := gs.pair.lookup(g & 0xffff); ok {
-			return i
-		}
-	}
-	return n
 }
 
 // byteMasks[k] keeps the first k bytes of a little-endian word.
