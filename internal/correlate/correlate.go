@@ -178,13 +178,34 @@ func (c *Correlator) alertKeys(a *event.Alert) []string {
 	return slices.Compact(keys)
 }
 
-func shares(inc *event.Incident, keys []string) bool {
+func (c *Correlator) shares(inc *event.Incident, keys []string) bool {
 	for _, e := range inc.Entities {
-		if slices.Contains(keys, e.Key()) {
+		if slices.Contains(keys, c.entityKey(e)) {
 			return true
 		}
 	}
 	return false
+}
+
+// entityKey is an incident entity's key as of now: a user is resolved again, because the alias
+// table may have learned, after the incident took the name, which account it belongs to.
+func (c *Correlator) entityKey(e event.EntityRef) string {
+	if e.Kind == event.EntityUser {
+		if r := c.user(e.Value); r != e.Value {
+			return string(e.Kind) + ":" + r
+		}
+	}
+	return e.Key()
+}
+
+// user is a user name resolved to its account's canonical name as of now.
+func (c *Correlator) user(name string) string {
+	if c.opts.Users != nil {
+		if r := c.opts.Users.Resolve(name); r != "" {
+			return r
+		}
+	}
+	return name
 }
 
 // Place decides where an alert goes, given its triage decision (a.Triage must be set).
@@ -235,7 +256,7 @@ func (c *Correlator) placeSurfaced(a *event.Alert, keys []string, t int64) Place
 	camp := int64(c.opts.CampaignWindow / time.Second)
 	var related []*event.Incident
 	for _, inc := range c.open {
-		if gap(inc, t) <= share && shares(inc, keys) {
+		if gap(inc, t) <= share && c.shares(inc, keys) {
 			related = append(related, inc)
 		}
 	}
@@ -297,7 +318,7 @@ func (c *Correlator) consolidate(inc *event.Incident) []*event.Incident {
 		if o.FirstSeen.After(inc.LastSeen.Add(share)) || inc.FirstSeen.After(o.LastSeen.Add(share)) {
 			continue
 		}
-		if !sharesIdentity(o, inc) || c.isApart(o, inc) {
+		if !c.sharesIdentity(o, inc) || c.isApart(o, inc) {
 			continue
 		}
 		older, younger := o, inc
@@ -312,15 +333,18 @@ func (c *Correlator) consolidate(inc *event.Incident) []*event.Incident {
 }
 
 // sharesIdentity reports whether two incidents share a host or an account.
-func sharesIdentity(a, b *event.Incident) bool {
+func (c *Correlator) sharesIdentity(a, b *event.Incident) bool {
 	for _, h := range a.Hosts {
 		if slices.Contains(b.Hosts, h) {
 			return true
 		}
 	}
 	for _, u := range a.Users {
-		if slices.Contains(b.Users, u) {
-			return true
+		ru := c.user(u)
+		for _, v := range b.Users {
+			if v == u || c.user(v) == ru {
+				return true
+			}
 		}
 	}
 	return false
@@ -344,8 +368,8 @@ func (c *Correlator) young(inc *event.Incident, t int64) bool {
 
 func (c *Correlator) why(inc *event.Incident, keys []string) string {
 	for _, e := range inc.Entities {
-		if slices.Contains(keys, e.Key()) {
-			return "shares " + e.Key()
+		if k := c.entityKey(e); slices.Contains(keys, k) {
+			return "shares " + k
 		}
 	}
 	return "same campaign window"
@@ -356,7 +380,7 @@ func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t i
 	if a.Triage.Score >= c.opts.ContextMinScore {
 		for i := len(c.open) - 1; i >= 0; i-- {
 			inc := c.open[i]
-			if gap(inc, t) <= ctx && shares(inc, keys) {
+			if gap(inc, t) <= ctx && c.shares(inc, keys) {
 				c.addAlert(inc, a, nil)
 				return Placement{Disposition: event.Grouped, IncidentID: inc.ID, Reason: "context for " + inc.ID + " (" + c.why(inc, keys) + "): " + a.Triage.Reason, Changed: []*event.Incident{inc}}
 			}

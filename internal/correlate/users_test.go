@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +160,23 @@ func TestCorrelatorKeepsAmbiguousNamesApart(t *testing.T) {
 	p3 := c.Place(userAlert("c", 20*time.Minute, "kiosk", "alice"))
 	if p1.IncidentID == p2.IncidentID || p3.IncidentID == p1.IncidentID || p3.IncidentID == p2.IncidentID {
 		t.Fatalf("distinct alices merged: %s %s %s", p1.IncidentID, p2.IncidentID, p3.IncidentID)
+	}
+}
+
+// TestCorrelatorJoinsNamesLearnedLater opens an incident under a name the alias table cannot
+// resolve yet; once a logon teaches that the name and another are one account, an alert under
+// the other name joins the incident (and the two incidents it would otherwise make merge).
+func TestCorrelatorJoinsNamesLearnedLater(t *testing.T) {
+	u := NewUsers(0)
+	c := New(Options{Users: u, CampaignWindow: time.Second, Halo: -1})
+	p1 := c.Place(userAlert("a", 0, "web01", aliceSID))
+	p2 := c.Place(userAlert("b", 5*time.Minute, "db01", `corp\bob`)) // someone else meanwhile
+	u.Learn(&event.User{Name: "alice", Domain: "CORP", UID: aliceSID})
+	p3 := c.Place(userAlert("c", 10*time.Minute, "mail01", `corp\alice`))
+	if p3.IncidentID != p1.IncidentID || p2.IncidentID == p1.IncidentID {
+		t.Fatalf("incidents %s (SID), %s (bob), %s (corp\\alice after the alias was learned)", p1.IncidentID, p2.IncidentID, p3.IncidentID)
+	}
+	if !strings.Contains(p3.Reason, "user") {
+		t.Errorf("reason %q does not name the shared account", p3.Reason)
 	}
 }
