@@ -15,6 +15,16 @@ import (
 	"github.com/vigil-soc/vigil/internal/normalize"
 )
 
+// scenario returns the normalized events of one demo scenario starting at start.
+func scenario(t *testing.T, name string, start time.Time) []event.Event {
+	t.Helper()
+	recs, err := demo.NewOrg().Scenario(name, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return normalized(t, recs)
+}
+
 func normalized(t *testing.T, recs []demo.Record) []event.Event {
 	t.Helper()
 	var evs []event.Event
@@ -110,9 +120,7 @@ func TestDemoScenarios(t *testing.T) {
 
 func TestDetectIsIdempotent(t *testing.T) {
 	d, _ := New(Options{})
-	org := demo.NewOrg()
-	recs, _ := org.Scenario(demo.ScenarioRansomware, time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC))
-	evs := normalized(t, recs)
+	evs := scenario(t, demo.ScenarioRansomware, time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC))
 	a1 := d.Detect(evs)
 	d2, _ := New(Options{})
 	a2 := d2.Detect(evs)
@@ -171,12 +179,7 @@ func TestMatchValuesSurviveLaterEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org := demo.NewOrg()
-	recs, err := org.Scenario(demo.ScenarioRansomware, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs := normalized(t, recs)
+	evs := scenario(t, demo.ScenarioRansomware, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	byID := map[string]*event.Event{}
 	for i := range evs {
 		byID[evs[i].ID] = &evs[i]
@@ -235,12 +238,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org := demo.NewOrg()
-	recs, err := org.Scenario(demo.ScenarioPasswordSpray, time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs := normalized(t, recs)
+	evs := scenario(t, demo.ScenarioPasswordSpray, time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC))
 	deliver := func(prefix string) map[string]bool {
 		ids := map[string]bool{}
 		for i := 0; i < len(evs); i += 5 {

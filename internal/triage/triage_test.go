@@ -204,9 +204,9 @@ func TestFeedbackValidation(t *testing.T) {
 	}
 }
 
-func TestStateRoundTrip(t *testing.T) {
-	tr, _ := New(Options{})
-	background(t, tr)
+// restart returns a new Triager holding tr's state, through its JSON snapshot.
+func restart(t *testing.T, tr *Triager) *Triager {
+	t.Helper()
 	b, err := json.Marshal(tr.State())
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +217,13 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	restored, _ := New(Options{})
 	restored.Restore(&st)
+	return restored
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	tr, _ := New(Options{})
+	background(t, tr)
+	restored := restart(t, tr)
 	for i := range 20 {
 		a := alert(fmt.Sprint("y", i), 49*time.Hour+time.Duration(i)*time.Minute, fmt.Sprint("K", i%4), "t", "web01")
 		b := a
@@ -268,13 +275,7 @@ func TestBenignVerdictGeneralisesToPeers(t *testing.T) {
 	}
 
 	// Restart: the peer index is rebuilt from the persisted verdicts.
-	b, _ := json.Marshal(tr.State())
-	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
-	restored, _ := New(Options{})
-	restored.Restore(&st)
+	restored := restart(t, tr)
 	again := alert("p4", 70*time.Hour, "S-Odd", "Odd thing", "vpn")
 	if g := restored.Triage(&again); g.Features[FPeerBenign] == 0 {
 		t.Fatalf("peer verdict lost on restore: %v", g.Features)
@@ -309,16 +310,7 @@ func TestRepeatedReturnsFromSilenceCountLess(t *testing.T) {
 	var details []string
 	for i, at := range returns {
 		if i == 3 { // a restart between the third and fourth return
-			b, err := json.Marshal(tr.State())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var st State
-			if err := json.Unmarshal(b, &st); err != nil {
-				t.Fatal(err)
-			}
-			tr, _ = New(Options{})
-			tr.Restore(&st)
+			tr = restart(t, tr)
 		}
 		// Keep the host busy (its baseline mature) without touching the intermittent type.
 		for m := time.Duration(0); m < 26*time.Hour && i > 0; m += 30 * time.Minute {
