@@ -89,44 +89,32 @@ func (a *App) openStageState(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch b, err := a.Store.GetState(ctx, nsUEBA, keyState); {
-	case err == nil:
-		if err := a.Detector.RestoreBehavior(b); err != nil {
-			a.Log.Warn("behavioural profiles unreadable; learning them afresh", "err", err)
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	// A snapshot that cannot be read is not fatal: the state is learned afresh.
+	if err := a.restoreState(ctx, nsUEBA, keyState, "behavioural profiles unreadable; learning them afresh", a.Detector.RestoreBehavior); err != nil {
 		return err
 	}
-	switch b, err := a.Store.GetState(ctx, nsDetect, keyCorrelations); {
-	case err == nil:
-		if err := a.Detector.RestoreCorrelations(b); err != nil {
-			a.Log.Warn("correlation windows unreadable; starting them empty", "err", err)
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	if err := a.restoreState(ctx, nsDetect, keyCorrelations, "correlation windows unreadable; starting them empty", a.Detector.RestoreCorrelations); err != nil {
 		return err
 	}
-	b, err := a.Store.GetState(ctx, nsTriage, keyState)
-	switch {
-	case err == nil:
+	if err := a.restoreState(ctx, nsTriage, keyState, "triage state unreadable; starting fresh baselines", func(b []byte) error {
 		var st triage.State
 		if err := json.Unmarshal(b, &st); err != nil {
-			a.Log.Warn("triage state unreadable; starting fresh baselines", "err", err)
-		} else {
-			tr.Restore(&st)
+			return err
 		}
-	case !errors.Is(err, store.ErrNotFound):
+		tr.Restore(&st)
+		return nil
+	}); err != nil {
 		return err
 	}
 	users := a.graph.Users()
-	switch b, err := a.Store.GetState(ctx, nsCorrelate, keyUsers); {
-	case err == nil:
+	if err := a.restoreState(ctx, nsCorrelate, keyUsers, "user alias table unreadable; learning it afresh", func(b []byte) error {
 		var us correlate.UsersState
 		if err := json.Unmarshal(b, &us); err != nil {
-			a.Log.Warn("user alias table unreadable; learning it afresh", "err", err)
-		} else {
-			users.Restore(us)
+			return err
 		}
-	case !errors.Is(err, store.ErrNotFound):
+		users.Restore(us)
+		return nil
+	}); err != nil {
 		return err
 	}
 	cor := correlate.New(correlate.Options{Users: users})
@@ -151,6 +139,22 @@ func (a *App) openStageState(ctx context.Context) error {
 		return err
 	}
 	a.stateful = &stageState{tri: tr, cor: cor}
+	return nil
+}
+
+// restoreState hands the snapshot under ns/key, if there is one, to restore; a snapshot restore
+// cannot read is logged with unreadable and skipped. Only a failing store is an error.
+func (a *App) restoreState(ctx context.Context, ns, key, unreadable string, restore func([]byte) error) error {
+	b, err := a.Store.GetState(ctx, ns, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	if err := restore(b); err != nil {
+		a.Log.Warn(unreadable, "err", err)
+	}
 	return nil
 }
 
