@@ -102,6 +102,29 @@ func TestRulesCheckJSON(t *testing.T) {
 	}
 }
 
+// TestRulesCheckSeveralFolders checks two folders as one rule set: a correlation in the second
+// references a rule in the first, and both folders' counts and refusals are reported.
+func TestRulesCheckSeveralFolders(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(a, "base.yml"), []byte("title: base\nname: failed_logon\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\n"), 0o600)
+	os.WriteFile(filepath.Join(b, "corr.yml"), []byte("title: many\ncorrelation: {type: event_count, rules: [failed_logon], group-by: [TargetUserName], timespan: 5m, condition: {gte: 10}}\n"), 0o600)
+	os.WriteFile(filepath.Join(b, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"), 0o600)
+	code, out, errs := run(t, "rules", "check", "--rules", a, "--rules", b, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Total, Loaded int
+		Errors        []struct{ File, Error string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 3 || rep.Loaded != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].File, "bad.yml") {
+		t.Fatalf("report %+v: want 3 documents, 2 loaded (the correlation resolving across folders), bad.yml refused", rep)
+	}
+}
+
 func TestRulesTestJSON(t *testing.T) {
 	reg := data + "/sigma/regression_data/rules/windows/process_creation"
 	code, out, errs := run(t, "rules", "test", "--rules", data+"/sigma/rules", "--regression", reg, "--json")

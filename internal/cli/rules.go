@@ -28,15 +28,16 @@ func runRules(ctx context.Context, e *env, args []string) error {
 
 func rulesCheck(e *env, args []string) error {
 	fs := newFlagSet("rules check", e)
-	dir := fs.String("rules", "", "folder of Sigma rules")
+	var dirs multiFlag
+	fs.Var(&dirs, "rules", "folder of Sigma rules (repeatable: the folders load as one rule set)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return &exitError{code: 2, err: errors.New("usage: vigil rules check --rules DIR --json")}
+	if len(dirs) == 0 {
+		return &exitError{code: 2, err: errors.New("usage: vigil rules check --rules DIR [--rules DIR...] --json")}
 	}
-	rep := sigma.CheckRules(*dir, sigma.LoadOptions{}, sigma.EngineOptions{})
+	rep := sigma.CheckRules(dirs, sigma.LoadOptions{}, sigma.EngineOptions{})
 	if *asJSON {
 		return json.NewEncoder(e.stdout).Encode(rep)
 	}

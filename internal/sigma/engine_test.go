@@ -62,7 +62,7 @@ func TestCheckRulesReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep := CheckRules(dir, LoadOptions{}, EngineOptions{})
+	rep := CheckRules([]string{dir}, LoadOptions{}, EngineOptions{})
 	if rep.Total != 3 || rep.Loaded != 1 || len(rep.Errors) != 2 {
 		t.Fatalf("report %+v: want total 3, loaded 1, 2 errors", rep)
 	}

@@ -200,10 +200,15 @@ type CheckError struct {
 	Unsupported bool `json:"unsupported,omitempty"`
 }
 
-// CheckRules loads every rule under dir and builds an engine from them, reporting every rule
-// document that was refused at either step. Total counts rule documents (and unreadable files).
-func CheckRules(dir string, lopts LoadOptions, eopts EngineOptions) CheckReport {
-	rs, refusals := LoadDir(dir, lopts)
+// CheckRules loads every rule under dirs, as one rule set (a correlation may reference a rule
+// in another folder), and builds an engine from them, reporting every rule document that was
+// refused at either step. Total counts rule documents (and unreadable files).
+func CheckRules(dirs []string, lopts LoadOptions, eopts EngineOptions) CheckReport {
+	src := make([]Source, len(dirs))
+	for i, d := range dirs {
+		src[i] = DirSource(d)
+	}
+	rs, refusals := LoadSources(src, lopts)
 	eng, more := NewEngine(rs, eopts)
 	refusals = append(refusals, more...)
 	loaded := len(rs.Rules) + len(rs.Correlations) + len(rs.Filters) - len(more)
