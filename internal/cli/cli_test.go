@@ -82,21 +82,30 @@ func TestScanCSVAndTable(t *testing.T) {
 	}
 }
 
+type checkReport struct {
+	Total, Loaded int
+	Errors        []struct{ File, Error string }
+}
+
+// checkRules runs `vigil rules check ARGS --json` and decodes its report.
+func checkRules(t *testing.T, args ...string) checkReport {
+	t.Helper()
+	code, out, errs := run(t, append(append([]string{"rules", "check"}, args...), "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep checkReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 func TestRulesCheckJSON(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ok.yml"), []byte("title: ok\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"), 0o600)
-	code, out, errs := run(t, "rules", "check", "--rules", dir, "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	var rep struct {
-		Total, Loaded int
-		Errors        []struct{ File, Error string }
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := checkRules(t, "--rules", dir)
 	if rep.Total != 2 || rep.Loaded != 1 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].File, "bad.yml") || rep.Errors[0].Error == "" {
 		t.Fatalf("report %+v", rep)
 	}
@@ -109,17 +118,7 @@ func TestRulesCheckSeveralFolders(t *testing.T) {
 	os.WriteFile(filepath.Join(a, "base.yml"), []byte("title: base\nname: failed_logon\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\n"), 0o600)
 	os.WriteFile(filepath.Join(b, "corr.yml"), []byte("title: many\ncorrelation: {type: event_count, rules: [failed_logon], group-by: [TargetUserName], timespan: 5m, condition: {gte: 10}}\n"), 0o600)
 	os.WriteFile(filepath.Join(b, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"), 0o600)
-	code, out, errs := run(t, "rules", "check", "--rules", a, "--rules", b, "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	var rep struct {
-		Total, Loaded int
-		Errors        []struct{ File, Error string }
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := checkRules(t, "--rules", a, "--rules", b)
 	if rep.Total != 3 || rep.Loaded != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].File, "bad.yml") {
 		t.Fatalf("report %+v: want 3 documents, 2 loaded (the correlation resolving across folders), bad.yml refused", rep)
 	}

@@ -134,9 +134,8 @@ func TestDetectIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestHotReloadAndBadRule(t *testing.T) {
-	dir := t.TempDir()
-	good := `title: Test Whoami
+// whoamiRule is a Sigma rule for whoami.exe runs.
+const whoamiRule = `title: Whoami
 id: 11111111-2222-3333-4444-555555555555
 logsource: {category: process_creation, product: windows}
 detection:
@@ -144,6 +143,10 @@ detection:
   condition: sel
 level: low
 `
+
+func TestHotReloadAndBadRule(t *testing.T) {
+	dir := t.TempDir()
+	good := whoamiRule
 	if err := os.WriteFile(filepath.Join(dir, "good.yml"), []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -303,14 +306,7 @@ func TestReplayMemoryIsBounded(t *testing.T) {
 // third run must fire it, with the alert ID an uninterrupted detector gives.
 func TestCorrelationWindowsSurviveReloadAndRestart(t *testing.T) {
 	dir := t.TempDir()
-	rules := `title: Whoami
-id: 11111111-2222-3333-4444-555555555555
-logsource: {category: process_creation, product: windows}
-detection:
-  sel: {Image|endswith: '\whoami.exe'}
-  condition: sel
-level: low
----
+	rules := whoamiRule + `---
 title: Whoami three times on one host
 id: 11111111-2222-3333-4444-666666666666
 correlation:
@@ -356,7 +352,7 @@ level: high
 	reloaded := open()
 	reloaded.Detect(run(0))
 	reloaded.Detect(run(1))
-	if err := os.WriteFile(filepath.Join(dir, "other.yml"), []byte(strings.Replace(strings.Split(rules, "---")[0], "55555555\n", "77777777\n", 1)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "other.yml"), []byte(strings.Replace(whoamiRule, "55555555\n", "77777777\n", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if changed, err := reloaded.Reload(); err != nil || !changed {

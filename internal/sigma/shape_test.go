@@ -5,10 +5,9 @@ import (
 	"testing"
 )
 
-// TestMatcherShapes matches records of several shapes, interleaved and coming back, with
-// stable and with reused (unstable) name memory: the field links kept per shape must give
-// the same matches and Field values as a fresh Matcher, whose links are all new.
-func TestMatcherShapes(t *testing.T) {
+// evilAdminEngine compiles the one rule the shape tests match: evil.exe run as admin.
+func evilAdminEngine(t *testing.T) *Engine {
+	t.Helper()
 	eng, err := compileOne(t, `
 sel:
     Image|endswith: '\evil.exe'
@@ -18,6 +17,14 @@ condition: sel
 	if err != nil {
 		t.Fatal(err)
 	}
+	return eng
+}
+
+// TestMatcherShapes matches records of several shapes, interleaved and coming back, with
+// stable and with reused (unstable) name memory: the field links kept per shape must give
+// the same matches and Field values as a fresh Matcher, whose links are all new.
+func TestMatcherShapes(t *testing.T) {
+	eng := evilAdminEngine(t)
 	imageID, userID := eng.FieldID("Image"), eng.FieldID("User")
 	type rec struct {
 		kv   []string
@@ -77,15 +84,7 @@ condition: sel
 // shapes collide, move to their second place and are evicted: every record must still match
 // like on a fresh Matcher.
 func TestMatcherManyShapes(t *testing.T) {
-	eng, err := compileOne(t, `
-sel:
-    Image|endswith: '\evil.exe'
-    User: admin
-condition: sel
-`, EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := evilAdminEngine(t)
 	imageID := eng.FieldID("Image")
 	const shapes = 3 * shapeSlots
 	names := make([]string, shapes)
