@@ -18,7 +18,7 @@ import (
 // openAudit opens the audit trail in DIR/audit and records the configuration in force (and
 // whether it changed since the last start).
 func (a *App) openAudit(ctx context.Context) error {
-	l, err := audit.Open(ctx, a.Cfg.Path("audit"), audit.Options{CheckpointEvery: a.Cfg.Audit.CheckpointEvery, Logger: a.Log.With("component", "audit")})
+	l, err := audit.Open(ctx, a.Cfg.Path("audit"), audit.Options{CheckpointEvery: a.Cfg.Audit.CheckpointEvery, Logger: a.Log})
 	if err != nil {
 		return fmt.Errorf("open the audit trail: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 // exposes it to triage (a known indicator raises an alert's score) and to the investigation
 // tool intel.lookup.
 func (a *App) openIntel(ctx context.Context) {
-	a.intel = intel.New(intel.Options{Logger: a.Log.With("component", "intel")})
+	a.intel = intel.New(intel.Options{Logger: a.Log})
 	a.loadIntel(ctx)
 	a.intelLookup = func(value string, at time.Time) []investigate.IntelMatch {
 		ms := a.intel.Lookup(value, at)

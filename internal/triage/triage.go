@@ -25,7 +25,8 @@ type Options struct {
 	Warmup time.Duration
 	// HalfLife is the memory of the baselines.
 	HalfLife time.Duration
-	// Dormancy is the silence after which an alert type returning on a host is notable.
+	// Dormancy is the silence after which an alert type returning on a host is notable: at
+	// an hour of the day the type never fired on the host, or at any hour after twice as long.
 	Dormancy time.Duration
 	// DedupWindow folds identical alerts (same type and entities) arriving within it.
 	DedupWindow time.Duration
@@ -373,9 +374,16 @@ func (t *Triager) observe(kind, host string, now int64, a *event.Alert) {
 }
 
 // dormantReturn reports whether an alert type last seen on a host at last, returning at now,
-// comes back after a silence and at an hour of the day it never fired.
+// comes back after a silence: longer than the dormancy period and at an hour of the day it
+// never fired, or longer than twice the period at any hour. The hour tells a daily job that
+// skipped a day (it comes back at its usual hour) from news; a job that runs every day would
+// not be silent for two periods, so a silence that long is news whatever the hour.
 func (t *Triager) dormantReturn(pk string, last, now int64) bool {
-	return now-last > int64(t.opts.Dormancy/time.Second) && t.st.Hours[pk]&(1<<uint(time.Unix(now, 0).UTC().Hour())) == 0
+	d := int64(t.opts.Dormancy / time.Second)
+	if now-last <= d {
+		return false
+	}
+	return now-last > 2*d || t.st.Hours[pk]&(1<<uint(time.Unix(now, 0).UTC().Hour())) == 0
 }
 
 // features computes the model inputs for an alert, before the alert updates the baselines.
@@ -400,7 +408,10 @@ func (t *Triager) features(a *event.Alert, kind, host string, now int64) (map[st
 			silence := float64(now-pc.At) / t.opts.Dormancy.Seconds()
 			before := int(t.st.Returns[pk])
 			x[FDormant] = math.Min(3, 1+math.Log2(silence)) / float64(1+before)
-			det[FDormant] = fmt.Sprintf("returns after %s of silence, at an hour it never fired", (time.Duration(now-pc.At) * time.Second).Round(time.Hour))
+			det[FDormant] = fmt.Sprintf("returns after %s of silence", (time.Duration(now-pc.At) * time.Second).Round(time.Hour))
+			if t.st.Hours[pk]&(1<<uint(time.Unix(now, 0).UTC().Hour())) == 0 {
+				det[FDormant] += ", at an hour it never fired"
+			}
 			if before > 0 {
 				det[FDormant] += fmt.Sprintf(" (it came back from silence %d time(s) before)", before)
 			}

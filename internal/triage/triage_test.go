@@ -342,3 +342,43 @@ func TestRepeatedReturnsFromSilenceCountLess(t *testing.T) {
 		}
 	}
 }
+
+// A return after a silence is news when it comes at an hour the type never fired (a daily job
+// that skipped a day comes back at its usual hour), or at any hour after two days: a job that
+// runs every day would not have been silent that long.
+func TestDormantReturnHourAndLongSilence(t *testing.T) {
+	cases := []struct {
+		name    string
+		silence time.Duration
+		dormant bool
+	}{
+		{"a day later at its usual hour", 24*time.Hour + 20*time.Minute, false},
+		{"a day and a half later, at an hour it never fired", 36 * time.Hour, true},
+		{"two days later at its usual hour", 48*time.Hour + 20*time.Minute, true},
+		{"three days later at its usual hour", 72*time.Hour + 20*time.Minute, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr, _ := New(Options{})
+			background(t, tr)
+			first := 49 * time.Hour // 01:00, the background ends at 48 h
+			a := alert("first", first, "W-Sys-Bak", "Backup job failed", "web01")
+			tr.Triage(&a)
+			// Keep the host busy without touching the job's type.
+			for m := time.Duration(0); m < c.silence; m += 30 * time.Minute {
+				bg := alert(fmt.Sprint("bg", m), first+m, "W-Sys-Cav", "ClamAV database update", "web01")
+				tr.Triage(&bg)
+			}
+			b := alert("back", first+c.silence, "W-Sys-Bak", "Backup job failed", "web01")
+			d := tr.Triage(&b)
+			got := d.Features[FDormant] > 0
+			if got != c.dormant {
+				t.Fatalf("dormant return: %v, want %v (%s)", got, c.dormant, explain(d))
+			}
+			newHour := (first+c.silence)/time.Hour%24 != first/time.Hour%24
+			if got && strings.Contains(explain(d), "at an hour it never fired") != newHour {
+				t.Errorf("explanation %q: the hour is new: %v", explain(d), newHour)
+			}
+		})
+	}
+}
