@@ -42,7 +42,11 @@ type EventQuery struct {
 	// Contains keeps events whose stored form holds this text, case-insensitively (a coarse
 	// filter that callers refine, e.g. an application name or ID).
 	Contains string
-	Limit    int // default 100, at most 10000
+	// Match, when set, keeps only the events it accepts, after the other filters; Limit counts
+	// the events it accepted. It must be safe to call from the searching goroutine, and it must
+	// neither keep nor change the event it is given.
+	Match func(*event.Event) bool
+	Limit int // default 100, at most 10000
 }
 
 // DeadLetter is a record that could not be processed, kept with the reason.

@@ -390,6 +390,9 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.E
 			if !matches(&ev, &q) {
 				continue
 			}
+			if q.Match != nil && !q.Match(&ev) {
+				continue
+			}
 			out = append(out, ev)
 		}
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })

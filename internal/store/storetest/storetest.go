@@ -18,6 +18,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, open(t)) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
 	t.Run("SearchAcrossBatches", func(t *testing.T) { testSearchAcrossBatches(t, open(t)) })
+	t.Run("SearchMatch", func(t *testing.T) { testSearchMatch(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
 	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open(t)) })
 	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
@@ -178,6 +179,51 @@ func testSearchAcrossBatches(t *testing.T, s store.Store) {
 	all, _ := s.SearchEvents(ctx, store.EventQuery{Limit: 1000})
 	if len(all) != 50 {
 		t.Fatalf("%d events after retention, want 50", len(all))
+	}
+}
+
+// testSearchMatch checks EventQuery.Match: it sees only events that pass the other filters, it
+// keeps only the events it accepts, and Limit counts accepted events, newest first, across batches.
+func testSearchMatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	for b := range 3 {
+		var evs []event.Event
+		for i := range 20 {
+			minute := i*3 + b // batches interleave in time
+			evs = append(evs, Event(fmt.Sprintf("ev_%d_%02d", b, i), minute, []string{"h1", "h2"}[minute%2], "u"))
+		}
+		if _, err := s.PutEvents(ctx, evs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Host h2 holds the odd minutes; Match accepts those divisible by 3 among them: 57, 51, 45, ...
+	var seen []string
+	got, err := s.SearchEvents(ctx, store.EventQuery{Host: "h2", Limit: 4, Match: func(ev *event.Event) bool {
+		seen = append(seen, ev.Device.Hostname)
+		return int(ev.Time.Sub(base)/time.Minute)%3 == 0
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minutes []int
+	for _, ev := range got {
+		minutes = append(minutes, int(ev.Time.Sub(base)/time.Minute))
+	}
+	if want := []int{57, 51, 45, 39}; fmt.Sprint(minutes) != fmt.Sprint(want) {
+		t.Fatalf("Match with Limit 4 returned minutes %v, want %v (the newest accepted events)", minutes, want)
+	}
+	if len(seen) == 0 {
+		t.Fatal("Match was never called")
+	}
+	for _, h := range seen {
+		if h != "h2" {
+			t.Fatalf("Match saw an event of host %q, which the Host filter rejects", h)
+		}
+	}
+	none, err := s.SearchEvents(ctx, store.EventQuery{Match: func(*event.Event) bool { return false }})
+	if err != nil || len(none) != 0 {
+		t.Fatalf("Match rejecting all = %d events, %v; want none", len(none), err)
 	}
 }
 
