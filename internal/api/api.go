@@ -1,5 +1,6 @@
 // Package api is vigil's HTTP API: ingestion endpoints (JSON events and alerts, Splunk HEC),
-// reads of stored events, alerts, incidents and evidence, stats, health and metrics. Every route
+// reads of stored events, alerts, incidents and evidence, hunting queries and plain-English
+// questions (/api/v1/search, /api/v1/ask), stats, health and metrics. Every route
 // except /healthz needs the bearer token. Errors are mapped to status codes in one place
 // (writeError).
 package api
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/ask"
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/pipeline"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -45,6 +47,8 @@ type Server struct {
 	Incidents IncidentService
 	// SOC computes the SOC metrics (MTTD, MTTA, MTTR, automation rates); nil leaves the route out.
 	SOC SOCMetrics
+	// Ask compiles questions for POST /api/v1/ask; nil compiles offline.
+	Ask *ask.Translator
 	// Extra routes added by later stages (pattern → handler); they get the same auth.
 	Extra map[string]http.Handler
 }
@@ -76,6 +80,8 @@ func (s *Server) Handler() http.Handler {
 	auth("GET /api/v1/incidents/{id}", s.getIncident)
 	auth("GET /api/v1/stream/incidents", s.streamIncidents)
 	auth("GET /api/v1/evidence/{id}", s.getEvidence)
+	auth("GET /api/v1/search", s.search)
+	auth("POST /api/v1/ask", s.ask)
 	if s.Response != nil {
 		auth("GET /api/v1/actions", s.listActions)
 		auth("GET /api/v1/actions/{id}", s.getAction)

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vigil-soc/vigil/internal/ask"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,9 +52,11 @@ type App struct {
 	investigator *investigate.Investigator
 	extraTools   []investigate.Tool
 	planner      investigate.Planner
-	injection    func(string) (bool, []string)
-	intelLookup  func(string, time.Time) []investigate.IntelMatch
-	intel        *intel.Store
+	// ask compiles plain-English questions into hunting queries (with the planner's model, when one is configured).
+	ask         *ask.Translator
+	injection   func(string) (bool, []string)
+	intelLookup func(string, time.Time) []investigate.IntelMatch
+	intel       *intel.Store
 	// auditor appends to the audit trail (auditLog).
 	auditor  func(ctx context.Context, actor, action, subject string, data any) error
 	auditLog *audit.Log

@@ -68,6 +68,7 @@ func (a *App) Serve(ctx context.Context, opt ServeOptions) error {
 		Store: a.Store, Bus: a.Bus, Token: token, Metrics: a.Metrics, Log: a.Log.With("component", "api"),
 		MaxBodyBytes: a.Cfg.API.MaxBodyBytes, BatchSize: a.Cfg.Ingest.BatchSize,
 		Triage: triageService{a}, Response: responseService{a}, Audit: auditService{a}, SOC: a.SOCMetrics, Incidents: incidentService{a},
+		Ask: a.ask,
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/ask"
+	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/egress"
 	"github.com/vigil-soc/vigil/internal/llm"
 )
@@ -28,24 +30,56 @@ func (a *App) wireOutside(ctx context.Context) error {
 		return inc.FirstSeen, inc.LastSeen, err == nil
 	})
 	a.injection = detectInjection
+	a.ask = &ask.Translator{}
 	if a.Cfg.LLM.BaseURL == "" {
 		return nil
 	}
-	// The model's address is configured explicitly, so it may be a local server (Ollama).
-	u, err := url.Parse(a.Cfg.LLM.BaseURL)
-	if err != nil || u.Hostname() == "" {
-		return fmt.Errorf("llm.base_url %q is not a URL", a.Cfg.LLM.BaseURL)
-	}
-	hc, err := egress.New(egress.Options{AllowPrivate: []string{u.Hostname()}, Timeout: a.Cfg.LLM.Timeout.Std(), MaxRetries: egress.NoRetries})
+	hc, err := llmHTTP(a.Cfg.LLM)
 	if err != nil {
-		return fmt.Errorf("llm client: %w", err)
+		return err
 	}
 	p, err := newLLMPlanner(a.Cfg.LLM, hc, a.audit, a.Log.With("component", "llm"))
 	if err != nil {
 		return fmt.Errorf("llm: %w", err)
 	}
 	a.planner = p
+	// Questions in plain English share the model and its daily token budget.
+	a.ask = &ask.Translator{LLM: p.client, Audit: func(ctx context.Context, action string, data any) {
+		a.audit(ctx, "ask", action, "", data)
+	}}
 	return nil
+}
+
+// NewTranslator returns the plain-English question compiler for commands run without a
+// server: with the model of cfg.LLM when one is configured (its own token budget), offline
+// otherwise.
+func NewTranslator(cfg config.Config, log *slog.Logger) (*ask.Translator, error) {
+	if cfg.LLM.BaseURL == "" {
+		return &ask.Translator{}, nil
+	}
+	hc, err := llmHTTP(cfg.LLM)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newLLMPlanner(cfg.LLM, hc, nil, log)
+	if err != nil {
+		return nil, fmt.Errorf("llm: %w", err)
+	}
+	return &ask.Translator{LLM: p.client}, nil
+}
+
+// llmHTTP returns the egress client for the model of cfg. The model's address is configured
+// explicitly, so it may be a local server (Ollama): that one host may be private.
+func llmHTTP(cfg config.LLM) (*egress.Client, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("llm.base_url %q is not a URL", cfg.BaseURL)
+	}
+	hc, err := egress.New(egress.Options{AllowPrivate: []string{u.Hostname()}, Timeout: cfg.Timeout.Std(), MaxRetries: egress.NoRetries})
+	if err != nil {
+		return nil, fmt.Errorf("llm client: %w", err)
+	}
+	return hc, nil
 }
 
 // asyncNotify sends notifications in the background so that a slow webhook never delays a

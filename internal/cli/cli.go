@@ -48,6 +48,8 @@ func commands() []command {
 		{"config", "check a configuration file (config check --config FILE)", runConfig},
 		{"demo", "play a simulated organisation and attacks through the whole pipeline", runDemo},
 		{"scan", "hunt through EVTX/JSON files with Sigma rules, no server (DFIR)", runScan},
+		{"hunt", "search the stored events with a hunting query (hunt 'class = authentication status = failure | since 24h')", runHunt},
+		{"ask", "ask in plain English; shows the query it compiles to, and its answer (ask \"failed logins for alice this week\")", runAsk},
 		{"incidents", "list incidents, show one as a timeline or an attack graph (DOT, Mermaid), merge or split them", runIncidents},
 		{"feedback", "mark an alert or incident true/false positive or benign, with a reason", runFeedback},
 		{"eval", "backtest triage and correlation on a labelled alert file (eval triage)", runEval},

@@ -56,3 +56,18 @@ func TestOpenErrorsNameTheFile(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestCountryCodesAgreeAcrossSources(t *testing.T) {
+	for in, want := range map[string]string{"US": "US", "us": "US", "United States": "US", " united kingdom ": "GB", "Britain": "GB",
+		"Russian Federation": "RU", "Germany": "DE", "Korea (South)": "KR", "Atlantis": "ATLANTIS", "": ""} {
+		if got := CountryCode(in); got != want {
+			t.Errorf("CountryCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if code, ok := CountryByName("Russia"); !ok || code != "RU" {
+		t.Errorf("CountryByName(Russia) = %q, %v", code, ok)
+	}
+	if _, ok := CountryByName("Atlantis"); ok {
+		t.Error("Atlantis has a code")
+	}
+}

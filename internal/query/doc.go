@@ -71,7 +71,9 @@
 // url = http.url, rule = finding.title, and ip, which stands for src_endpoint.ip and
 // dst_endpoint.ip at once: ip = X holds when either is X, ip != X when neither is. ip may be
 // compared and listed in fields, but not used in first_seen, count or sort, which need one
-// value. Field names are case-insensitive (the NAME after unmapped. is matched exactly first,
+// value. The country fields compare as ISO 3166 codes: sources write "Brazil" or "BR", and
+// country = brazil, country = BR, first_seen country and count by country treat them as one.
+// Field names are case-insensitive (the NAME after unmapped. is matched exactly first,
 // then ignoring case). String prints canonical names. An unknown field is a SyntaxError that
 // suggests the closest known name.
 //
@@ -107,8 +109,8 @@
 // # Stages
 //
 // Stages come in this order: filters (since, between, where, first_seen, in any order; since,
-// between and where may repeat), then count or sort, then limit, then fields. count goes with
-// neither sort nor fields.
+// between and where may repeat), then count or sort, then limit and fields (in either order).
+// count goes with neither sort nor fields.
 //
 //   - since D keeps events at most D before Options.Now (time >= now-D).
 //   - between A and B keeps events with A <= time < B.
@@ -140,8 +142,8 @@
 //
 // # Limits
 //
-// A query is at most 4096 bytes, and so is its canonical text (aliases and and written out), nests at most 32 parentheses and nots, and lists at most 64
-// values in one in; a regular expression may hold at most about 10000 steps once its repeats
+// A query is at most 4096 bytes, and so is its canonical text (aliases and and written out),
+// nests at most 32 parentheses and nots, and lists at most 64 values in one in; a regular expression may hold at most about 10000 steps once its repeats
 // are multiplied out. A bad regular expression, time, duration, CIDR prefix or limit is a
 // SyntaxError, printed as "query: at column N: message". Parse never panics; its recursion is
 // bounded by the nesting limit.

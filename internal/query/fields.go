@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/geoip"
 )
 
 // fieldKind says how a field compares.
@@ -107,7 +108,7 @@ func endpointParts(side string) []part[event.Endpoint] {
 		{"ip", side + " IP address", kindIP, func(e *event.Endpoint) string { return e.IP }, func(d, s *event.Endpoint) { d.IP = s.IP }},
 		{"port", side + " port", kindNumber, func(e *event.Endpoint) string { return itoa(int64(e.Port)) }, func(d, s *event.Endpoint) { d.Port = s.Port }},
 		{"hostname", side + " host name", kindString, func(e *event.Endpoint) string { return e.Hostname }, func(d, s *event.Endpoint) { d.Hostname = s.Hostname }},
-		{"country", side + " country (ISO code or name, from the source or GeoIP)", kindString, func(e *event.Endpoint) string { return e.Country }, func(d, s *event.Endpoint) { d.Country = s.Country }},
+		{"country", side + " country as an ISO 3166 code, whether the source or GeoIP wrote a code or a name (Brazil and BR are one; a value given by name is compared by its code too)", kindString, func(e *event.Endpoint) string { return geoip.CountryCode(e.Country) }, func(d, s *event.Endpoint) { d.Country = s.Country }},
 		{"city", side + " city", kindString, func(e *event.Endpoint) string { return e.City }, func(d, s *event.Endpoint) { d.City = s.City }},
 		{"agent", side + " user agent or device description", kindString, func(e *event.Endpoint) string { return e.Agent }, func(d, s *event.Endpoint) { d.Agent = s.Agent }},
 	}

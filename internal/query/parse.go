@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/geoip"
 )
 
 // Limits on untrusted query text.
@@ -127,15 +129,13 @@ func (k stageKind) String() string {
 	return "?"
 }
 
-// rank orders the stages: filters, then count or sort, then limit, then fields.
+// rank orders the stages: filters, then count or sort, then limit and fields.
 func (k stageKind) rank() int {
 	switch k {
 	case stCount, stSort:
 		return 1
-	case stLimit:
-		return 2
-	case stFields:
-		return 3
+	case stLimit, stFields:
+		return 2 // in either order: fields does not change how many events there are
 	}
 	return 0
 }
@@ -207,7 +207,7 @@ func checkStage(k stageKind, pos int, seen map[stageKind]int, lastRank int, last
 		}
 	}
 	if k.rank() < lastRank {
-		return errAt(pos, "%s must come before %s: filters (since, between, where, first_seen) come first, then count or sort, then limit, then fields", k, last)
+		return errAt(pos, "%s must come before %s: filters (since, between, where, first_seen) come first, then count or sort, then limit and fields", k, last)
 	}
 	switch {
 	case k == stSort && seen[stCount] > 0, k == stCount && seen[stSort] > 0:
@@ -476,6 +476,11 @@ func (p *parser) value(f *field, op string) (value, error) {
 		return value{}, p.unexpected(t, "expected a value after "+op)
 	}
 	v := value{raw: t.text, lower: strings.ToLower(t.text)}
+	if strings.HasSuffix(f.name, ".country") && op != "~" && !strings.Contains(t.text, "*") {
+		// Countries compare as ISO codes: "Brazil" asks for BR, as events written either way hold.
+		v.raw = geoip.CountryCode(t.text)
+		v.lower = strings.ToLower(v.raw)
+	}
 	v.num, v.isNum = parseNumber(t.text)
 	switch {
 	case f.kind == kindTime:

@@ -531,3 +531,31 @@ func TestRunSearcherIgnoringMatch(t *testing.T) {
 		}
 	}
 }
+
+// Countries compare as ISO codes: one source writes "Brazil", another "BR", and a query may name
+// either; first_seen and count see one country.
+func TestRunCountryNamesAndCodes(t *testing.T) {
+	s := openStore(t)
+	put(t, s,
+		authEv("c1", ago(3*day), "dora", "idp", "203.0.113.9", "United States", "success"),
+		authEv("c2", ago(2*day), "dora", "idp", "203.0.113.9", "US", "success"),
+		authEv("c3", ago(2*time.Hour), "dora", "idp", "198.51.100.4", "Brazil", "failure"),
+		authEv("c4", ago(time.Hour), "dora", "idp", "198.51.100.4", "BR", "failure"))
+	for _, src := range []string{"country = BR", "country = brazil", `country = "Brazil"`, "country in (br, fr)"} {
+		if got := ids(run(t, s, src, Options{Now: now})); !slices.Equal(got, []string{"c4", "c3"}) {
+			t.Errorf("%s: %v", src, got)
+		}
+	}
+	// The first sign-in from each country only: US (c2 repeats c1) and Brazil (c4 repeats c3).
+	if got := ids(run(t, s, "user = dora | first_seen country by user", Options{Now: now})); !slices.Equal(got, []string{"c3", "c1"}) {
+		t.Errorf("first_seen: %v (Brazil and BR are one country, as are United States and US)", got)
+	}
+	res := run(t, s, "user = dora | count by country", Options{Now: now})
+	if len(res.Rows) != 2 || res.Rows[0][1] != "2" || res.Rows[1][1] != "2" {
+		t.Errorf("count by country: %v", res.Rows)
+	}
+	// fields and limit go in either order.
+	if got := ids(run(t, s, "user = dora | fields time, country | limit 1", Options{Now: now})); !slices.Equal(got, []string{"c4"}) {
+		t.Errorf("fields then limit: %v", got)
+	}
+}

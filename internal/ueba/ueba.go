@@ -18,6 +18,7 @@ package ueba
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-soc/vigil/internal/geoip"
 	"math"
 	"net/netip"
 	"sort"
@@ -479,7 +480,7 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 	}
 	place := Place{At: now, IP: src, EventID: ev.ID}
 	if ev.Src != nil {
-		place.Country = countryCode(ev.Src.Country)
+		place.Country = geoip.CountryCode(ev.Src.Country)
 		if ev.Src.Lat != 0 || ev.Src.Lon != 0 {
 			place.Lat, place.Lon, place.Geo = ev.Src.Lat, ev.Src.Lon, true
 		}
@@ -487,7 +488,7 @@ func (d *Detector) logon(ev *event.Event, now int64) []Finding {
 	if d.opts.Locate != nil && src != "" && (place.Country == "" || !place.Geo) {
 		c, lat, lon, geo := d.opts.Locate(src)
 		if place.Country == "" {
-			place.Country = countryCode(c)
+			place.Country = geoip.CountryCode(c)
 		}
 		if !place.Geo && geo {
 			place.Lat, place.Lon, place.Geo = lat, lon, true
@@ -626,20 +627,6 @@ func (d *Detector) travel(ev *event.Event, key string, u *User, p Place) *Findin
 			key, where(prev), time.Duration(p.At-prev.At)*time.Second, where(&p), km, speed),
 		User: key, Host: hostKey(ev), SrcIP: p.IP,
 	}
-}
-
-// countryCode spells a country as its ISO 3166-1 alpha-2 code, whether the source gave the code
-// ("us") or a name ("United States"), so that two sources agree; unknown names stay as given, in
-// upper case.
-func countryCode(c string) string {
-	c = strings.TrimSpace(c)
-	if len(c) == 2 {
-		return strings.ToUpper(c)
-	}
-	if code, ok := countryCodes[strings.ToLower(c)]; ok {
-		return code
-	}
-	return strings.ToUpper(c)
 }
 
 func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {

@@ -445,15 +445,6 @@ func TestSummaries(t *testing.T) {
 	}
 }
 
-func TestCountryCodesAgreeAcrossSources(t *testing.T) {
-	for in, want := range map[string]string{"US": "US", "us": "US", "United States": "US", " united kingdom ": "GB", "Britain": "GB",
-		"Russian Federation": "RU", "Germany": "DE", "Korea (South)": "KR", "Atlantis": "ATLANTIS", "": ""} {
-		if got := countryCode(in); got != want {
-			t.Errorf("countryCode(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // A network used once, long ago, is rare: it counts like novelty, more weakly.
 func TestRareNetworkCounts(t *testing.T) {
 	d := New(Options{Criticality: map[string]string{"dc01": "critical"}})

@@ -1,6 +1,6 @@
 // Code generated from /usr/share/zoneinfo/iso3166.tab (public domain) plus common aliases; DO NOT EDIT by hand.
 
-package ueba
+package geoip
 
 // countryCodes maps lower-case English country names to ISO 3166-1 alpha-2 codes.
 var countryCodes = map[string]string{

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/ask"
+	"github.com/vigil-soc/vigil/internal/query"
+)
+
+// Answer is a question, the query it was compiled to, and (unless only the query was asked
+// for) that query's result.
+type Answer struct {
+	ask.Translation
+	Result *query.Result `json:"result,omitempty"`
+}
+
+// askRequest is the body of POST /api/v1/ask.
+type askRequest struct {
+	Question string `json:"question"`
+	// Run, default true, runs the query; false returns the query only.
+	Run *bool `json:"run,omitempty"`
+}
+
+// Hunt runs a hunting query (the text of the query language) against the store.
+func Hunt(r *http.Request, s query.Searcher, text string) (*query.Result, error) {
+	q, err := query.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	return query.Run(r.Context(), s, q, query.Options{Now: time.Now().UTC()})
+}
+
+// search answers GET /api/v1/search?q=QUERY.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	text := r.URL.Query().Get("q")
+	if strings.TrimSpace(text) == "" {
+		s.writeError(w, r, BadRequest("missing the query: ?q=..."))
+		return
+	}
+	res, err := Hunt(r, s.Store, text)
+	if err != nil {
+		s.writeQueryError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// ask answers POST /api/v1/ask {"question": "...", "run": true}.
+func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
+	var req askRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.writeError(w, r, BadRequest("body: %v (want {\"question\": \"...\"})", err))
+		return
+	}
+	tr := s.Ask
+	if tr == nil {
+		tr = &ask.Translator{}
+	}
+	t, err := tr.Translate(r.Context(), req.Question)
+	if err != nil {
+		if errors.Is(err, ask.ErrEmpty) || strings.HasPrefix(err.Error(), "ask: ") {
+			s.writeError(w, r, BadRequest("%v", err))
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	ans := Answer{Translation: t}
+	if req.Run == nil || *req.Run {
+		if ans.Result, err = Hunt(r, s.Store, t.Query); err != nil {
+			s.writeQueryError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// writeQueryError answers a query that does not parse with 400, naming the column.
+func (s *Server) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	var se *query.SyntaxError
+	if errors.As(err, &se) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": se.Error(), "column": se.Pos + 1})
+		return
+	}
+	s.writeError(w, r, err)
+}
