@@ -3,6 +3,7 @@ package query
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -308,10 +309,11 @@ func letterless(s string) bool {
 // runner holds the work budget of one Run.
 type runner struct {
 	s         Searcher
-	max       int  // events the current phase may examine
-	examined  int  // events the current phase has examined
-	hit       bool // the current phase ran out of budget
-	truncated bool // some phase ran out of budget, or pages could not advance
+	stop      context.CancelFunc // ends the search under way: its budget is spent
+	max       int                // events the current phase may examine
+	examined  int                // events the current phase has examined
+	hit       bool               // the current phase ran out of budget
+	truncated bool               // some phase ran out of budget, or pages could not advance
 }
 
 // phase starts a new budget of max events.
@@ -323,6 +325,9 @@ func (r *runner) budgeted(pred func(*event.Event) bool) func(*event.Event) bool 
 	return func(ev *event.Event) bool {
 		if r.examined >= r.max {
 			r.hit, r.truncated = true, true
+			if r.stop != nil {
+				r.stop() // the store need not read on
+			}
 			return false
 		}
 		r.examined++
@@ -346,10 +351,15 @@ func (r *runner) scan(ctx context.Context, base store.EventQuery, pred func(*eve
 			q.Limit = min(storeMaxLimit, want-len(out)+len(boundary))
 		}
 		before := r.examined
-		evs, err := r.s.SearchEvents(ctx, q)
-		if err != nil {
+		sctx, cancel := context.WithCancel(ctx)
+		r.stop = cancel
+		evs, err := r.s.SearchEvents(sctx, q)
+		cancel()
+		r.stop = nil
+		if err != nil && !(r.hit && ctx.Err() == nil && errors.Is(err, context.Canceled)) {
 			return nil, err
 		}
+		// Stopped for the budget, the store returned what it had found: go on with that.
 		if called := r.examined - before; called < len(evs) {
 			// The Searcher ignored Match: count what it returned instead.
 			r.examined = min(r.max, before+len(evs))

@@ -559,3 +559,38 @@ func TestRunCountryNamesAndCodes(t *testing.T) {
 		t.Errorf("fields then limit: %v", got)
 	}
 }
+
+// countingSearcher counts the events the store hands to Match.
+type countingSearcher struct {
+	s     Searcher
+	calls int
+}
+
+func (c *countingSearcher) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.Event, error) {
+	if m := q.Match; m != nil {
+		q.Match = func(ev *event.Event) bool { c.calls++; return m(ev) }
+	}
+	return c.s.SearchEvents(ctx, q)
+}
+
+// When MaxScan is spent, the store stops reading: a selective query over many blocks does not
+// decode them all.
+func TestRunMaxScanStopsTheStore(t *testing.T) {
+	s := openStore(t)
+	for b := range 40 { // 40 blocks of 50 events
+		var evs []event.Event
+		for i := range 50 {
+			evs = append(evs, procEv(fmt.Sprintf("p%d-%d", b, i), ago(time.Duration(b*50+i)*time.Minute), "ws1", "bob", "svchost.exe", "svchost -k netsvcs", "services.exe", 100))
+		}
+		put(t, s, evs...)
+	}
+	cs := &countingSearcher{s: s}
+	res := run(t, cs, `cmd ~ "mimikatz"`, Options{Now: now, MaxScan: 120})
+	if !res.Truncated || len(res.Events) != 0 {
+		t.Fatalf("truncated %v, %d events", res.Truncated, len(res.Events))
+	}
+	// The budget, and the rest of the block under way at most.
+	if cs.calls > 120+50 {
+		t.Fatalf("the store handed %d events to Match after a budget of 120", cs.calls)
+	}
+}

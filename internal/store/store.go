@@ -23,7 +23,9 @@ type Events interface {
 	PutEvents(ctx context.Context, evs []event.Event, encoded [][]byte) (int, error)
 	// GetEvent returns one event, or an error wrapping ErrNotFound.
 	GetEvent(ctx context.Context, id string) (event.Event, error)
-	// SearchEvents returns events matching q, newest first.
+	// SearchEvents returns events matching q, newest first. When ctx ends during the search,
+	// it returns the events found so far (newest first) with ctx's error, so that a caller who
+	// ends it on purpose (a hunting query out of budget) keeps them.
 	SearchEvents(ctx context.Context, q EventQuery) ([]event.Event, error)
 	// CountEvents returns how many events are stored.
 	CountEvents(ctx context.Context) (int64, error)

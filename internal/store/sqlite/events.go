@@ -369,6 +369,9 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.E
 		if len(out) >= limit && b.tmax < out[limit-1].Time.UnixNano() {
 			break // every later block is older than the limit-th event found
 		}
+		if err := ctx.Err(); err != nil {
+			return out, err // what was found so far, as the contract says
+		}
 		lines, err := s.loadBlock(ctx, b.id)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
