@@ -45,7 +45,7 @@ type IntelMatch struct {
 func LocalTools(d *Data) []Tool {
 	return []Tool{
 		&eventsSearch{d}, &incidentGraph{d}, &assetLookup{d}, &entityProfile{d}, &pastIncidents{d}, &intelLookup{d},
-		&processTree{d}, &connections{d},
+		&processTree{d}, &connections{d}, &eventsHunt{d},
 	}
 }
 

@@ -770,3 +770,24 @@ func (p *parser) fieldList(multiOK bool) ([]*field, error) {
 		p.next()
 	}
 }
+
+// HasTimeStage reports whether q bounds time with a since or between stage.
+func (q *Query) HasTimeStage() bool {
+	for i := range q.stages {
+		if k := q.stages[i].kind; k == stSince || k == stBetween {
+			return true
+		}
+	}
+	return false
+}
+
+// Between returns a copy of q that also keeps only the events with from <= time < to: a
+// between stage ahead of q's own stages (so that the stage order holds whatever q has).
+func (q *Query) Between(from, to time.Time) *Query {
+	st := stage{kind: stBetween,
+		from: timeValue{raw: from.UTC().Format(time.RFC3339Nano), abs: from.UTC()},
+		to:   timeValue{raw: to.UTC().Format(time.RFC3339Nano), abs: to.UTC()}}
+	out := &Query{expr: q.expr, stages: make([]stage, 0, len(q.stages)+1)}
+	out.stages = append(append(out.stages, st), q.stages...)
+	return out
+}

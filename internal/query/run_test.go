@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -592,5 +593,43 @@ func TestRunMaxScanStopsTheStore(t *testing.T) {
 	// The budget, and the rest of the block under way at most.
 	if cs.calls > 120+50 {
 		t.Fatalf("the store handed %d events to Match after a budget of 120", cs.calls)
+	}
+}
+
+// Between bounds a query in time ahead of its own stages; the result round-trips.
+func TestBetween(t *testing.T) {
+	s := hunt(t)
+	q, err := Parse("class = authentication | count by user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.HasTimeStage() {
+		t.Fatal("no time stage, yet HasTimeStage")
+	}
+	all, err := Run(context.Background(), s, q, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := q.Between(ago(2*day), now)
+	if !b.HasTimeStage() || q.HasTimeStage() {
+		t.Fatal("Between changed q, or added no time stage")
+	}
+	again, err := Parse(b.String())
+	if err != nil || again.String() != b.String() {
+		t.Fatalf("round trip of %q: %v", b.String(), err)
+	}
+	part, err := Run(context.Background(), s, b, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := func(r *Result) (n int) {
+		for _, row := range r.Rows {
+			x, _ := strconv.Atoi(row[len(row)-1])
+			n += x
+		}
+		return n
+	}
+	if total(part) == 0 || total(part) >= total(all) {
+		t.Fatalf("bounded to two days: %d of %d events", total(part), total(all))
 	}
 }
