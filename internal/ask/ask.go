@@ -424,16 +424,54 @@ func (c *compiler) readCount() {
 				c.limit = n
 			}
 		case w == "per" || w == "by" || w == "each":
-			// "per host", "count by user", "for each country"; "by" followed by a name is a user.
-			if f := groupable[c.at(i+1)]; f != "" && (w != "by" || c.countStage != "" || c.at(i-1) == "grouped" || c.at(i-1) == "count") {
-				c.use(i, 2)
-				if c.at(i-1) == "grouped" || c.at(i-1) == "for" {
-					c.use(i-1, 1)
-				}
-				c.setCount("count by "+f, strconv.Quote(w+" "+c.at(i+1)))
+			// "per host", "count by user", "for each country", "by source ip"; but "by user
+			// alice" names a user, and "by alice" is read with the entities.
+			f, n := c.groupField(i + 1)
+			if f == "" || w == "by" && i+1+n < len(c.toks) && !stopWords[c.at(i+1+n)] && groupable[c.at(i+1+n)] == "" && !c.toks[i+1+n].quoted && c.at(i+1+n) != "this" && c.at(i+1+n) != "last" && c.at(i+1+n) != "today" && c.at(i+1+n) != "yesterday" {
+				continue
+			}
+			c.use(i, 1+n)
+			if c.at(i-1) == "grouped" || c.at(i-1) == "for" {
+				c.use(i-1, 1)
+			}
+			c.setCount("count by "+f, strconv.Quote(strings.Join(words(c.toks[i:i+1+n]), " ")))
+		case (w == "last" || w == "latest" || w == "newest") && c.countStage == "" && c.limit == 0:
+			// "last login of frank": time phrases took "last 3 days" already; this is the newest.
+			c.use(i, 1)
+			c.limit = 1
+			c.note("%q → limit 1 (events come newest first)", w)
+		case w == "which" || w == "what":
+			// "which hosts did bob log into": the distinct hosts, with their counts.
+			if f, n := c.groupField(i + 1); f != "" {
+				c.use(i, 1+n)
+				c.setCount("count by "+f, strconv.Quote(strings.Join(words(c.toks[i:i+1+n]), " ")))
 			}
 		}
 	}
+}
+
+// groupField reads what to group by at token i: "source ip" (two words) or "host" (one).
+func (c *compiler) groupField(i int) (string, int) {
+	if i >= len(c.toks) || c.toks[i].quoted {
+		return "", 0
+	}
+	switch two := c.at(i) + " " + c.at(i+1); two {
+	case "source ip", "source ips", "source address", "source addresses", "src ip", "client ip":
+		return "src_ip", 2
+	case "destination ip", "destination ips", "destination address", "destination addresses", "dst ip", "destination port", "destination ports":
+		if strings.HasPrefix(c.at(i+1), "port") {
+			return "dst_endpoint.port", 2
+		}
+		return "dst_ip", 2
+	case "parent process", "parent processes":
+		return "parent", 2
+	case "command line", "command lines":
+		return "cmd", 2
+	}
+	if f := groupable[c.at(i)]; f != "" {
+		return f, 1
+	}
+	return "", 0
 }
 
 func (c *compiler) setCount(stage, how string) {
@@ -458,8 +496,8 @@ var activities = []struct {
 	terms   []string
 }{
 	{[]string{"failed logins", "failed login", "failed logons", "failed logon", "failed sign-ins", "failed sign-in", "failed signins", "failed sign ins", "failed authentications", "failed authentication", "login failures", "logon failures", "login failure", "logon failure", "authentication failures", "authentication failure", "bad passwords", "wrong passwords", "failed log-ins", "unsuccessful logins", "unsuccessful logons", "unsuccessful sign-ins", "failed attempts to log in", "failed attempts", "brute force", "brute-force"}, "authentication", "failure", nil},
-	{[]string{"successful logins", "successful login", "successful logons", "successful logon", "successful sign-ins", "successful sign-in", "successful authentications", "logged in", "logged on", "signed in", "log-ins that succeeded"}, "authentication", "success", nil},
-	{[]string{"logins", "login", "logons", "logon", "sign-ins", "sign-in", "signins", "signin", "sign ins", "authentications", "authentication", "log-ins", "log-in"}, "authentication", "", nil},
+	{[]string{"successful logins", "successful login", "successful logons", "successful logon", "successful sign-ins", "successful sign-in", "successful authentications", "logged in", "logged on", "logged into", "logged onto", "signed in", "signed into", "log-ins that succeeded"}, "authentication", "success", nil},
+	{[]string{"logins", "login", "logons", "logon", "sign-ins", "sign-in", "signins", "signin", "sign ins", "authentications", "authentication", "log-ins", "log-in", "log into", "log in to", "log onto", "sign into", "log in", "sign in"}, "authentication", "", nil},
 	{[]string{"encoded powershell", "encoded commands", "encoded command", "base64 commands"}, "process_activity", "", []string{`process = powershell.exe`, `cmd ~ "-e(nc|ncodedcommand)?\s"`}},
 	{[]string{"process launches", "process starts", "process creations", "processes started", "processes", "process", "programs", "commands", "command lines", "executions", "executed", "launched", "ran", "run"}, "process_activity", "", nil},
 	{[]string{"dns queries", "dns query", "dns lookups", "dns requests", "lookups", "dns"}, "dns_activity", "", nil},
@@ -646,6 +684,13 @@ func (c *compiler) readEntities() {
 		case (prev == "on" || prev == "at") && !stopWords[w] && (t.quoted || hostRE.MatchString(w)):
 			c.use(i-1, 2)
 			c.term("host", t.orig, strconv.Quote(prev+" "+t.orig))
+		case prev == "did" && (c.at(i+1) == "do" || c.at(i+1) == "run" || c.at(i+1) == "log" || c.at(i+1) == "sign" || c.at(i+1) == "touch" || c.at(i+1) == "access") && !stopWords[w] && (t.quoted || userLike(w)):
+			// "what did admin do", "which hosts did bob log into"
+			c.use(i-1, 2)
+			if c.at(i+1) == "do" {
+				c.use(i+1, 1)
+			}
+			c.term("user", t.orig, strconv.Quote("did "+t.orig))
 		case (prev == "for" || prev == "by" || prev == "of" || prev == "as") && !stopWords[w] && (t.quoted || userLike(w)):
 			c.use(i-1, 2)
 			c.term("user", t.orig, strconv.Quote(prev+" "+t.orig))

@@ -23,7 +23,17 @@ func TestCompile(t *testing.T) {
 		{"sign-ins from RU",
 			"class = authentication country = RU"},
 		{"which users logged in from 203.0.113.7",
-			"class = authentication status = success src_ip = 203.0.113.7"},
+			"class = authentication status = success src_ip = 203.0.113.7 | count by user"},
+		{"which hosts did bob log into yesterday",
+			"class = authentication user = bob | between 2026-11-26 and 2026-11-27 | count by host"},
+		{"what did admin do on dc01 today",
+			"user = admin host = dc01 | between 2026-11-27 and 2026-11-28"},
+		{"failed logins by source ip",
+			"class = authentication status = failure | count by src_ip"},
+		{"processes by user alice",
+			"class = process_activity user = alice"},
+		{"failed sign-ins by alice per destination port",
+			"class = authentication status = failure user = alice | count by dst_endpoint.port"},
 		{"connections to 10.0.0.0/8 last 30m",
 			"class = network_activity dst_ip = 10.0.0.0/8 | since 30m"},
 		{"encoded powershell commands on ws-042 in the past 3 days",
@@ -47,6 +57,7 @@ func TestCompile(t *testing.T) {
 		{"alerts on 2026-11-20",
 			"class = detection_finding | between 2026-11-20 and 2026-11-21"},
 		{"ran mimikatz", "class = process_activity process = mimikatz.exe"},
+		{"last login of frank", "class = authentication user = frank | limit 1"},
 	} {
 		t.Run(c.question, func(t *testing.T) {
 			tr, err := Compile(c.question, now)
