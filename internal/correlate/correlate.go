@@ -26,7 +26,10 @@ type Options struct {
 	CampaignWindow time.Duration
 	// ContextWindow and ContextMinScore: an alert triage did not surface joins an incident as
 	// context when it shares an entity with it within the window and scored at least the
-	// minimum.
+	// minimum (its score or its unusual score, see event.Triage.Unusual). Default one hour and 0.12: an unusual alert on a host or account of an intrusion
+	// active within the hour is likely its next step (an attacker pausing between steps, such
+	// as stopping a service after an escalation, is common), and it costs the analyst nothing
+	// more than one alert inside the incident already open.
 	ContextWindow   time.Duration
 	ContextMinScore float64
 	// Lookback: when an incident opens, auto-closed alerts from this long before join it as
@@ -60,7 +63,7 @@ func (o *Options) defaults() {
 		o.CampaignWindow = 30 * time.Minute
 	}
 	if o.ContextWindow <= 0 {
-		o.ContextWindow = 30 * time.Minute
+		o.ContextWindow = time.Hour
 	}
 	if o.ContextMinScore <= 0 {
 		o.ContextMinScore = 0.12
@@ -377,7 +380,10 @@ func (c *Correlator) why(inc *event.Incident, keys []string) string {
 
 func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t int64) Placement {
 	ctx := int64(c.opts.ContextWindow / time.Second)
-	if a.Triage.Score >= c.opts.ContextMinScore {
+	// Unusual, the score before analysts' corrections of the shared coefficients, decides too:
+	// those corrections say fewer alerts need an analyst, not that an intrusion's quieter steps
+	// are unrelated to it.
+	if max(a.Triage.Score, a.Triage.Unusual) >= c.opts.ContextMinScore {
 		for i := len(c.open) - 1; i >= 0; i-- {
 			inc := c.open[i]
 			if gap(inc, t) <= ctx && c.shares(inc, keys) {

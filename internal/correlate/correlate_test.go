@@ -133,3 +133,34 @@ func TestMergeAndDuplicates(t *testing.T) {
 		t.Fatalf("suppressed alert placed: %+v", p)
 	}
 }
+
+// By default an unusual alert on an incident's host joins it as context for an hour after the
+// incident's last surfaced activity.
+func TestContextWindowDefault(t *testing.T) {
+	c := New(Options{Halo: -1})
+	p := c.Place(mk("a", 0, "web01", event.Escalated, 0.9))
+	in := c.Place(mk("in", 50*time.Minute, "web01", event.AutoClosed, 0.2))
+	if in.Disposition != event.Grouped || in.IncidentID != p.IncidentID {
+		t.Fatalf("unusual alert 50 minutes later on the incident's host: %+v", in)
+	}
+	out := c.Place(mk("out", 70*time.Minute, "web01", event.AutoClosed, 0.2))
+	if out.Disposition != event.AutoClosed {
+		t.Fatalf("alert 70 minutes after the last surfaced activity joined: %+v", out)
+	}
+}
+
+// An alert whose score fell under the context minimum (analysts' corrections lowered every
+// score) still joins as context when its unusual score, before those corrections, reaches it.
+func TestContextOnUnusualScore(t *testing.T) {
+	c := New(Options{Halo: -1, ContextMinScore: 0.12})
+	p := c.Place(mk("a", 0, "web01", event.Escalated, 0.9))
+	low := mk("low", 10*time.Minute, "web01", event.AutoClosed, 0.06)
+	if got := c.Place(low); got.Disposition != event.AutoClosed {
+		t.Fatalf("alert under the minimum joined: %+v", got)
+	}
+	unusual := mk("unusual", 11*time.Minute, "web01", event.AutoClosed, 0.06)
+	unusual.Triage.Unusual = 0.2
+	if got := c.Place(unusual); got.Disposition != event.Grouped || got.IncidentID != p.IncidentID {
+		t.Fatalf("alert unusual enough did not join: %+v", got)
+	}
+}

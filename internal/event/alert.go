@@ -72,7 +72,13 @@ const (
 
 // Triage is the scored, explained triage decision for one alert.
 type Triage struct {
-	Score       float64        `json:"score"`
+	Score float64 `json:"score"`
+	// Unusual is the score under the model's prior coefficients: how unusual the alert is for
+	// its entities, before analysts' corrections moved the coefficients every alert shares
+	// (their judgements of its own alert type still count). The correlation stage lets an
+	// alert join an incident as context on it, so that learning "fewer alerts need an analyst"
+	// does not also cut an intrusion's quieter steps off its incident.
+	Unusual     float64        `json:"unusual,omitempty"`
 	Disposition Disposition    `json:"disposition"`
 	Reason      string         `json:"reason"`
 	Explanation []Contribution `json:"explanation"`

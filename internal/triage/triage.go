@@ -253,14 +253,16 @@ func (t *Triager) Triage(a *event.Alert) Decision {
 	t.observe(kind, host, now, a)
 	d.Features = x
 	d.Triage.Features = x
-	var z float64
+	var z, prior float64
 	for f, v := range x {
 		c := t.st.Model.Coef[f] * v
 		z += c
+		prior += priorCoef[f] * v
 		if v != 0 {
 			d.Explanation = append(d.Explanation, event.Contribution{Feature: f, Weight: c, Value: v, Detail: details[f]})
 		}
 	}
+	d.Unusual = sigmoid(prior)
 	sort.Slice(d.Explanation, func(i, j int) bool {
 		return math.Abs(d.Explanation[i].Weight) > math.Abs(d.Explanation[j].Weight)
 	})
@@ -295,6 +297,9 @@ func (t *Triager) Triage(a *event.Alert) Decision {
 	}
 	return d
 }
+
+// priorCoef are the model's prior coefficients, which Unusual is computed with.
+var priorCoef = DefaultModel().Coef
 
 // alertType is the key the baselines learn per: the detector's kind and the alert's title
 // (two titles under one kind are two different alerts).

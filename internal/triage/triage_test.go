@@ -382,3 +382,37 @@ func TestDormantReturnHourAndLongSilence(t *testing.T) {
 		})
 	}
 }
+
+// Unusual is the score under the prior coefficients: a false positive on one alert type moves
+// the shared coefficients and so the score of another type's alert, but not its Unusual score;
+// the analyst's judgement of the type itself still lowers that type's Unusual.
+func TestUnusualIgnoresSharedCoefficientDrift(t *testing.T) {
+	run := func(feedback bool) (other, same Decision) {
+		tr, _ := New(Options{})
+		background(t, tr)
+		a := alert("x1", 49*time.Hour, "S-Odd", "Odd thing", "web01")
+		d := tr.Triage(&a)
+		if d.Unusual != d.Score {
+			t.Fatalf("before any feedback Unusual %.4f differs from the score %.4f", d.Unusual, d.Score)
+		}
+		if feedback {
+			if _, err := tr.Learn(Feedback{AlertID: a.ID, Label: LabelFalsePositive, Reason: "expected_activity", Analyst: "ann", At: a.Time}, &a, d.Features); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := alert("y1", 50*time.Hour, "S-Rare", "Rare thing", "db01")
+		c := alert("x2", 51*time.Hour, "S-Odd", "Odd thing", "web01")
+		return tr.Triage(&b), tr.Triage(&c)
+	}
+	o0, s0 := run(false)
+	o1, s1 := run(true)
+	if !(o1.Score < o0.Score) {
+		t.Fatalf("the shared coefficients did not move: another type's score %.4f -> %.4f", o0.Score, o1.Score)
+	}
+	if math.Abs(o1.Unusual-o0.Unusual) > 1e-12 {
+		t.Fatalf("another type's Unusual moved with the coefficients: %.4f -> %.4f", o0.Unusual, o1.Unusual)
+	}
+	if !(s1.Unusual < s0.Unusual) {
+		t.Fatalf("the judged type's own Unusual did not drop: %.4f -> %.4f", s0.Unusual, s1.Unusual)
+	}
+}
