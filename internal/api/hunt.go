@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/ask"
 	"github.com/vigil-soc/vigil/internal/query"
+	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // Answer is a question, the query it was compiled to, and (unless only the query was asked
@@ -25,13 +26,14 @@ type askRequest struct {
 	Run *bool `json:"run,omitempty"`
 }
 
-// Hunt runs a hunting query (the text of the query language) against the store.
-func Hunt(r *http.Request, s query.Searcher, text string) (*query.Result, error) {
+// Hunt runs a hunting query (the text of the query language) against the stored events and,
+// as detection_finding events, the alerts.
+func Hunt(r *http.Request, s store.Store, text string) (*query.Result, error) {
 	q, err := query.Parse(text)
 	if err != nil {
 		return nil, err
 	}
-	return query.Run(r.Context(), s, q, query.Options{Now: time.Now().UTC()})
+	return query.Run(r.Context(), query.WithAlerts(s, s), q, query.Options{Now: time.Now().UTC()})
 }
 
 // search answers GET /api/v1/search?q=QUERY.

@@ -110,7 +110,7 @@ func runQuery(ctx context.Context, c common, q *query.Query) (*query.Result, err
 		return nil, err
 	}
 	defer st.Close()
-	return query.Run(ctx, st, q, query.Options{Now: time.Now().UTC()})
+	return query.Run(ctx, query.WithAlerts(st, st), q, query.Options{Now: time.Now().UTC()})
 }
 
 func printFields(e *env) error {

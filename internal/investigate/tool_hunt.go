@@ -38,7 +38,7 @@ func (t *eventsHunt) Call(ctx context.Context, in map[string]any) (Result, error
 			q = q.Between(from, to)
 		}
 	}
-	res, err := query.Run(ctx, t.d.Store, q, query.Options{Now: time.Now().UTC(), MaxScan: huntMaxScan})
+	res, err := query.Run(ctx, query.WithAlerts(t.d.Store, t.d.Store), q, query.Options{Now: time.Now().UTC(), MaxScan: huntMaxScan})
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return Result{}, err

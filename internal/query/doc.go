@@ -130,6 +130,15 @@
 //
 // Without sort, events come back newest first.
 //
+// # Alerts
+//
+// WithAlerts wraps a Searcher so that the alerts (vigil's detections and other tools' alerts)
+// answer beside the events, as detection_finding events (see AlertEvent): finding.title (rule),
+// code and finding.rule_id (the rule ID), finding.tool (the detector), host, user, addresses,
+// severity, and the triage outcome in unmapped.disposition, unmapped.score and
+// unmapped.incident. A query whose class is another one reads no alerts. The API, the CLI and
+// the investigation tool run queries this way.
+//
 // # Evaluation
 //
 // Run hands the store what it can answer exactly, from the top-level and-terms of the main

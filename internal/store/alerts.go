@@ -16,7 +16,7 @@ type Alerts interface {
 	UpdateAlerts(ctx context.Context, as []event.Alert) error
 	// GetAlert returns one alert, or an error wrapping ErrNotFound.
 	GetAlert(ctx context.Context, id string) (event.Alert, error)
-	// ListAlerts returns alerts matching q, oldest first.
+	// ListAlerts returns alerts matching q, oldest first (newest first with q.NewestFirst).
 	ListAlerts(ctx context.Context, q AlertQuery) ([]event.Alert, error)
 	// CountAlerts returns how many alerts are stored.
 	CountAlerts(ctx context.Context) (int64, error)
@@ -39,6 +39,8 @@ type AlertQuery struct {
 	From, To time.Time
 	RuleID   string
 	Limit    int // default 1000, at most 100000
+	// NewestFirst returns the newest Limit alerts, newest first (default: oldest first).
+	NewestFirst bool
 }
 
 // Incidents stores incidents.

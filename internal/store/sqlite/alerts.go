@@ -119,7 +119,11 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]event.Ale
 	if len(where) > 0 {
 		text += " WHERE " + strings.Join(where, " AND ")
 	}
-	text += fmt.Sprintf(" ORDER BY time, seq LIMIT %d", limit)
+	order := "time, seq"
+	if q.NewestFirst {
+		order = "time DESC, seq DESC"
+	}
+	text += fmt.Sprintf(" ORDER BY %s LIMIT %d", order, limit)
 	rows, err := s.r.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)

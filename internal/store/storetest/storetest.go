@@ -306,6 +306,10 @@ func testAlerts(t *testing.T, s store.Store) {
 	if c, _ := s.CountAlerts(ctx); c != 2 {
 		t.Fatalf("CountAlerts = %d", c)
 	}
+	newest, err := s.ListAlerts(ctx, store.AlertQuery{NewestFirst: true, Limit: 1})
+	if err != nil || len(newest) != 1 || newest[0].ID != "al_2" {
+		t.Fatalf("ListAlerts(newest first, limit 1) = %v, %v", newest, err)
+	}
 	more := []event.Alert{
 		{ID: "al_3", Time: base.Add(2 * time.Minute), RuleTitle: "two", Triage: &event.Triage{Disposition: event.AutoClosed}},
 		{ID: "al_4", Time: base.Add(3 * time.Minute), RuleTitle: "two", Triage: &event.Triage{Disposition: event.AutoClosed}},
