@@ -486,6 +486,12 @@ func (c *compiler) setCount(stage, how string) {
 	}
 }
 
+// groupClass is the event class a grouping field implies.
+var groupClass = map[string]string{
+	"process": "process_activity", "parent": "process_activity", "cmd": "process_activity",
+	"domain": "dns_activity", "url": "http_activity", "rule": "detection_finding",
+}
+
 // --- activities ------------------------------------------------------------------------------
 
 // activities are read longest first. status is "failure", "success" or "".
@@ -560,6 +566,32 @@ func (c *compiler) readActivity() {
 		}
 		c.note("%s → %s", how, strings.Join(read, " "))
 	}
+	// "failed rdp logons": the outcome word stands apart from the activity.
+	for i, t := range c.toks {
+		if c.used[i] || t.quoted || c.status != "" {
+			continue
+		}
+		switch t.low {
+		case "failed", "failing", "unsuccessful", "failure", "failures", "denied", "rejected":
+			c.use(i, 1)
+			c.status = "failure"
+			c.note("%q → status = failure", t.low)
+		case "successful", "succeeded", "success", "succeeding", "allowed":
+			c.use(i, 1)
+			c.status = "success"
+			c.note("%q → status = success", t.low)
+		}
+	}
+	if c.class == "" {
+		// "top processes on ws-05": what is counted says what happened.
+		for _, f := range strings.Split(strings.TrimPrefix(c.countStage, "count by "), ", ") {
+			if cl := groupClass[f]; cl != "" {
+				c.class = cl
+				c.note("counting by %s → class = %s", f, cl)
+				break
+			}
+		}
+	}
 	if c.newField != "" {
 		by := "user"
 		switch {
@@ -629,6 +661,17 @@ func (c *compiler) readEntities() {
 			}
 			c.use(i, 1)
 			c.term(field, w, strconv.Quote(strings.TrimSpace(prev+" "+w)))
+		case isParent(c, i) && !stopWords[w]:
+			// "with parent winword.exe", "spawned by winword.exe", "children of winword.exe"
+			name := w
+			if processNames[w] != "" {
+				name = processNames[w]
+			}
+			c.use(i-1, 2)
+			if c.class == "" {
+				c.class = "process_activity"
+			}
+			c.term("parent", name, strconv.Quote(prev+" "+t.orig))
 		case (w == "user" || w == "account" || w == "username") && !t.quoted:
 			if n, ok := next(); ok && !stopWords[n.low] {
 				c.use(i, 2)
@@ -681,6 +724,26 @@ func (c *compiler) readEntities() {
 				c.class = "dns_activity"
 			}
 			c.term(field, domainPattern(w), strconv.Quote(t.orig))
+		case (prev == "to" || prev == "into" || prev == "onto") && c.class == "authentication" && !stopWords[w] && (t.quoted || hostRE.MatchString(w)):
+			// "logins to dc01", "which users logged into dc01"
+			c.use(i-1, 2)
+			c.term("host", t.orig, strconv.Quote(prev+" "+t.orig))
+		case (w == "port" || w == "ports") && i+1 < len(c.toks) && isPort(c.at(i+1)):
+			c.use(i, 2)
+			if prev == "to" || prev == "on" || prev == "destination" {
+				c.use(i-1, 1)
+			}
+			if c.class == "" {
+				c.class = "network_activity"
+			}
+			c.term("dst_endpoint.port", c.at(i+1), strconv.Quote(w+" "+c.at(i+1)))
+		case (w == "rdp" || w == "remote-desktop") && !t.quoted:
+			// RemoteInteractive, Windows logon type 10
+			c.use(i, 1)
+			if c.class == "" {
+				c.class = "authentication"
+			}
+			c.term("auth.logon_type", "10", strconv.Quote(w)+" (RemoteInteractive)")
 		case (prev == "on" || prev == "at") && !stopWords[w] && (t.quoted || hostRE.MatchString(w)):
 			c.use(i-1, 2)
 			c.term("host", t.orig, strconv.Quote(prev+" "+t.orig))
@@ -703,8 +766,14 @@ func (c *compiler) readEntities() {
 					c.class = "authentication"
 				}
 			} else if hostRE.MatchString(w) || t.quoted {
+				// A sign-in comes from a client machine; other events come from the host
+				// that logged them.
 				c.use(i-1, 2)
-				c.term("src_endpoint.hostname", t.orig, strconv.Quote("from "+t.orig))
+				field := "host"
+				if c.class == "authentication" {
+					field = "src_endpoint.hostname"
+				}
+				c.term(field, t.orig, strconv.Quote("from "+t.orig))
 			}
 		case (w == "mfa" || w == "2fa") && !t.quoted:
 			c.use(i, 1)
@@ -722,6 +791,29 @@ func (c *compiler) readEntities() {
 			c.note("%s → free text %s", strconv.Quote(t.orig), q)
 		}
 	}
+}
+
+// isParent reports whether token i names a parent process: "parent X", "with parent X",
+// "spawned by X", "started by X", "children of X", "child processes of X".
+func isParent(c *compiler, i int) bool {
+	w, prev, before := c.at(i), c.at(i-1), c.at(i-2)
+	if !strings.HasSuffix(w, ".exe") && processNames[w] == "" {
+		return false
+	}
+	switch {
+	case prev == "parent":
+		return true
+	case prev == "by":
+		return before == "spawned" || before == "started" || before == "launched" || before == "created" || before == "forked"
+	case prev == "of":
+		return before == "children" || before == "child" || before == "descendants" || (before == "processes" && c.at(i-3) == "child")
+	}
+	return false
+}
+
+func isPort(w string) bool {
+	n, err := strconv.Atoi(w)
+	return err == nil && n > 0 && n < 65536
 }
 
 func userLike(w string) bool {

@@ -58,6 +58,13 @@ func TestCompile(t *testing.T) {
 			"class = detection_finding | between 2026-11-20 and 2026-11-21"},
 		{"ran mimikatz", "class = process_activity process = mimikatz.exe"},
 		{"last login of frank", "class = authentication user = frank | limit 1"},
+		{"logins to dc01", "class = authentication host = dc01"},
+		{"processes spawned by winword.exe on ws-01", "class = process_activity parent = winword.exe host = ws-01"},
+		{"failed rdp logons from new ips", "class = authentication status = failure auth.logon_type = 10 | first_seen src_ip by user"},
+		{"denied connections to port 22", "class = network_activity status = failure dst_endpoint.port = 22"},
+		{"dns queries from ws-05", "class = dns_activity host = ws-05"},
+		{"logins from laptop-7", "class = authentication src_endpoint.hostname = laptop-7"},
+		{"top processes on ws-05", "class = process_activity host = ws-05 | count by process | limit 10"},
 	} {
 		t.Run(c.question, func(t *testing.T) {
 			tr, err := Compile(c.question, now)

@@ -39,6 +39,7 @@ var corpus = []string{
 	`logins for user "bob | count" on host "a or b"`, "count of alerts by rule", "new ips for user carol",
 	"http requests to example.org", "registry changes on ws-1 past week", "file changes by svc_backup last 12 hours",
 	"password resets this month", "top users by logins", `who ran "whoami /all"`, "mfa sign-ins from new devices",
+	"logins to dc01", "children of cmd.exe", "failed rdp logons from new ips", "denied connections to port 22", "top processes on ws-05",
 }
 
 func newClient(t *testing.T, srv *llmtest.Server) *llm.Client {
