@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"slices"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-soc/vigil/internal/ask"
+	"github.com/vigil-soc/vigil/internal/query"
 	"io"
 	"os"
 	"sort"
@@ -68,6 +72,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		printDemo(e.stdout, rep, cfg.DataDir, c.data != "")
+		printDemoAsks(ctx, e.stdout, a, rep)
+		printDemoEnd(e.stdout, rep, cfg.DataDir, c.data != "")
 	}
 	if !rep.Audit.OK {
 		return &exitError{code: 1, err: fmt.Errorf("audit verify failed: %s", rep.Audit.String())}
@@ -120,12 +126,68 @@ func printDemo(w io.Writer, rep app.DemoReport, dir string, kept bool) {
 			printIncidentStory(w, inc)
 		}
 	}
+}
+
+func printDemoEnd(w io.Writer, rep app.DemoReport, dir string, kept bool) {
 	fmt.Fprintf(w, "\naudit verify: %s\n", rep.Audit.String())
 	fmt.Fprintf(w, "done in %.1fs", rep.Elapsed.Seconds())
 	if kept {
 		fmt.Fprintf(w, "; the data stays in %s: run 'vigil serve --data %s' to explore it through the API", dir, dir)
 	}
 	fmt.Fprintln(w)
+}
+
+// demoQuestions are asked after the demo's attacks, per scenario (empty: always).
+var demoQuestions = []struct{ scenario, question string }{
+	{"password-spray", "sign-ins from new countries in the last 6 hours"},
+	{"ransomware", "processes spawned by winword.exe"},
+	{"", "how many alerts per rule in the last 6 hours"},
+}
+
+// printDemoAsks asks a few questions in plain English of the demo's stored events and alerts,
+// showing the query each compiles to, as a junior analyst would see them.
+func printDemoAsks(ctx context.Context, w io.Writer, a *app.App, rep app.DemoReport) {
+	fmt.Fprintf(w, "\n== ask in plain English (vigil ask \"...\"; the query is shown)\n")
+	for _, dq := range demoQuestions {
+		if dq.scenario != "" && !slices.Contains(rep.Scenarios, dq.scenario) {
+			continue
+		}
+		tr, err := ask.Compile(dq.question, time.Now().UTC())
+		if err != nil {
+			continue
+		}
+		q, err := query.Parse(tr.Query)
+		if err != nil {
+			continue
+		}
+		res, err := query.Run(ctx, query.WithAlerts(a.Store, a.Store), q, query.Options{Now: time.Now().UTC()})
+		if err != nil {
+			fmt.Fprintf(w, "  %s: %v\n", dq.question, err)
+			continue
+		}
+		fmt.Fprintf(w, "  %q\n    query  %s\n", dq.question, tr.Query)
+		switch {
+		case len(res.Columns) > 0:
+			for i, r := range res.Rows {
+				if i == 4 {
+					fmt.Fprintf(w, "    ... %d more rows\n", len(res.Rows)-4)
+					break
+				}
+				fmt.Fprintf(w, "    %s\n", strings.Join(r, "  "))
+			}
+		case len(res.Events) == 0:
+			fmt.Fprintf(w, "    no events\n")
+		default:
+			for i := range res.Events {
+				if i == 4 {
+					fmt.Fprintf(w, "    ... %d more events\n", len(res.Events)-4)
+					break
+				}
+				ev := &res.Events[i]
+				fmt.Fprintf(w, "    %s  %-16s %-22s %-20s %s\n", ev.Time.Format("15:04:05"), ev.Kind, hostOf(ev), userOf(ev)+" "+sourceOf(ev), clip(whatOf(ev), 70))
+			}
+		}
+	}
 }
 
 // printIncidentStory prints one incident: detection, triage reasoning, investigation, verdict,
