@@ -63,3 +63,30 @@ func TestHuntAndAsk(t *testing.T) {
 		t.Errorf("ask without a question: %d", code)
 	}
 }
+
+// The demo's text ends by asking questions of what it stored, with each query and its answer.
+func TestDemoAsks(t *testing.T) {
+	code, out, errs := run(t, "demo", "--scenario", "ransomware")
+	if code != 0 {
+		t.Fatalf("demo: %d %s", code, errs)
+	}
+	i := strings.Index(out, "== ask in plain English")
+	if i < 0 {
+		t.Fatalf("no ask section:\n%s", out)
+	}
+	asks := out[i:]
+	for _, want := range []string{
+		`"processes spawned by winword.exe"`,
+		"query  class = process_activity parent = winword.exe",
+		"powershell.exe -nop -w hidden -enc",
+		"query  class = detection_finding | since 6h | count by rule",
+		"Shadow Copies Deleted or Recovery Disabled",
+	} {
+		if !strings.Contains(asks, want) {
+			t.Errorf("ask section lacks %q:\n%s", want, asks)
+		}
+	}
+	if strings.Contains(asks, "new countries") {
+		t.Error("asked about the password spray, which was not played")
+	}
+}
