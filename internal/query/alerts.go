@@ -74,8 +74,8 @@ func (w *withAlerts) SearchEvents(ctx context.Context, q store.EventQuery) ([]ev
 }
 
 // alertMatches applies an event query's filters to an alert read as an event, as the store
-// applies them to events (host, user and process equal after strings.ToLower, the rest
-// exactly). Contains is a coarse filter the store may apply; Match, which Run always sets,
+// applies them to events (host and process equal after strings.ToLower, the user as
+// store.UserMatches says, the rest exactly). Contains is a coarse filter the store may apply; Match, which Run always sets,
 // evaluates the free text itself, so it is left to Match here.
 func alertMatches(ev *event.Event, q *store.EventQuery) bool {
 	lower := strings.ToLower
@@ -84,7 +84,7 @@ func alertMatches(ev *event.Event, q *store.EventQuery) bool {
 		return false
 	case q.Host != "" && (ev.Device == nil || lower(ev.Device.Hostname) != lower(q.Host)):
 		return false
-	case q.User != "" && (ev.User == nil || lower(ev.User.Name) != lower(q.User)):
+	case q.User != "" && (ev.User == nil || !store.UserMatches(ev.User.Name, q.User)):
 		return false
 	case q.IP != "" && ipOf(ev.Src) != q.IP && ipOf(ev.Dst) != q.IP:
 		return false

@@ -71,7 +71,10 @@
 // url = http.url, rule = finding.title, and ip, which stands for src_endpoint.ip and
 // dst_endpoint.ip at once: ip = X holds when either is X, ip != X when neither is. ip may be
 // compared and listed in fields, but not used in first_seen, count or sort, which need one
-// value. The country fields compare as ISO 3166 codes: sources write "Brazil" or "BR", and
+// value. user.name and target_user.name compare as accounts: a bare name (no "\" or "@")
+// also equals that name under any domain, so user = alice holds for EXAMPLE\alice and
+// alice@example.com (store.UserMatches, which the store's user filter uses too); a wildcard
+// matches the name as written. The country fields compare as ISO 3166 codes: sources write "Brazil" or "BR", and
 // country = brazil, country = BR, first_seen country and count by country treat them as one.
 // Field names are case-insensitive (the NAME after unmapped. is matched exactly first,
 // then ignoring case). String prints canonical names. An unknown field is a SyntaxError that

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // Case-insensitive here means equal after strings.ToLower (Unicode simple lower-case mapping),
@@ -72,6 +73,8 @@ func holds(op, s string, v *value) bool {
 			return err == nil && v.pfx.Contains(a.WithZone("").Unmap())
 		case v.glob:
 			return globMatch(strings.ToLower(s), v.lower)
+		case v.account:
+			return store.UserMatches(s, v.lower)
 		}
 		return equalLower(s, v.lower)
 	case "~":

@@ -67,12 +67,15 @@ type value struct {
 	raw   string // as written (unescaped)
 	lower string // strings.ToLower(raw)
 	glob  bool   // = or != with a * wildcard
-	cidr  bool   // = or != on an IP field with a CIDR prefix
-	pfx   netip.Prefix
-	isNum bool // raw is a decimal number
-	num   float64
-	re    *regexp.Regexp // for ~
-	tv    timeValue      // for comparisons on time
+	// account: = or != on an account name, which a bare name matches under any domain
+	// (store.UserMatches, as the store's user filter).
+	account bool
+	cidr    bool // = or != on an IP field with a CIDR prefix
+	pfx     netip.Prefix
+	isNum   bool // raw is a decimal number
+	num     float64
+	re      *regexp.Regexp // for ~
+	tv      timeValue      // for comparisons on time
 }
 
 // duration is a span as written: n units of m, h, d or w.
@@ -497,6 +500,7 @@ func (p *parser) value(f *field, op string) (value, error) {
 		v.re = re
 	case op == "=" || op == "!=":
 		v.glob = strings.Contains(t.text, "*")
+		v.account = !v.glob && (f.name == "user.name" || f.name == "target_user.name")
 		if f.kind == kindIP && !v.glob && strings.Contains(t.text, "/") {
 			pfx, err := netip.ParsePrefix(t.text)
 			if err != nil {

@@ -690,3 +690,25 @@ func mustParse(t *testing.T, src string) *Query {
 	}
 	return q
 }
+
+// user = NAME with a bare name finds the account under any domain, whether pushed down to the
+// store or evaluated in Match; a full name only itself.
+func TestRunBareUser(t *testing.T) {
+	s := openStore(t)
+	put(t, s,
+		authEv("u1", ago(3*time.Hour), "alice@example.com", "idp", "198.51.100.1", "US", "success"),
+		authEv("u2", ago(2*time.Hour), `EXAMPLE\alice`, "ws01", "10.0.0.1", "", "success"),
+		authEv("u3", ago(time.Hour), "alicex", "ws01", "10.0.0.1", "", "success"))
+	for src, want := range map[string][]string{
+		"user = alice": {"u2", "u1"},
+		"class = authentication | where user = alice or host = nope": {"u2", "u1"},
+		"user = alice@example.com":                                   {"u1"},
+		"user != alice":                                              {"u3"},
+		"user in (alicex, bob)":                                      {"u3"},
+		"user = ali*":                                                {"u3", "u1"}, // a wildcard matches the whole name as written
+	} {
+		if got := ids(run(t, s, src, Options{Now: now})); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", src, got, want)
+		}
+	}
+}

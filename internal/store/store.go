@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
@@ -35,12 +36,15 @@ type Events interface {
 type EventQuery struct {
 	From, To time.Time
 	Host     string
-	User     string
-	IP       string // matches the source or destination IP
-	Class    event.Class
-	Code     string
-	Process  string // process name, case-insensitive
-	IDs      []string
+	// User matches the account name case-insensitively; a bare name (no domain) also matches
+	// that name under any domain: "alice" finds "EXAMPLE\alice" and "alice@example.com" (see
+	// UserMatches).
+	User    string
+	IP      string // matches the source or destination IP
+	Class   event.Class
+	Code    string
+	Process string // process name, case-insensitive
+	IDs     []string
 	// Contains keeps events whose stored form holds this text, case-insensitively (a coarse
 	// filter that callers refine, e.g. an application name or ID).
 	Contains string
@@ -93,4 +97,30 @@ type Store interface {
 	KV
 	// Close releases the store.
 	Close() error
+}
+
+// UserMatches reports whether an account name as an event carries it is the user asked for:
+// equal after strings.ToLower, or, when want is a bare name (no "\" or "@"), equal to the
+// name's bare part, so that "alice" is EXAMPLE\alice, alice@example.com and alice.
+func UserMatches(name, want string) bool {
+	name, want = strings.ToLower(name), strings.ToLower(want)
+	if name == want {
+		return true
+	}
+	if want == "" || strings.ContainsAny(want, `\@`) {
+		return false
+	}
+	return BareUser(name) == want
+}
+
+// BareUser is an account name without its domain: "example\alice" and "alice@example.com"
+// are "alice".
+func BareUser(u string) string {
+	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+		u = u[i+1:]
+	}
+	if i := strings.IndexByte(u, '@'); i >= 0 {
+		u = u[:i]
+	}
+	return u
 }

@@ -201,6 +201,11 @@ func eventKeys(ev *event.Event) []string {
 	}
 	add(keyHost, eventHost(ev))
 	add(keyUser, eventUser(ev))
+	if u := eventUser(ev); u != "" {
+		if b := store.BareUser(u); b != u {
+			add(keyUser, b) // found by a bare name (store.UserMatches)
+		}
+	}
 	add(keyIP, ipOf(ev.Src))
 	add(keyIP, ipOf(ev.Dst))
 	add(keyClass, string(ev.Class))
@@ -208,6 +213,9 @@ func eventKeys(ev *event.Event) []string {
 	add(keyProcess, eventProcess(ev))
 	return keys
 }
+
+// likeEscaper escapes the LIKE wildcards (and the escape character '!') of a literal.
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 func eventHost(ev *event.Event) string {
 	if ev.Device != nil {
@@ -502,7 +510,7 @@ func matches(ev *event.Event, q *store.EventQuery) bool {
 		return false
 	case q.Host != "" && eventHost(ev) != strings.ToLower(q.Host):
 		return false
-	case q.User != "" && eventUser(ev) != strings.ToLower(q.User):
+	case q.User != "" && (ev.User == nil || !store.UserMatches(ev.User.Name, q.User)):
 		return false
 	case q.IP != "" && ipOf(ev.Src) != q.IP && ipOf(ev.Dst) != q.IP:
 		return false
@@ -540,8 +548,16 @@ func (s *Store) candidateBlocks(ctx context.Context, q store.EventQuery) ([]bloc
 	if q.Host != "" {
 		key(keyHost + strings.ToLower(q.Host))
 	}
-	if q.User != "" {
-		key(keyUser + strings.ToLower(q.User))
+	if u := strings.ToLower(q.User); u != "" {
+		if strings.ContainsAny(u, `\@`) {
+			key(keyUser + u)
+		} else {
+			// A bare name is also the account under any domain (store.UserMatches). Blocks
+			// written since carry the bare name as a key too; older ones only the full name.
+			esc := likeEscaper.Replace(u)
+			where = append(where, `b.id IN (SELECT block FROM event_keys WHERE key = ? OR key LIKE ? ESCAPE '!' OR key LIKE ? ESCAPE '!')`)
+			args = append(args, keyUser+u, likeEscaper.Replace(keyUser)+esc+"@%", likeEscaper.Replace(keyUser)+`%\`+esc)
+		}
 	}
 	if q.IP != "" {
 		key(keyIP + q.IP)

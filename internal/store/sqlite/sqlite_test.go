@@ -70,3 +70,31 @@ func BenchmarkPutEvents(b *testing.B) {
 		})
 	}
 }
+
+// Blocks written before bare user names were keys (only "u:alice@example.com") are still found
+// by a bare name.
+func TestBareUserFindsOlderBlocks(t *testing.T) {
+	s := open(t)
+	defer s.Close()
+	ctx := context.Background()
+	evs := []event.Event{storetest.Event("ev_okta", 1, "idp", "alice@example.com"), storetest.Event("ev_win", 2, "ws01", `EXAMPLE\alice`)}
+	if _, err := s.PutEvents(ctx, evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.w.ExecContext(ctx, `DELETE FROM event_keys WHERE key = ?`, keyUser+"alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatal("no bare user key was written")
+	}
+	s.blocks = newBlockCache(8)
+	got, err := s.SearchEvents(ctx, store.EventQuery{User: "alice"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("bare name over older blocks: %d events, %v", len(got), err)
+	}
+	// LIKE wildcards in a name are literal.
+	if got, _ := s.SearchEvents(ctx, store.EventQuery{User: "al_ce"}); len(got) != 0 {
+		t.Fatalf("al_ce found %d events", len(got))
+	}
+}

@@ -19,6 +19,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
 	t.Run("SearchAcrossBatches", func(t *testing.T) { testSearchAcrossBatches(t, open(t)) })
 	t.Run("SearchMatch", func(t *testing.T) { testSearchMatch(t, open(t)) })
+	t.Run("SearchBareUser", func(t *testing.T) { testSearchBareUser(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
 	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open(t)) })
 	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
@@ -126,6 +127,32 @@ func testSearch(t *testing.T, s store.Store) {
 				t.Errorf("%s: not newest first", c.name)
 				break
 			}
+		}
+	}
+}
+
+// testSearchBareUser: a bare user name finds the account under any domain (DOMAIN\name,
+// name@domain), a full name only itself, and a longer name never.
+func testSearchBareUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	evs := []event.Event{
+		Event("ev_okta", 1, "idp", "alice@example.com"),
+		Event("ev_win", 2, "ws01", "alice"),
+		Event("ev_other", 3, "ws01", "alicex"),
+		Event("ev_mail", 4, "mx", "alice@other.example"),
+	}
+	evs[1].User.Domain = "EXAMPLE"
+	if _, err := s.PutEvents(ctx, evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user string
+		want int
+	}{{"alice", 3}, {"ALICE", 3}, {"alice@example.com", 1}, {"alicex", 1}, {"lice", 0}} {
+		got, err := s.SearchEvents(ctx, store.EventQuery{User: c.user})
+		if err != nil || len(got) != c.want {
+			t.Errorf("user %q: %d events, %v; want %d", c.user, len(got), err, c.want)
 		}
 	}
 }
