@@ -26,10 +26,11 @@ type Options struct {
 	CampaignWindow time.Duration
 	// ContextWindow and ContextMinScore: an alert triage did not surface joins an incident as
 	// context when it shares an entity with it within the window and scored at least the
-	// minimum (its score or its unusual score, see event.Triage.Unusual). Default one hour and 0.12: an unusual alert on a host or account of an intrusion
-	// active within the hour is likely its next step (an attacker pausing between steps, such
-	// as stopping a service after an escalation, is common), and it costs the analyst nothing
-	// more than one alert inside the incident already open.
+	// minimum (its score or its unusual score, see event.Triage.Unusual). Default one hour
+	// and 0.12: an unusual alert on a host or account of an intrusion active within the hour
+	// is likely its next step (an attacker pausing between steps, such as stopping a service
+	// after an escalation, is common), and it costs the analyst nothing more than one alert
+	// inside the incident already open.
 	ContextWindow   time.Duration
 	ContextMinScore float64
 	// Lookback: when an incident opens, auto-closed alerts from this long before join it as
