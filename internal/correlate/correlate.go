@@ -115,8 +115,12 @@ type closedRef struct {
 	host string
 }
 
-// maxClosed bounds the alerts kept for lookback.
-const maxClosed = 20000
+// maxClosed bounds the alerts kept for lookback, and maxClosedDups the duplicates remembered
+// per closed alert.
+const (
+	maxClosed     = 20000
+	maxClosedDups = 200
+)
 
 type outcome struct {
 	disp event.Disposition
@@ -133,6 +137,10 @@ type Correlator struct {
 	byID map[string]*event.Incident
 	// closed keeps recent auto-closed alerts (oldest first) for lookback.
 	closed []closedRef
+	// closedDups holds, per auto-closed alert in closed, the duplicates folded into it while
+	// it was closed: when lookback pulls it into an incident, they go with it. Bounded with
+	// closed.
+	closedDups map[string][]string
 	// outcomes remembers each alert's final outcome, for duplicates folded into it.
 	outcomes map[string]outcome
 	oldest   int64
@@ -146,7 +154,7 @@ type Correlator struct {
 // New returns an empty Correlator.
 func New(opts Options) *Correlator {
 	opts.defaults()
-	return &Correlator{opts: opts, byID: map[string]*event.Incident{}, outcomes: map[string]outcome{}, apart: map[[2]string]time.Time{}}
+	return &Correlator{opts: opts, byID: map[string]*event.Incident{}, outcomes: map[string]outcome{}, apart: map[[2]string]time.Time{}, closedDups: map[string][]string{}}
 }
 
 // Resume adds incidents (open ones loaded from the store after a restart).
@@ -236,6 +244,11 @@ func (c *Correlator) Place(a *event.Alert) Placement {
 				p.Changed = []*event.Incident{inc}
 			}
 			c.outcomes[a.ID] = outcome{p.Disposition, p.IncidentID}
+			if p.IncidentID == "" {
+				if ds := c.closedDups[tr.DuplicateOf]; len(ds) < maxClosedDups {
+					c.closedDups[tr.DuplicateOf] = append(ds, a.ID)
+				}
+			}
 			return p
 		}
 	}
@@ -412,6 +425,9 @@ func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t i
 	for i < len(c.closed) && (t-c.closed[i].at > lb || len(c.closed)-i > maxClosed) {
 		i++
 	}
+	for _, r := range c.closed[:i] {
+		delete(c.closedDups, r.id)
+	}
 	if i > len(c.closed)/2 {
 		c.closed = slices.Clone(c.closed[i:])
 	} else if i > 0 {
@@ -420,29 +436,47 @@ func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t i
 	return Placement{Disposition: event.AutoClosed, Reason: a.Triage.Reason}
 }
 
-// lookback pulls the recent auto-closed alerts into a new incident as its precursors.
+// lookback pulls the recent auto-closed alerts into a new incident as its precursors, and
+// the auto-closed alerts of its halo that arrived before it (out of order: parallel detection
+// can hand a later alert over first), which would have joined it as context had they come
+// after it, so that the incident does not depend on the order of arrival.
 func (c *Correlator) lookback(inc *event.Incident, t int64) []Revision {
 	lb := int64(c.opts.Lookback / time.Second)
+	halo := int64(c.opts.Halo / time.Second)
 	var out []Revision
 	later := c.closed[:0] // closed alerts newer than the incident (replayed out of order) stay
 	for _, r := range c.closed {
-		if r.at > t {
+		reason := ""
+		switch {
+		case r.at > t && halo > 0 && r.at-t <= halo:
+			reason = "context for " + inc.ID + " (within its attack window, arrived before it)"
+		case r.at > t:
 			later = append(later, r)
 			continue
-		}
-		if t-r.at > lb {
+		case t-r.at > lb:
+			delete(c.closedDups, r.id) // leaves closed
 			continue
+		default:
+			where := r.host
+			if where == "" {
+				where = "the environment"
+			}
+			reason = "precursor of " + inc.ID + " on " + where
 		}
-		where := r.host
-		if where == "" {
-			where = "the environment"
+		// The alert, then the duplicates folded into it while it was closed.
+		for k, id := range append([]string{r.id}, c.closedDups[r.id]...) {
+			why := reason
+			if k > 0 {
+				why += " (a duplicate of " + r.id + ")"
+			}
+			out = append(out, Revision{AlertID: id, Disposition: event.Grouped, IncidentID: inc.ID, Reason: why})
+			c.outcomes[id] = outcome{event.Grouped, inc.ID}
+			inc.AlertCount++
+			if len(inc.AlertIDs) < c.opts.MaxAlertIDs {
+				inc.AlertIDs = append(inc.AlertIDs, id)
+			}
 		}
-		out = append(out, Revision{AlertID: r.id, Disposition: event.Grouped, IncidentID: inc.ID, Reason: "precursor of " + inc.ID + " on " + where})
-		c.outcomes[r.id] = outcome{event.Grouped, inc.ID}
-		inc.AlertCount++
-		if len(inc.AlertIDs) < c.opts.MaxAlertIDs {
-			inc.AlertIDs = append(inc.AlertIDs, r.id)
-		}
+		delete(c.closedDups, r.id)
 	}
 	c.closed = later
 	return out

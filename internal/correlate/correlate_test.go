@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,58 @@ func TestContextOnUnusualScore(t *testing.T) {
 	unusual.Triage.Unusual = 0.2
 	if got := c.Place(unusual); got.Disposition != event.Grouped || got.IncidentID != p.IncidentID {
 		t.Fatalf("alert unusual enough did not join: %+v", got)
+	}
+}
+
+// An auto-closed alert of the incident's halo that arrived before the alert opening the incident
+// (out of order) joins it, as it would have had it come after; one far later stays closed.
+func TestHaloAlertArrivedEarlyJoins(t *testing.T) {
+	c := New(Options{Halo: 30 * time.Minute, Lookback: 2 * time.Hour})
+	if p := c.Place(mk("early", 5*time.Minute, "mail", event.AutoClosed, 0.01)); p.Disposition != event.AutoClosed {
+		t.Fatalf("no incident yet: %+v", p)
+	}
+	c.Place(mk("far", 50*time.Minute, "mail", event.AutoClosed, 0.01))
+	p := c.Place(mk("a", 0, "web01", event.Escalated, 0.9))
+	if len(p.Revised) != 1 || p.Revised[0].AlertID != "early" || p.Revised[0].IncidentID != p.IncidentID || p.Revised[0].Disposition != event.Grouped {
+		t.Fatalf("revisions %+v", p.Revised)
+	}
+	// In order, the same alert joins by the halo: the outcome does not depend on the order.
+	d := New(Options{Halo: 30 * time.Minute})
+	q := d.Place(mk("a", 0, "web01", event.Escalated, 0.9))
+	if h := d.Place(mk("early", 5*time.Minute, "mail", event.AutoClosed, 0.01)); h.Disposition != event.Grouped || h.IncidentID != q.IncidentID {
+		t.Fatalf("in order: %+v", h)
+	}
+}
+
+// Duplicates folded into an alert while it was auto-closed join the incident that later pulls
+// the alert in (as precursor or as early-arrived context), instead of staying closed.
+func TestPulledAlertBringsItsDuplicates(t *testing.T) {
+	c := New(Options{Halo: 30 * time.Minute, Lookback: time.Hour})
+	first := mk("sync1", 2*time.Minute, "mail", event.AutoClosed, 0.01)
+	c.Place(first)
+	dup := mk("sync2", 5*time.Minute, "mail", event.Grouped, 0)
+	dup.Triage.DuplicateOf = "sync1"
+	if p := c.Place(dup); p.Disposition != event.AutoClosed || p.IncidentID != "" {
+		t.Fatalf("duplicate of a closed alert: %+v", p)
+	}
+	p := c.Place(mk("a", 0, "web01", event.Escalated, 0.9))
+	var got []string
+	for _, r := range p.Revised {
+		if r.IncidentID == p.IncidentID && r.Disposition == event.Grouped {
+			got = append(got, r.AlertID)
+		}
+	}
+	if strings.Join(got, ",") != "sync1,sync2" {
+		t.Fatalf("revisions %+v", p.Revised)
+	}
+	inc, _ := c.Incident(p.IncidentID)
+	if inc.AlertCount != 3 {
+		t.Fatalf("incident counts %d alerts", inc.AlertCount)
+	}
+	// A later duplicate resolves to the incident too.
+	dup3 := mk("sync3", 8*time.Minute, "mail", event.Grouped, 0)
+	dup3.Triage.DuplicateOf = "sync1"
+	if q := c.Place(dup3); q.IncidentID != p.IncidentID {
+		t.Fatalf("later duplicate: %+v", q)
 	}
 }
