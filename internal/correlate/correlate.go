@@ -437,9 +437,9 @@ func (c *Correlator) placeClosed(a *event.Alert, keys []string, host string, t i
 }
 
 // lookback pulls the recent auto-closed alerts into a new incident as its precursors, and
-// the auto-closed alerts of its halo that arrived before it (out of order: parallel detection
-// can hand a later alert over first), which would have joined it as context had they come
-// after it, so that the incident does not depend on the order of arrival.
+// the auto-closed alerts of its halo that arrived before it (out of time order: a late source,
+// a redelivery under load), which would have joined it as context had they come after it, so
+// that the incident does not depend on the order of arrival.
 func (c *Correlator) lookback(inc *event.Incident, t int64) []Revision {
 	lb := int64(c.opts.Lookback / time.Second)
 	halo := int64(c.opts.Halo / time.Second)
