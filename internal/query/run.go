@@ -243,8 +243,9 @@ func pushTerm(q *store.EventQuery, n node, now time.Time) {
 }
 
 // pushEqual sets the store filter for name = val (case-insensitive), when the store compares
-// the same way. The store lower-cases host, user and process names as Run does and also looks
-// for them in the event's JSON line, which holds plain values verbatim; it compares IPs and
+// the same way. The store lower-cases host and process names as Run does, compares user
+// names with store.UserMatches as Run does (a bare name under any domain), and also looks for
+// them in the event's JSON line, which holds plain values verbatim; it compares IPs and
 // codes exactly, which is the same for values without letters; and classes exactly, which is
 // the same because events carry only the lower-case class constants.
 func pushEqual(q *store.EventQuery, name, val string) {
