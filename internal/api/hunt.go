@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/ask"
 	"github.com/vigil-soc/vigil/internal/query"
-	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // Answer is a question, the query it was compiled to, and (unless only the query was asked
@@ -26,14 +26,14 @@ type askRequest struct {
 	Run *bool `json:"run,omitempty"`
 }
 
-// Hunt runs a hunting query (the text of the query language) against the stored events and,
+// hunt runs a hunting query (the text of the query language) against the stored events and,
 // as detection_finding events, the alerts.
-func Hunt(r *http.Request, s store.Store, text string) (*query.Result, error) {
+func (s *Server) hunt(ctx context.Context, text string) (*query.Result, error) {
 	q, err := query.Parse(text)
 	if err != nil {
 		return nil, err
 	}
-	return query.Run(r.Context(), query.WithAlerts(s, s), q, query.Options{Now: time.Now().UTC()})
+	return query.Run(ctx, query.WithAlerts(s.Store, s.Store), q, query.Options{Now: time.Now().UTC()})
 }
 
 // search answers GET /api/v1/search?q=QUERY.
@@ -43,7 +43,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, BadRequest("missing the query: ?q=..."))
 		return
 	}
-	res, err := Hunt(r, s.Store, text)
+	res, err := s.hunt(r.Context(), text)
 	if err != nil {
 		s.writeQueryError(w, r, err)
 		return
@@ -66,16 +66,16 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := tr.Translate(r.Context(), req.Question)
 	if err != nil {
-		if errors.Is(err, ask.ErrEmpty) || strings.HasPrefix(err.Error(), "ask: ") {
-			s.writeError(w, r, BadRequest("%v", err))
-			return
+		var qe *ask.QuestionError
+		if errors.As(err, &qe) {
+			err = BadRequest("%v", err)
 		}
 		s.writeError(w, r, err)
 		return
 	}
 	ans := Answer{Translation: t}
 	if req.Run == nil || *req.Run {
-		if ans.Result, err = Hunt(r, s.Store, t.Query); err != nil {
+		if ans.Result, err = s.hunt(r.Context(), t.Query); err != nil {
 			s.writeQueryError(w, r, err)
 			return
 		}

@@ -102,6 +102,21 @@ func newLLMPlanner(cfg config.LLM, hc llm.HTTPDoer, audit func(ctx context.Conte
 	if audit == nil {
 		audit = func(context.Context, string, string, string, any) {}
 	}
+	client, budget, err := newLLMClient(cfg, hc, log)
+	if err != nil {
+		return nil, fmt.Errorf("llm planner: %w", err)
+	}
+	timeout := cfg.Timeout.Std()
+	if timeout <= 0 {
+		timeout = llm.DefaultTimeout
+	}
+	p := &llmPlanner{model: cfg.Model, client: client, budget: budget, timeout: timeout, maxSteps: plannerMaxSteps, audit: audit, log: log}
+	_, _ = rand.Read(p.boundaryKey[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return p, nil
+}
+
+// newLLMClient returns a client for the model of cfg through hc, with its token budget.
+func newLLMClient(cfg config.LLM, hc llm.HTTPDoer, log *slog.Logger) (*llm.Client, *llm.Budget, error) {
 	var key llm.Secret
 	if cfg.APIKey.IsSet() {
 		key = llm.SecretFunc(cfg.APIKey.Value)
@@ -116,16 +131,7 @@ func newLLMPlanner(cfg config.LLM, hc llm.HTTPDoer, audit func(ctx context.Conte
 		Budget:  budget,
 		Logger:  log,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("llm planner: %w", err)
-	}
-	timeout := cfg.Timeout.Std()
-	if timeout <= 0 {
-		timeout = llm.DefaultTimeout
-	}
-	p := &llmPlanner{model: cfg.Model, client: client, budget: budget, timeout: timeout, maxSteps: plannerMaxSteps, audit: audit, log: log}
-	_, _ = rand.Read(p.boundaryKey[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return p, nil
+	return client, budget, err
 }
 
 // Name identifies the planner in reports.

@@ -61,11 +61,11 @@ func NewTranslator(cfg config.Config, log *slog.Logger) (*ask.Translator, error)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newLLMPlanner(cfg.LLM, hc, nil, log)
+	client, _, err := newLLMClient(cfg.LLM, hc, log) // a nil log discards
 	if err != nil {
 		return nil, fmt.Errorf("llm: %w", err)
 	}
-	return &ask.Translator{LLM: p.client}, nil
+	return &ask.Translator{LLM: client}, nil
 }
 
 // llmHTTP returns the egress client for the model of cfg. The model's address is configured

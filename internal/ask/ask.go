@@ -12,7 +12,6 @@
 package ask
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/query"
 )
 
 // Translation is a question compiled to a query.
@@ -35,17 +35,31 @@ type Translation struct {
 	Source string `json:"source"`
 }
 
+// QuestionError is a question the compiler cannot take: empty, too long, or naming nothing to
+// look for. Other errors are vigil's own.
+type QuestionError struct{ msg string }
+
+func (e *QuestionError) Error() string { return e.msg }
+
 // ErrEmpty is returned for a question with nothing to search for.
-var ErrEmpty = errors.New("ask: empty question")
+var ErrEmpty error = &QuestionError{"ask: empty question"}
 
 // MaxQuestion bounds the length of a question, in bytes.
 const MaxQuestion = 1000
 
+// checkLength refuses a question longer than MaxQuestion.
+func checkLength(question string) error {
+	if len(question) > MaxQuestion {
+		return &QuestionError{fmt.Sprintf("ask: the question is %d bytes long, at most %d", len(question), MaxQuestion)}
+	}
+	return nil
+}
+
 // Compile translates question offline. now anchors "today", "this week" and the like (UTC).
 func Compile(question string, now time.Time) (Translation, error) {
 	tr := Translation{Question: question, Source: "offline"}
-	if len(question) > MaxQuestion {
-		return tr, fmt.Errorf("ask: the question is %d bytes long, at most %d", len(question), MaxQuestion)
+	if err := checkLength(question); err != nil {
+		return tr, err
 	}
 	toks := tokenize(strings.ToValidUTF8(question, "\uFFFD"))
 	if len(toks) == 0 {
@@ -59,7 +73,7 @@ func Compile(question string, now time.Time) (Translation, error) {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("not used: %s", strings.Join(unused, ", ")))
 	}
 	if tr.Query == "" {
-		return tr, fmt.Errorf("ask: nothing in %q names what to look for (an activity such as logins or processes, a user, a host, an address, a domain or a time)", question)
+		return tr, &QuestionError{fmt.Sprintf("ask: nothing in %q names what to look for (an activity such as logins or processes, a user, a host, an address, a domain or a time)", question)}
 	}
 	return tr, nil
 }
@@ -72,8 +86,8 @@ type token struct {
 
 var tokenRE = regexp.MustCompile(`"[^"]*"|'[^']*'|[^\s,;?!()"]+`)
 
-// tokenize splits a question into words. Quoted phrases stay whole; trailing full stops and a
-// possessive "'s" are cut off.
+// tokenize splits a question into words. Quoted phrases stay whole; trailing full stops and
+// colons are cut off.
 func tokenize(q string) []token {
 	var out []token
 	for _, w := range tokenRE.FindAllString(q, 200) {
@@ -142,6 +156,8 @@ func (c *compiler) read() {
 	c.readNew()
 	c.readCount()
 	c.readActivity()
+	c.readOutcome()
+	c.implyClass()
 	c.readEntities()
 }
 
@@ -179,7 +195,7 @@ func (c *compiler) unused() []string {
 	return out
 }
 
-var stopWords = set("a an the all any every show me list find give get display search look for of in on at from to by with and or were was are is be been being which that who whom whose what when where there their his her its my our your please can you i we do does did have has had it this these those some just only also than then into onto about as per via did not no",
+var stopWords = set("a an the all any every show me list find give get display search look for of in on at from to by with and or were was are is be been being which that who whom whose what when where there their his her its my our your please can you i we do does have has had it this these those some just only also than then into onto about as per via did not no",
 	"events logs log records entries happened happen happening occurred activity activities")
 
 func set(lists ...string) map[string]bool {
@@ -325,11 +341,14 @@ func words(ts []token) []string {
 
 // --- what is new -------------------------------------------------------------------------
 
-// novelty maps the thing that is new to the field first_seen compares.
-var novelty = []struct {
+// noveltyWords are words naming a thing that is new, and the field first_seen compares.
+type noveltyWords struct {
 	words []string
 	field string
-}{
+}
+
+// novelty lists what can be new.
+var novelty = []noveltyWords{
 	{[]string{"country", "countries", "location", "locations", "geography", "geo"}, "country"},
 	{[]string{"ip", "ips", "address", "addresses", "source", "sources"}, "src_ip"},
 	{[]string{"device", "devices", "workstation", "workstations", "machine", "machines"}, "device.hostname"},
@@ -352,10 +371,7 @@ func (c *compiler) readNew() {
 					continue
 				}
 				end := j
-				for end+1 < len(c.toks) && slices.ContainsFunc(novelty, func(x struct {
-					words []string
-					field string
-				}) bool {
+				for end+1 < len(c.toks) && slices.ContainsFunc(novelty, func(x noveltyWords) bool {
 					return x.field == nv.field && slices.Contains(x.words, c.at(end+1))
 				}) {
 					end++
@@ -387,7 +403,6 @@ var groupable = map[string]string{
 	"parent": "parent", "parents": "parent",
 	"command": "cmd", "commands": "cmd",
 	"url": "url", "urls": "url",
-	"day": "", // handled as a time unit, never a field
 }
 
 func (c *compiler) readCount() {
@@ -427,7 +442,7 @@ func (c *compiler) readCount() {
 			// "per host", "count by user", "for each country", "by source ip"; but "by user
 			// alice" names a user, and "by alice" is read with the entities.
 			f, n := c.groupField(i + 1)
-			if f == "" || w == "by" && i+1+n < len(c.toks) && !stopWords[c.at(i+1+n)] && groupable[c.at(i+1+n)] == "" && !c.toks[i+1+n].quoted && c.at(i+1+n) != "this" && c.at(i+1+n) != "last" && c.at(i+1+n) != "today" && c.at(i+1+n) != "yesterday" {
+			if f == "" || w == "by" && c.namesValue(i+1+n) {
 				continue
 			}
 			c.use(i, 1+n)
@@ -449,6 +464,19 @@ func (c *compiler) readCount() {
 		}
 	}
 }
+
+// namesValue reports whether token i is a value (a name) rather than the end of a phrase:
+// after "by user" it makes "by user alice" a user, not a grouping.
+func (c *compiler) namesValue(i int) bool {
+	if i >= len(c.toks) {
+		return false
+	}
+	w := c.at(i)
+	return !c.toks[i].quoted && !stopWords[w] && groupable[w] == "" && !oneOf(w, "this", "last", "today", "yesterday")
+}
+
+// oneOf reports whether w is one of the words.
+func oneOf(w string, words ...string) bool { return slices.Contains(words, w) }
 
 // groupField reads what to group by at token i: "source ip" (two words) or "host" (one).
 func (c *compiler) groupField(i int) (string, int) {
@@ -566,7 +594,10 @@ func (c *compiler) readActivity() {
 		}
 		c.note("%s → %s", how, strings.Join(read, " "))
 	}
-	// "failed rdp logons": the outcome word stands apart from the activity.
+}
+
+// readOutcome reads an outcome word that stands apart from the activity: "failed rdp logons".
+func (c *compiler) readOutcome() {
 	for i, t := range c.toks {
 		if c.used[i] || t.quoted || c.status != "" {
 			continue
@@ -582,6 +613,15 @@ func (c *compiler) readActivity() {
 			c.note("%q → status = success", t.low)
 		}
 	}
+}
+
+// newClass is the event class a "new ..." phrase implies when nothing else named one.
+var newClass = map[string]string{"country": "authentication", "src_ip": "authentication", "src_endpoint.city": "authentication",
+	"device.hostname": "authentication", "process": "process_activity", "domain": "dns_activity"}
+
+// implyClass takes the class from what is counted or what is new when no activity named one,
+// and writes the first_seen stage.
+func (c *compiler) implyClass() {
 	if c.class == "" {
 		// "top processes on ws-05": what is counted says what happened.
 		for _, f := range strings.Split(strings.TrimPrefix(c.countStage, "count by "), ", ") {
@@ -593,16 +633,11 @@ func (c *compiler) readActivity() {
 		}
 	}
 	if c.newField != "" {
-		by := "user"
-		switch {
-		case c.newField == "process" || c.newField == "domain":
-			by = "host"
-		case c.newField == "host" || c.newField == "device.hostname":
-			by = "user"
+		by := "user" // what is new for whom: a user's countries, addresses, devices
+		if c.newField == "process" || c.newField == "domain" {
+			by = "host" // a host's programs and lookups
 		}
-		implied := map[string]string{"country": "authentication", "src_ip": "authentication", "src_endpoint.city": "authentication",
-			"device.hostname": "authentication", "process": "process_activity", "domain": "dns_activity"}
-		if cl := implied[c.newField]; c.class == "" && cl != "" {
+		if cl := newClass[c.newField]; c.class == "" && cl != "" {
 			c.class = cl
 			c.note("%q → class = %s", c.newFrom, cl)
 		}
@@ -623,10 +658,25 @@ var processNames = map[string]string{
 	"bash": "bash", "sh": "sh", "curl": "curl", "wget": "wget", "python": "python*", "ssh": "ssh", "sudo": "sudo",
 }
 
+// imageName is a program word as an image name: "powershell" is powershell.exe.
+func imageName(w string) string {
+	if n := processNames[w]; n != "" {
+		return n
+	}
+	return w
+}
+
+// setClass sets the class when nothing named one yet.
+func (c *compiler) setClass(class string) {
+	if c.class == "" {
+		c.class = class
+	}
+}
+
 var hostRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*[0-9-][a-z0-9_.-]*$|^[a-z0-9-]+(\.[a-z0-9-]+)+$`)
 
 func (c *compiler) term(field, value, how string) {
-	t := field + " = " + quote(value)
+	t := field + " = " + query.Quote(value)
 	if slices.Contains(c.terms, t) {
 		return
 	}
@@ -661,17 +711,11 @@ func (c *compiler) readEntities() {
 			}
 			c.use(i, 1)
 			c.term(field, w, strconv.Quote(strings.TrimSpace(prev+" "+w)))
-		case isParent(c, i) && !stopWords[w]:
+		case c.isParent(i) && !stopWords[w]:
 			// "with parent winword.exe", "spawned by winword.exe", "children of winword.exe"
-			name := w
-			if processNames[w] != "" {
-				name = processNames[w]
-			}
 			c.use(i-1, 2)
-			if c.class == "" {
-				c.class = "process_activity"
-			}
-			c.term("parent", name, strconv.Quote(prev+" "+t.orig))
+			c.setClass("process_activity")
+			c.term("parent", imageName(w), strconv.Quote(prev+" "+t.orig))
 		case (w == "user" || w == "account" || w == "username") && !t.quoted:
 			if n, ok := next(); ok && !stopWords[n.low] {
 				c.use(i, 2)
@@ -686,75 +730,59 @@ func (c *compiler) readEntities() {
 			if n, ok := next(); ok && (strings.Contains(n.low, ".") || n.quoted) {
 				c.use(i, 2)
 				c.term("domain", domainPattern(n.low), strconv.Quote(w+" "+n.orig))
-				if c.class == "" {
-					c.class = "dns_activity"
-				}
+				c.setClass("dns_activity")
 			}
 		case strings.HasSuffix(w, "'s") && len(w) > 2 && !t.quoted:
 			// "alice's logins"
 			c.use(i, 1)
 			c.term("user", strings.TrimSuffix(t.orig, "'s"), strconv.Quote(t.orig))
-		case strings.HasSuffix(w, ".exe") || processNames[w] != "" && (prev == "ran" || prev == "run" || prev == "by" || prev == "of" || prev == "launched" || c.class == "process_activity" || c.class == ""):
-			name := w
-			if processNames[w] != "" {
-				name = processNames[w]
-			}
+		case strings.HasSuffix(w, ".exe") || processNames[w] != "" && (oneOf(prev, "ran", "run", "by", "of", "launched") || c.class == "process_activity" || c.class == ""):
 			c.use(i, 1)
-			if prev == "by" || prev == "of" || prev == "using" || prev == "with" || prev == "via" {
+			if oneOf(prev, "by", "of", "using", "with", "via") {
 				c.use(i-1, 1)
 			}
-			if c.class == "" {
-				c.class = "process_activity"
-			}
+			c.setClass("process_activity")
 			if !slices.ContainsFunc(c.terms, func(s string) bool { return strings.HasPrefix(s, "process = ") }) {
-				c.term("process", name, strconv.Quote(t.orig))
+				c.term("process", imageName(w), strconv.Quote(t.orig))
 			}
-		case strings.HasPrefix(w, "*.") || (prev == "to" || prev == "for" || prev == "of") && looksLikeDomain(w) && (c.class == "dns_activity" || c.class == "http_activity" || c.class == "network_activity"):
+		case strings.HasPrefix(w, "*.") || oneOf(prev, "to", "for", "of") && looksLikeDomain(w) && oneOf(c.class, "dns_activity", "http_activity", "network_activity"):
 			c.use(i, 1)
-			if prev == "to" || prev == "for" || prev == "of" {
+			if oneOf(prev, "to", "for", "of") {
 				c.use(i-1, 1)
 			}
-			field := "domain"
 			if c.class == "http_activity" {
-				field = "url"
-				c.term(field, "*"+strings.TrimPrefix(w, "*")+"*", strconv.Quote(t.orig))
+				c.term("url", "*"+strings.TrimPrefix(w, "*")+"*", strconv.Quote(t.orig))
 				continue
 			}
-			if c.class == "" {
-				c.class = "dns_activity"
-			}
-			c.term(field, domainPattern(w), strconv.Quote(t.orig))
-		case (prev == "to" || prev == "into" || prev == "onto") && c.class == "authentication" && !stopWords[w] && (t.quoted || hostRE.MatchString(w)):
+			c.setClass("dns_activity")
+			c.term("domain", domainPattern(w), strconv.Quote(t.orig))
+		case oneOf(prev, "to", "into", "onto") && c.class == "authentication" && !stopWords[w] && (t.quoted || hostRE.MatchString(w)):
 			// "logins to dc01", "which users logged into dc01"
 			c.use(i-1, 2)
 			c.term("host", t.orig, strconv.Quote(prev+" "+t.orig))
 		case (w == "port" || w == "ports") && i+1 < len(c.toks) && isPort(c.at(i+1)):
 			c.use(i, 2)
-			if prev == "to" || prev == "on" || prev == "destination" {
+			if oneOf(prev, "to", "on", "destination") {
 				c.use(i-1, 1)
 			}
-			if c.class == "" {
-				c.class = "network_activity"
-			}
+			c.setClass("network_activity")
 			c.term("dst_endpoint.port", c.at(i+1), strconv.Quote(w+" "+c.at(i+1)))
 		case (w == "rdp" || w == "remote-desktop") && !t.quoted:
 			// RemoteInteractive, Windows logon type 10
 			c.use(i, 1)
-			if c.class == "" {
-				c.class = "authentication"
-			}
+			c.setClass("authentication")
 			c.term("auth.logon_type", "10", strconv.Quote(w)+" (RemoteInteractive)")
 		case (prev == "on" || prev == "at") && !stopWords[w] && (t.quoted || hostRE.MatchString(w)):
 			c.use(i-1, 2)
 			c.term("host", t.orig, strconv.Quote(prev+" "+t.orig))
-		case prev == "did" && (c.at(i+1) == "do" || c.at(i+1) == "run" || c.at(i+1) == "log" || c.at(i+1) == "sign" || c.at(i+1) == "touch" || c.at(i+1) == "access") && !stopWords[w] && (t.quoted || userLike(w)):
+		case prev == "did" && oneOf(c.at(i+1), "do", "run", "log", "sign", "touch", "access") && !stopWords[w] && (t.quoted || userLike(w)):
 			// "what did admin do", "which hosts did bob log into"
 			c.use(i-1, 2)
 			if c.at(i+1) == "do" {
 				c.use(i+1, 1)
 			}
 			c.term("user", t.orig, strconv.Quote("did "+t.orig))
-		case (prev == "for" || prev == "by" || prev == "of" || prev == "as") && !stopWords[w] && (t.quoted || userLike(w)):
+		case oneOf(prev, "for", "by", "of", "as") && !stopWords[w] && (t.quoted || userLike(w)):
 			c.use(i-1, 2)
 			c.term("user", t.orig, strconv.Quote(prev+" "+t.orig))
 		case prev == "from" && !stopWords[w]:
@@ -762,9 +790,7 @@ func (c *compiler) readEntities() {
 				n := strings.Count(code.name, " ") + 1
 				c.use(i-1, n+1)
 				c.term("country", code.code, strconv.Quote("from "+code.name))
-				if c.class == "" {
-					c.class = "authentication"
-				}
+				c.setClass("authentication")
 			} else if hostRE.MatchString(w) || t.quoted {
 				// A sign-in comes from a client machine; other events come from the host
 				// that logged them.
@@ -786,7 +812,7 @@ func (c *compiler) readEntities() {
 		case t.quoted:
 			// A quoted phrase that is nothing else is free text.
 			c.use(i, 1)
-			q := quoteString(t.orig)
+			q := query.QuoteString(t.orig)
 			c.terms = append(c.terms, q)
 			c.note("%s → free text %s", strconv.Quote(t.orig), q)
 		}
@@ -795,7 +821,7 @@ func (c *compiler) readEntities() {
 
 // isParent reports whether token i names a parent process: "parent X", "with parent X",
 // "spawned by X", "started by X", "children of X", "child processes of X".
-func isParent(c *compiler, i int) bool {
+func (c *compiler) isParent(i int) bool {
 	w, prev, before := c.at(i), c.at(i-1), c.at(i-2)
 	if !strings.HasSuffix(w, ".exe") && processNames[w] == "" {
 		return false
@@ -804,9 +830,9 @@ func isParent(c *compiler, i int) bool {
 	case prev == "parent":
 		return true
 	case prev == "by":
-		return before == "spawned" || before == "started" || before == "launched" || before == "created" || before == "forked"
+		return oneOf(before, "spawned", "started", "launched", "created", "forked")
 	case prev == "of":
-		return before == "children" || before == "child" || before == "descendants" || (before == "processes" && c.at(i-3) == "child")
+		return oneOf(before, "children", "child", "descendants") || before == "processes" && c.at(i-3) == "child"
 	}
 	return false
 }
@@ -846,13 +872,7 @@ func looksLikeDomain(w string) bool {
 
 // domainPattern matches a domain and its subdomains: "evil.biz" → "*evil.biz"; a TLD
 // (".biz", "*.biz") → "*.biz".
-func domainPattern(w string) string {
-	w = strings.TrimPrefix(w, "*")
-	if strings.HasPrefix(w, ".") {
-		return "*" + w
-	}
-	return "*" + w
-}
+func domainPattern(w string) string { return "*" + strings.TrimPrefix(w, "*") }
 
 func isIPOrPrefix(w string) bool {
 	if _, err := netip.ParseAddr(w); err == nil {
@@ -861,38 +881,6 @@ func isIPOrPrefix(w string) bool {
 	_, err := netip.ParsePrefix(w)
 	return err == nil
 }
-
-// quote writes a value in the query language: bare when it is a plain word, else quoted.
-func quote(v string) string {
-	plain := v != ""
-	for _, r := range v {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(`._-:/\*@$+`, r)) {
-			plain = false
-			break
-		}
-	}
-	if plain && !keywords[strings.ToLower(v)] {
-		return v
-	}
-	return quoteString(v)
-}
-
-// quoteString writes v as a string of the query language: in double quotes, with \" and \\.
-func quoteString(v string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range v {
-		if r == '"' || r == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-// keywords of the query language, which a bare value must not be.
-var keywords = set("and or not in since between where first_seen by within count sort asc desc limit fields")
 
 // --- countries -------------------------------------------------------------------------------
 

@@ -37,8 +37,8 @@ func (t *Translator) Translate(ctx context.Context, question string) (Translatio
 		now = t.Now
 	}
 	at := now().UTC()
-	if len(question) > MaxQuestion {
-		return Translation{Question: question}, fmt.Errorf("ask: the question is %d bytes long, at most %d", len(question), MaxQuestion)
+	if err := checkLength(question); err != nil {
+		return Translation{Question: question}, err // before anything reaches the model
 	}
 	var fallback string
 	if t.LLM != nil && strings.TrimSpace(question) != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/app"
+	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/query"
 )
@@ -37,7 +38,11 @@ func runHunt(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	res, err := runQuery(ctx, c, q)
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	res, err := runQuery(ctx, cfg, q)
 	if err != nil {
 		return err
 	}
@@ -81,7 +86,7 @@ func runAsk(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if ans.Result, err = runQuery(ctx, c, q); err != nil {
+		if ans.Result, err = runQuery(ctx, cfg, q); err != nil {
 			return err
 		}
 	}
@@ -99,12 +104,8 @@ func runAsk(ctx context.Context, e *env, args []string) error {
 	return printResult(e, ans.Result)
 }
 
-// runQuery runs q over the data directory's events.
-func runQuery(ctx context.Context, c common, q *query.Query) (*query.Result, error) {
-	cfg, err := c.load()
-	if err != nil {
-		return nil, err
-	}
+// runQuery runs q over the data directory's events and alerts.
+func runQuery(ctx context.Context, cfg config.Config, q *query.Query) (*query.Result, error) {
 	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -74,33 +73,13 @@ func (w *withAlerts) SearchEvents(ctx context.Context, q store.EventQuery) ([]ev
 }
 
 // alertMatches applies an event query's filters to an alert read as an event, as the store
-// applies them to events (host and process equal after strings.ToLower, the user as
-// store.UserMatches says, the rest exactly). Contains is a coarse filter the store may apply; Match, which Run always sets,
-// evaluates the free text itself, so it is left to Match here.
+// applies them to events. Contains is a coarse filter the store may apply; Match, which Run
+// always sets, evaluates the free text itself, so it is left to Match here.
 func alertMatches(ev *event.Event, q *store.EventQuery) bool {
-	lower := strings.ToLower
-	switch {
-	case len(q.IDs) > 0 && !slices.Contains(q.IDs, ev.ID):
+	if len(q.IDs) > 0 && !slices.Contains(q.IDs, ev.ID) || !q.Holds(ev) {
 		return false
-	case q.Host != "" && (ev.Device == nil || lower(ev.Device.Hostname) != lower(q.Host)):
-		return false
-	case q.User != "" && (ev.User == nil || !store.UserMatches(ev.User.Name, q.User)):
-		return false
-	case q.IP != "" && ipOf(ev.Src) != q.IP && ipOf(ev.Dst) != q.IP:
-		return false
-	case q.Code != "" && ev.Code != q.Code:
-		return false
-	case q.Process != "":
-		return false // alerts carry no process
 	}
 	return q.Match == nil || q.Match(ev)
-}
-
-func ipOf(e *event.Endpoint) string {
-	if e == nil {
-		return ""
-	}
-	return e.IP
 }
 
 // AlertEvent reads an alert as a detection_finding event (see WithAlerts).

@@ -165,13 +165,33 @@ func lexString(src string, start int) (string, int, error) {
 	return "", 0, errAt(start, "unterminated string")
 }
 
-// quote writes s as a bare word when it can be one, else as a quoted string. A backslash is
-// doubled only where it must be: before a quote, a backslash or the closing quote.
+// Quote writes s as a value of the language: a bare word when it can be one, else a quoted
+// string. Whatever s holds, Parse reads the result back as s.
+func Quote(s string) string {
+	var b strings.Builder
+	quote(&b, s)
+	return b.String()
+}
+
+// QuoteString writes s as a quoted string of the language, even when it could stand bare.
+func QuoteString(s string) string {
+	var b strings.Builder
+	quoteString(&b, s)
+	return b.String()
+}
+
+// quote writes s as a bare word when it can be one, else as a quoted string.
 func quote(b *strings.Builder, s string) {
 	if isWord(s) {
 		b.WriteString(s)
 		return
 	}
+	quoteString(b, s)
+}
+
+// quoteString writes s in double quotes. A backslash is doubled only where it must be: before
+// a quote, a backslash or the closing quote.
+func quoteString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

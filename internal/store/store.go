@@ -9,7 +9,6 @@ package store
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
@@ -97,30 +96,4 @@ type Store interface {
 	KV
 	// Close releases the store.
 	Close() error
-}
-
-// UserMatches reports whether an account name as an event carries it is the user asked for:
-// equal after strings.ToLower, or, when want is a bare name (no "\" or "@"), equal to the
-// name's bare part, so that "alice" is EXAMPLE\alice, alice@example.com and alice.
-func UserMatches(name, want string) bool {
-	name, want = strings.ToLower(name), strings.ToLower(want)
-	if name == want {
-		return true
-	}
-	if want == "" || strings.ContainsAny(want, `\@`) {
-		return false
-	}
-	return BareUser(name) == want
-}
-
-// BareUser is an account name without its domain: "example\alice" and "alice@example.com"
-// are "alice".
-func BareUser(u string) string {
-	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
-		u = u[i+1:]
-	}
-	if i := strings.IndexByte(u, '@'); i >= 0 {
-		u = u[:i]
-	}
-	return u
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -199,58 +198,23 @@ func eventKeys(ev *event.Event) []string {
 			keys = append(keys, prefix+v)
 		}
 	}
-	add(keyHost, eventHost(ev))
-	add(keyUser, eventUser(ev))
-	if u := eventUser(ev); u != "" {
+	add(keyHost, store.HostOf(ev))
+	add(keyUser, store.UserOf(ev))
+	if u := store.UserOf(ev); u != "" {
 		if b := store.BareUser(u); b != u {
 			add(keyUser, b) // found by a bare name (store.UserMatches)
 		}
 	}
-	add(keyIP, ipOf(ev.Src))
-	add(keyIP, ipOf(ev.Dst))
+	add(keyIP, store.IPOf(ev.Src))
+	add(keyIP, store.IPOf(ev.Dst))
 	add(keyClass, string(ev.Class))
 	add(keyCode, ev.Code)
-	add(keyProcess, eventProcess(ev))
+	add(keyProcess, store.ProcessOf(ev))
 	return keys
 }
 
 // likeEscaper escapes the LIKE wildcards (and the escape character '!') of a literal.
 var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
-
-func eventHost(ev *event.Event) string {
-	if ev.Device != nil {
-		return strings.ToLower(ev.Device.Hostname)
-	}
-	return ""
-}
-
-func eventUser(ev *event.Event) string {
-	if ev.User != nil {
-		return strings.ToLower(ev.User.Name)
-	}
-	return ""
-}
-
-func ipOf(e *event.Endpoint) string {
-	if e != nil {
-		return e.IP
-	}
-	return ""
-}
-
-func eventProcess(ev *event.Event) string {
-	if ev.Process == nil {
-		return ""
-	}
-	name := ev.Process.Name
-	if name == "" {
-		name = path.Base(strings.ReplaceAll(ev.Process.Path, `\`, "/"))
-		if name == "." || name == "/" {
-			name = ""
-		}
-	}
-	return strings.ToLower(name)
-}
 
 // blockCache keeps recently decoded blocks for reads by ID.
 type blockCache struct {
@@ -398,7 +362,7 @@ func (s *Store) SearchEvents(ctx context.Context, q store.EventQuery) ([]event.E
 			if err := json.Unmarshal(l, &ev); err != nil {
 				return nil, fmt.Errorf("decode event in block %d: %w", b.id, err)
 			}
-			if !matches(&ev, &q) {
+			if !q.Holds(&ev) {
 				continue
 			}
 			if q.Match != nil && !q.Match(&ev) {
@@ -499,29 +463,6 @@ func lineID(l []byte) string {
 		return string(rest[:i])
 	}
 	return ""
-}
-
-func matches(ev *event.Event, q *store.EventQuery) bool {
-	t := ev.Time
-	switch {
-	case !q.From.IsZero() && t.Before(q.From):
-		return false
-	case !q.To.IsZero() && !t.Before(q.To):
-		return false
-	case q.Host != "" && eventHost(ev) != strings.ToLower(q.Host):
-		return false
-	case q.User != "" && (ev.User == nil || !store.UserMatches(ev.User.Name, q.User)):
-		return false
-	case q.IP != "" && ipOf(ev.Src) != q.IP && ipOf(ev.Dst) != q.IP:
-		return false
-	case q.Class != "" && ev.Class != q.Class:
-		return false
-	case q.Code != "" && ev.Code != q.Code:
-		return false
-	case q.Process != "" && eventProcess(ev) != strings.ToLower(q.Process):
-		return false
-	}
-	return true
 }
 
 type blockRef struct {
