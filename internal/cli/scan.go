@@ -58,7 +58,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		sources = append(sources, sigma.DirSource(d))
 	}
 	rs, refusals := sigma.LoadSources(sources, sigma.LoadOptions{})
-	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{})
+	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{Fields: scan.EngineFields()})
 	refusals = append(refusals, more...)
 	if !*quiet {
 		fmt.Fprintf(e.stderr, "vigil scan: %d rules loaded, %d refused, %d files\n", len(eng.Rules()), len(refusals), len(files))

@@ -3,6 +3,7 @@ package scan
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/vigil-soc/vigil/internal/jsontext"
 )
@@ -66,25 +67,28 @@ func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 		b = appendJSONStrings(b, d.Records)
 	}
 	if len(d.Fields) > 0 {
-		// encoding/json writes map keys in sorted order.
-		var keysBuf [32]string
-		keys := keysBuf[:0]
-		for k := range d.Fields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, `,"fields":{`...)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsontext.AppendString(b, k)
-			b = append(b, ':')
-			b = jsontext.AppendString(b, d.Fields[k])
-		}
-		b = append(b, '}')
+		b = append(b, `,"fields":`...)
+		b = d.Fields.appendJSON(b)
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSON appends fs as a JSON object, names in sorted order (as encoding/json orders a
+// map's keys); fs is sorted already unless built by hand.
+func (fs Fields) appendJSON(b []byte) []byte {
+	if !slices.IsSortedFunc(fs, func(x, y Field) int { return strings.Compare(x.Name, y.Name) }) {
+		fs = slices.SortedStableFunc(slices.Values(fs), func(x, y Field) int { return strings.Compare(x.Name, y.Name) })
+	}
+	b = append(b, '{')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsontext.AppendString(b, f.Name)
+		b = append(b, ':')
+		b = jsontext.AppendString(b, f.Value)
+	}
+	return append(b, '}')
 }
 
 // appendJSONStrings appends a string slice as encoding/json does: null when nil.

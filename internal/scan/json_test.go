@@ -11,13 +11,41 @@ import (
 	"github.com/vigil-soc/vigil/internal/sigma"
 )
 
-// encodingJSON is the reference: what json.Encoder without HTML escaping writes for d.
+// mapDetection is Detection with its fields as a map: what the reference encodes, so that the
+// encoding of Fields is checked against encoding/json's of a map, not against itself.
+type mapDetection struct {
+	RuleID      string             `json:"rule_id"`
+	RuleTitle   string             `json:"rule_title"`
+	Level       string             `json:"level"`
+	Timestamp   time.Time          `json:"timestamp"`
+	File        string             `json:"file"`
+	Record      int64              `json:"record"`
+	Tags        []string           `json:"tags"`
+	Computer    string             `json:"computer,omitempty"`
+	Channel     string             `json:"channel,omitempty"`
+	EventID     string             `json:"event_id,omitempty"`
+	Matches     []event.FieldMatch `json:"matches,omitempty"`
+	Correlation bool               `json:"correlation,omitempty"`
+	Records     []string           `json:"records,omitempty"`
+	Fields      map[string]string  `json:"fields,omitempty"`
+}
+
+// encodingJSON is the reference: what json.Encoder without HTML escaping writes for d, its
+// fields taken as a map.
 func encodingJSON(t *testing.T, d Detection) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
+	m := mapDetection{d.RuleID, d.RuleTitle, d.Level, d.Timestamp, d.File, d.Record, d.Tags, d.Computer, d.Channel, d.EventID,
+		d.Matches, d.Correlation, d.Records, nil}
+	if d.Fields != nil {
+		m.Fields = map[string]string{}
+		for _, f := range d.Fields {
+			m.Fields[f.Name] = f.Value
+		}
+	}
+	if err := enc.Encode(m); err != nil {
 		t.Fatal(err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
@@ -41,8 +69,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{RuleID: awkward, Tags: []string{"attack.t1", awkward}, Computer: "pc", Channel: "Security", EventID: "4624",
 			Matches:     []event.FieldMatch{{Field: "Image", Value: awkward}, {Field: "", Value: ""}},
 			Correlation: true, Records: []string{"a#1", "b#2"},
-			Fields: map[string]string{"z": "1", "a": awkward, "M": "", awkward: "k"}},
-		{Timestamp: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Records: []string{}, Fields: map[string]string{}, Matches: []event.FieldMatch{}},
+			Fields: Fields{{"z", "1"}, {"a", awkward}, {"M", ""}, {awkward, "k"}}}, // unsorted: encoded sorted
+		{Timestamp: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Records: []string{}, Fields: Fields{}, Matches: []event.FieldMatch{}},
+		{Fields: Fields{{"Computer", "pc"}, {"Image", `C:\a.exe`}}},
 	}
 	for i, d := range dets {
 		got, err := d.AppendJSON([]byte("prefix"))
@@ -51,6 +80,17 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if want := append([]byte("prefix"), encodingJSON(t, d)...); !bytes.Equal(got, want) {
 			t.Errorf("detection %d:\n got %s\nwant %s", i, got, want)
+		}
+		// json.Marshal of a Detection (through Fields.MarshalJSON) writes the same, HTML
+		// escaping aside.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(d); err != nil {
+			t.Fatal(err)
+		}
+		if want := encodingJSON(t, d); !bytes.Equal(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), want) {
+			t.Errorf("detection %d through encoding/json:\n got %s\nwant %s", i, buf.Bytes(), want)
 		}
 	}
 	// A timestamp encoding/json cannot render is an error, and nothing is appended.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,9 +48,36 @@ type Detection struct {
 	Correlation bool     `json:"correlation,omitempty"`
 	Records     []string `json:"records,omitempty"`
 	// Fields holds a few identifying fields of the record (user, process, command line) for
-	// timelines and incident building. The detections of one record share the map: it must
-	// not be modified.
-	Fields map[string]string `json:"fields,omitempty"`
+	// timelines and incident building. The detections of one record share it: it must not be
+	// modified.
+	Fields Fields `json:"fields,omitempty"`
+}
+
+// Field is a named value of a record.
+type Field struct{ Name, Value string }
+
+// Fields are the identifying fields of a detection's record, sorted by name. They encode in
+// JSON as an object, as a map would: a scan keeps them for every matched record, and a slice
+// costs a fraction of a map to build.
+type Fields []Field
+
+// Get returns the value of the named field.
+func (fs Fields) Get(name string) (string, bool) {
+	for _, f := range fs {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+// MarshalJSON encodes fs as an object with its names in sorted order, as encoding/json
+// encodes a map.
+func (fs Fields) MarshalJSON() ([]byte, error) {
+	if fs == nil {
+		return []byte("null"), nil
+	}
+	return fs.appendJSON(nil), nil
 }
 
 // Options configure Run.
@@ -244,17 +272,12 @@ type worker struct {
 	// of Computer, Channel and EventID.
 	keepIDs                    []int32
 	computer, channel, eventID int32
-	// Scratch of match.
-	kept    []keptField
-	buf     []byte
-	evSpans []span
-	srcs    []keptSource
-}
-
-// keptField is an identifying field of a matched record.
-type keptField struct {
-	name  string
-	value span
+	// Scratch of match, and the slabs the detections' strings and slices are carved from.
+	kept      []Field
+	srcs      []keptSource
+	slab      stringSlab
+	evSlab    matchSlab
+	fieldSlab fieldSlab
 }
 
 func newWorker(opt Options) *worker {
@@ -385,12 +408,23 @@ func (w *worker) scanJSON(ctx context.Context, path string, res *fileResult) err
 	return err
 }
 
-// identifying fields copied into detections for timelines and incidents.
-var keepFields = []string{
+// keepFields are the identifying fields copied into detections for timelines and incidents,
+// sorted (see Fields).
+var keepFields = sortedStrings(
 	"Computer", "Channel", "EventID", "TargetUserName", "SubjectUserName", "User", "IpAddress", "WorkstationName",
 	"LogonType", "TargetLogonId", "SubjectLogonId", "Image", "CommandLine", "ParentImage", "ProcessGuid", "ParentProcessGuid",
 	"ServiceName", "ShareName", "RelativeTargetName", "TaskName", "TargetFilename", "TargetServerName", "DestinationIp", "SourceIp",
 	"TargetImage", "SourceImage", "ImagePath", "AccountName", "Hostname",
+)
+
+// EngineFields returns the names of the fields a scan copies from matched records: give
+// them to sigma.NewEngine (EngineOptions.Fields) so that a worker reads them by number
+// rather than by comparing names.
+func EngineFields() []string { return slices.Clone(keepFields) }
+
+func sortedStrings(ss ...string) []string {
+	slices.Sort(ss)
+	return ss
 }
 
 func (w *worker) match(path string, record int64, t time.Time, res *fileResult) {
@@ -399,25 +433,22 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		return
 	}
 	// The record's strings are only valid until the next record: the ones detections keep are
-	// copied into one string per record (once each: evidence often shows a field the
-	// detections keep anyway, and the rules matching a record often show the same field), and
-	// their evidence into one slice.
-	buf := w.buf[:0]
+	// copied into the worker's slab, once each (evidence often shows a field the detections
+	// keep anyway, and the rules matching a record often show the same field).
 	srcs := w.srcs[:0]
-	keep := func(s string) span {
+	keep := func(s string) string {
 		p := unsafe.StringData(s)
 		for _, k := range srcs {
-			if k.p == p && k.sp.to-k.sp.from == len(s) {
-				return k.sp
+			if k.p == p && len(k.copy) == len(s) {
+				return k.copy
 			}
 		}
-		buf = append(buf, s...)
-		sp := span{len(buf) - len(s), len(buf)}
-		srcs = append(srcs, keptSource{p, sp})
-		return sp
+		c := w.slab.copy(s)
+		srcs = append(srcs, keptSource{p, c})
+		return c
 	}
-	var computer, channel, eventID span
-	kept := w.kept[:0]
+	var computer, channel, eventID string
+	var fields Fields // shared by the record's detections
 	haveKept := false
 	nev := 0
 	var corrFields [][2]string // the record's fields, copied once for all its correlation hits
@@ -446,72 +477,96 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 		if v, ok := w.get(w.eventID, "EventID"); ok {
 			eventID = keep(v)
 		}
+		kept := w.kept[:0]
 		for i, k := range keepFields {
 			if v, ok := w.get(w.keepIDs[i], k); ok && v != "" && v != "-" {
-				kept = append(kept, keptField{k, keep(v)})
+				kept = append(kept, Field{k, keep(v)})
 			}
-		}
-	}
-	if !haveKept {
-		clear(srcs)
-		w.buf, w.kept, w.srcs = buf, kept, srcs[:0]
-		return
-	}
-	evSpans := w.evSpans[:0]
-	for _, m := range ms {
-		if m.Rule.CorrelationOnly {
-			continue
-		}
-		for _, e := range m.Evidence {
-			evSpans = append(evSpans, keep(e.Field), keep(e.Value))
-		}
-	}
-	spans := evSpans // evSpans is consumed below
-	arena := string(buf)
-	str := func(sp span) string { return arena[sp.from:sp.to] }
-	var evidence []event.FieldMatch
-	if nev > 0 {
-		evidence = make([]event.FieldMatch, 0, nev)
-	}
-	var fields map[string]string // shared by the record's detections
-	for _, m := range ms {
-		r := m.Rule
-		if r.CorrelationOnly {
-			continue
-		}
-		d := Detection{RuleID: r.ID, RuleTitle: r.Title, Level: r.Level, Timestamp: t, File: path, Record: record, Tags: r.Tags,
-			Computer: str(computer), Channel: str(channel), EventID: str(eventID)}
-		if d.Tags == nil {
-			d.Tags = []string{}
-		}
-		if len(m.Evidence) > 0 {
-			start := len(evidence)
-			for range m.Evidence {
-				evidence = append(evidence, event.FieldMatch{Field: str(evSpans[0]), Value: str(evSpans[1])})
-				evSpans = evSpans[2:]
-			}
-			d.Matches = evidence[start:len(evidence):len(evidence)]
 		}
 		if len(kept) > 0 {
-			if fields == nil {
-				fields = make(map[string]string, len(kept))
-				for _, f := range kept {
-					fields[f.name] = str(f.value)
-				}
-			}
-			d.Fields = fields
+			fields = w.fieldSlab.take(kept)
 		}
-		res.dets = append(res.dets, d)
+		w.kept = kept[:0]
+	}
+	if haveKept {
+		evidence := w.evSlab.grow(nev)
+		for _, m := range ms {
+			r := m.Rule
+			if r.CorrelationOnly {
+				continue
+			}
+			d := Detection{RuleID: r.ID, RuleTitle: r.Title, Level: r.Level, Timestamp: t, File: path, Record: record, Tags: r.Tags,
+				Computer: computer, Channel: channel, EventID: eventID, Fields: fields}
+			if d.Tags == nil {
+				d.Tags = []string{}
+			}
+			if len(m.Evidence) > 0 {
+				start := len(evidence)
+				for _, e := range m.Evidence {
+					evidence = append(evidence, event.FieldMatch{Field: keep(e.Field), Value: keep(e.Value)})
+				}
+				d.Matches = evidence[start:len(evidence):len(evidence)]
+			}
+			res.dets = append(res.dets, d)
+		}
+		w.evSlab.used(evidence)
 	}
 	clear(srcs) // drops the pointers into the record
-	w.buf, w.kept, w.evSpans, w.srcs = buf, kept, spans[:0], srcs[:0]
+	w.srcs = srcs[:0]
 }
 
-// keptSource is a string a worker copied into its arena (see match): the string's data, and
-// where the copy is.
+// keptSource is a string of a record a worker copied into its slab (see match): the
+// string's data, and the copy.
 type keptSource struct {
-	p  *byte
-	sp span
+	p    *byte
+	copy string
+}
+
+// slabSize is the size of the blocks a worker copies the strings of detections into.
+const slabSize = 64 << 10
+
+// stringSlab hands out immutable copies of strings carved from large blocks, so that the
+// strings of a detection cost no allocation of their own. A block is never written again
+// where it was handed out: a full block is left to the detections that use it.
+type stringSlab struct{ cur []byte }
+
+func (s *stringSlab) copy(str string) string {
+	if len(str) == 0 {
+		return ""
+	}
+	if len(str) > cap(s.cur)-len(s.cur) {
+		s.cur = make([]byte, 0, max(slabSize, len(str)))
+	}
+	start := len(s.cur)
+	s.cur = append(s.cur, str...)
+	return unsafe.String(&s.cur[start], len(str))
+}
+
+// matchSlab hands out evidence slices carved from large blocks, as stringSlab does strings.
+type matchSlab struct{ cur []event.FieldMatch }
+
+// grow returns an empty slice with room for n matches, to be given back with used.
+func (s *matchSlab) grow(n int) []event.FieldMatch {
+	if n > cap(s.cur)-len(s.cur) {
+		s.cur = make([]event.FieldMatch, 0, max(slabSize/32, n))
+	}
+	return s.cur[len(s.cur):len(s.cur)]
+}
+
+// used marks the matches of part (a slice grow returned, appended to) as handed out.
+func (s *matchSlab) used(part []event.FieldMatch) { s.cur = s.cur[:len(s.cur)+len(part)] }
+
+// fieldSlab hands out Fields carved from large blocks, as stringSlab does strings.
+type fieldSlab struct{ cur []Field }
+
+// take returns a copy of fs.
+func (s *fieldSlab) take(fs []Field) Fields {
+	if len(fs) > cap(s.cur)-len(s.cur) {
+		s.cur = make([]Field, 0, max(slabSize/32, len(fs)))
+	}
+	start := len(s.cur)
+	s.cur = append(s.cur, fs...)
+	return Fields(s.cur[start:len(s.cur):len(s.cur)])
 }
 
 // copyFields copies the fields of rec, which are only valid until its next reset, into one
@@ -535,9 +590,6 @@ func copyFields(rec *sigma.Record) [][2]string {
 	}
 	return out
 }
-
-// span is a part of the string a worker copies a matched record's strings into.
-type span struct{ from, to int }
 
 // correlate runs the correlation rules over the kept matches in event-time order.
 func correlate(rs *sigma.RuleSet, hits []corrHit) []Detection {

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -106,7 +107,7 @@ func cpuTime() time.Duration {
 func benchScan(b *testing.B, parseOnly bool) {
 	files := sampleFiles(b)
 	rs := windowsRules(b)
-	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
 	opt := Options{Engine: eng, Rules: rs, Workers: 1, ParseOnly: parseOnly}
 	runScan(b, files, opt) // warm the page cache
 	b.ReportAllocs()
@@ -129,3 +130,34 @@ func BenchmarkScanParseOnly(b *testing.B) { benchScan(b, true) }
 // BenchmarkScan reads and matches every record of the attack samples against the Windows,
 // emerging-threats and threat-hunting rules on one worker, as `vigil scan` does.
 func BenchmarkScan(b *testing.B) { benchScan(b, false) }
+
+// TestScanEngineFields checks that an engine told the identifying fields (read by number)
+// and one that is not (read by name) give the same detections.
+func TestScanEngineFields(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans every sample twice")
+	}
+	files := sampleFiles(t)
+	rs := windowsRules(t)
+	named, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	numbered, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	if named.FieldID("Hostname") >= 0 || numbered.FieldID("Hostname") < 0 {
+		t.Fatal("Hostname: want it unknown to the plain engine and numbered by the other")
+	}
+	a, _ := runScan(t, files, Options{Engine: named, Rules: rs})
+	b, _ := runScan(t, files, Options{Engine: numbered, Rules: rs})
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if len(a) == 0 || !bytes.Equal(ja, jb) {
+		t.Fatalf("%d detections by name, %d by number, or different", len(a), len(b))
+	}
+	withFields := 0
+	for _, d := range b {
+		if _, ok := d.Fields.Get("Image"); ok {
+			withFields++
+		}
+	}
+	if withFields == 0 {
+		t.Fatal("no detection kept the Image field")
+	}
+}

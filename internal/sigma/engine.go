@@ -26,6 +26,9 @@ type EngineOptions struct {
 	PySigmaFilters bool
 	// Logger receives a summary of the build; nil discards it.
 	Logger *slog.Logger
+	// Fields are names the Engine numbers even when no rule reads them, so that
+	// Matcher.Field finds them in a matched record without comparing names (see FieldID).
+	Fields []string
 
 	// noGrams makes the prefilter use automata only, never gram sets (for tests).
 	noGrams bool
@@ -206,6 +209,9 @@ func NewEngine(rs *RuleSet, opts EngineOptions) (*Engine, []Refusal) {
 	e.chanFID = e.fields.add("Channel")
 	e.provFID = e.fields.add("Provider_Name")
 	e.eidFID = e.fields.add("EventID")
+	for _, name := range opts.Fields {
+		e.fields.add(name)
+	}
 
 	// Compile (or recompile with placeholder values) every rule and its filters.
 	for _, r := range rs.Rules {
@@ -616,5 +622,6 @@ func (e *Engine) String() string {
 }
 
 // FieldID returns the engine's number for a field name (names compare as in Record.Get), or
-// -1 when no rule or log source mapping of the engine uses the field. See Matcher.Field.
+// -1 when no rule, log source mapping or EngineOptions.Fields entry names the field. See
+// Matcher.Field.
 func (e *Engine) FieldID(name string) int32 { return e.fields.lookup(name) }
