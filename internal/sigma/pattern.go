@@ -186,39 +186,50 @@ const (
 const minIndexedPatterns = 16
 
 // patternIndex matches a long OR of patterns: exact values by one set lookup, prefixes and
-// suffixes by one lookup per distinct length, the other patterns one by one.
+// suffixes by one lookup per distinct length, a long list of contains patterns by one scan
+// (see containsSet), the other patterns one by one.
 type patternIndex struct {
 	exact    map[string]struct{}
 	prefix   map[string]struct{}
 	suffix   map[string]struct{}
 	preLens  []int // distinct prefix lengths, ascending
 	sufLens  []int
+	contains *containsSet
 	patterns []pattern // the others
 }
 
-// newPatternIndex indexes pats, or returns nil when too few are plain.
+// newPatternIndex indexes pats, or returns nil when too few are plain or contains patterns.
 func newPatternIndex(pats []pattern) *patternIndex {
 	plain := 0
+	var lits []string
 	for i := range pats {
-		switch pats[i].kind {
-		case patExact, patPrefix, patSuffix:
+		switch {
+		case pats[i].kind == patExact, pats[i].kind == patPrefix, pats[i].kind == patSuffix:
 			plain++
+		case inContainsSet(&pats[i]):
+			lits = append(lits, pats[i].a)
 		}
 	}
-	if plain < minIndexedPatterns {
+	x := &patternIndex{exact: map[string]struct{}{}, prefix: map[string]struct{}{}, suffix: map[string]struct{}{}}
+	if len(lits) >= minContainsSet {
+		x.contains = newContainsSet(lits)
+	}
+	if plain < minIndexedPatterns && x.contains == nil {
 		return nil
 	}
-	x := &patternIndex{exact: map[string]struct{}{}, prefix: map[string]struct{}{}, suffix: map[string]struct{}{}}
 	for _, p := range pats {
-		switch p.kind {
-		case patExact:
+		switch {
+		case x.contains != nil && inContainsSet(&p):
+		case plain < minIndexedPatterns:
+			x.patterns = append(x.patterns, p)
+		case p.kind == patExact:
 			x.exact[p.a] = struct{}{}
-		case patPrefix:
+		case p.kind == patPrefix:
 			if _, ok := x.prefix[p.a]; !ok {
 				x.prefix[p.a] = struct{}{}
 				x.preLens = append(x.preLens, len(p.a))
 			}
-		case patSuffix:
+		case p.kind == patSuffix:
 			if _, ok := x.suffix[p.a]; !ok {
 				x.suffix[p.a] = struct{}{}
 				x.sufLens = append(x.sufLens, len(p.a))
@@ -232,6 +243,11 @@ func newPatternIndex(pats []pattern) *patternIndex {
 	slices.Sort(x.sufLens)
 	x.sufLens = slices.Compact(x.sufLens)
 	return x
+}
+
+// inContainsSet reports whether p is a contains pattern a containsSet can hold.
+func inContainsSet(p *pattern) bool {
+	return p.kind == patContains && len(p.a) >= containsWindow
 }
 
 // match reports whether v matches one of the patterns.
@@ -262,5 +278,5 @@ func (x *patternIndex) match(v string) bool {
 			return true
 		}
 	}
-	return false
+	return x.contains != nil && x.contains.match(v)
 }
