@@ -166,6 +166,10 @@ type regexMatcher struct {
 	// longLine > 0: the expression only asks for longLine characters in a row.
 	longLine int
 	dotAll   bool
+	// search decides a value the guards let through: re, or a smaller expression with the
+	// same answers (see regexReduce). seq, when set, decides it instead (see litSeq).
+	search *regexp.Regexp
+	seq    *litSeq
 }
 
 func newRegexMatcher(re *regexp.Regexp) regexMatcher {
@@ -175,8 +179,17 @@ func newRegexMatcher(re *regexp.Regexp) regexMatcher {
 		rm.run = &g
 	}
 	rm.counts = regexCountGuards(re.String())
-	rm.relaxed = regexRelaxed(re.String())
 	rm.required = regexRequiredSet(re.String())
+	rm.search = re
+	if red := compileReduced(re.String()); red != nil {
+		rm.search = red
+	}
+	rm.seq = newLitSeq(rm.search.String())
+	if rm.seq == nil {
+		// Relaxing the expression the search runs: relaxing a reduced one's dropped
+		// repetitions would only slow it down.
+		rm.relaxed = regexRelaxed(rm.search.String())
+	}
 	if n, dotAll, ok := regexLongLine(re.String()); ok {
 		rm.longLine, rm.dotAll = n, dotAll
 	}
@@ -211,10 +224,13 @@ func (r *regexMatcher) match(rec *Record, i int32) bool {
 	if r.required != nil && !r.required.holds(v, func() string { return rec.lowerAt(i) }) {
 		return false
 	}
+	if r.seq != nil {
+		return r.seq.match(v)
+	}
 	if r.relaxed != nil && !r.relaxed.MatchString(v) {
 		return false
 	}
-	return r.re.MatchString(v)
+	return r.search.MatchString(v)
 }
 
 // compiler holds the state of compiling one detection section.
