@@ -131,6 +131,13 @@ type fieldCond struct {
 	all     bool
 	cased   bool
 	keyword bool
+	// rawVals: the patterns are matched against raw values (cased, or caseless: see
+	// gate.go). gate rules out values that cannot match pats, gates[i] (at the end, with the
+	// other fields most conditions do not use) those that cannot match groups[i], before
+	// they are lower-cased. Evaluation is bound by cache misses: the fields a string
+	// condition reads are kept together, in the padding before pats.
+	rawVals bool
+	gate    byteGate
 
 	pats   []pattern   // fcString, OR
 	groups [][]pattern // fcString with all: AND over groups, OR inside
@@ -146,6 +153,7 @@ type fieldCond struct {
 	refs     []int32 // fcFieldRef: local indices of the referenced fields
 	refMod   uint8
 	part     uint8
+	gates    []byteGate
 }
 
 // regexMatcher is a compiled `re` value with cheap guards that reject most values before the
@@ -786,8 +794,50 @@ func (c *compiler) compileStrings(fc *fieldCond, vals []yamlValue, transforms []
 	for _, g := range fc.groups {
 		fc.groupIdx = append(fc.groupIdx, newPatternIndex(g))
 	}
+	fc.rawVals = fc.cased || allCaseless(fc.pats)
+	for _, g := range fc.groups {
+		fc.rawVals = fc.rawVals && allCaseless(g)
+	}
+	fc.gate = fc.gateOf(fc.pats)
+	for _, g := range fc.groups {
+		fc.gates = append(fc.gates, fc.gateOf(g))
+	}
 	return nil
 }
+
+// allCaseless reports whether every pattern of pats is caseless.
+func allCaseless(pats []pattern) bool {
+	for i := range pats {
+		if !pats[i].caseless() {
+			return false
+		}
+	}
+	return true
+}
+
+// gateOf returns the gate of pats, or none when it would likely cost more than it saves. A
+// gate on a byte common in the values of the field it is for (the backslash, dot or colon of
+// a path) passes nearly every value, a search for nothing: such a gate is kept for keyword
+// searches (most fields hold no path) and for lists long enough that ruling out the odd
+// value pays. Nor does a gate pay in front of one or two patterns that need no lower-casing.
+func (f *fieldCond) gateOf(pats []pattern) byteGate {
+	if f.rawVals && len(pats) <= 2 {
+		return byteGate{}
+	}
+	g := newByteGate(pats)
+	if f.keyword || len(pats) >= minCommonGate {
+		return g
+	}
+	for _, b := range g.b[:g.n] {
+		if byteRarity(b) <= byteRarity('\\') {
+			return byteGate{}
+		}
+	}
+	return g
+}
+
+// minCommonGate is the shortest list of patterns that gets a gate on a common byte.
+const minCommonGate = 5
 
 func (c *compiler) expand(s sigmaString) ([]sigmaString, error) {
 	if c.validate {
@@ -988,13 +1038,13 @@ func (f *fieldCond) match(c *evalCtx) bool {
 	case fcString:
 		if f.all {
 			for gi := range f.groups {
-				if !f.anyValue(c, f.groups[gi], f.groupIdx[gi]) {
+				if !f.anyValue(c, f.groups[gi], f.groupIdx[gi], f.gates[gi]) {
 					return false
 				}
 			}
 			return true
 		}
-		return f.anyValue(c, f.pats, f.patsIdx)
+		return f.anyValue(c, f.pats, f.patsIdx, f.gate)
 	case fcNull:
 		i := c.first(f.local)
 		if i < 0 {
@@ -1060,12 +1110,13 @@ func (f *fieldCond) match(c *evalCtx) bool {
 	return false
 }
 
-func (f *fieldCond) anyValue(c *evalCtx, pats []pattern, idx *patternIndex) bool {
+func (f *fieldCond) anyValue(c *evalCtx, pats []pattern, idx *patternIndex, g byteGate) bool {
 	for i := c.first(f.local); i >= 0; i = c.next(i) {
-		var v string
-		if f.cased {
-			v = c.rec.fields[i].value
-		} else {
+		v := c.rec.fields[i].value
+		if !g.holds(v) {
+			continue
+		}
+		if !f.rawVals {
 			v = c.rec.lowerAt(i)
 		}
 		if matchAny(pats, idx, v) {
@@ -1101,12 +1152,13 @@ func (f *fieldCond) anyRegex(c *evalCtx, re *regexMatcher) bool {
 
 func (f *fieldCond) matchKeyword(c *evalCtx) bool {
 	n := int32(len(c.rec.fields))
-	anyField := func(pats []pattern, idx *patternIndex) bool {
+	anyField := func(pats []pattern, idx *patternIndex, g byteGate) bool {
 		for i := int32(0); i < n; i++ {
-			var v string
-			if f.cased {
-				v = c.rec.fields[i].value
-			} else {
+			v := c.rec.fields[i].value
+			if !g.holds(v) {
+				continue
+			}
+			if !f.rawVals {
 				v = c.rec.lowerAt(i)
 			}
 			if matchAny(pats, idx, v) {
@@ -1129,13 +1181,13 @@ func (f *fieldCond) matchKeyword(c *evalCtx) bool {
 	case fcString:
 		if f.all {
 			for gi, g := range f.groups {
-				if !anyField(g, f.groupIdx[gi]) {
+				if !anyField(g, f.groupIdx[gi], f.gates[gi]) {
 					return false
 				}
 			}
 			return true
 		}
-		return anyField(f.pats, f.patsIdx)
+		return anyField(f.pats, f.patsIdx, f.gate)
 	case fcRegex:
 		for ri := range f.res {
 			r := anyRegex(&f.res[ri])
