@@ -534,6 +534,11 @@ func (g countGuard) holds(v string) bool {
 	return n >= g.n
 }
 
+// foldsBeyondASCII reports whether lower-case ASCII letter b has a case variant outside
+// ASCII under Unicode folding, which (?i) expressions match: the Kelvin sign for k, the long
+// s for s.
+func foldsBeyondASCII(b byte) bool { return b == 'k' || b == 's' }
+
 func otherCase(b byte) byte {
 	switch {
 	case 'a' <= b && b <= 'z':
@@ -571,6 +576,9 @@ func regexCountGuards(expr string) []countGuard {
 				f := fold && otherCase(b) != b
 				if f {
 					b = asciiLower[b]
+					if foldsBeyondASCII(b) {
+						continue // its non-ASCII case is not counted
+					}
 				}
 				counts[key{b, f}] += times
 			}
