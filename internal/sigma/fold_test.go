@@ -2,8 +2,16 @@ package sigma
 
 import (
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestRegexFoldBeyondASCII checks case-insensitive expressions on values whose letters fold
@@ -30,4 +38,142 @@ func TestRegexFoldBeyondASCII(t *testing.T) {
 			}
 		}
 	}
+}
+
+// ruleRegexes returns the |re expressions of the SigmaHQ rules, with the flags their i, m and
+// s modifiers add.
+func ruleRegexes(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range ruleDirs {
+		err := filepath.WalkDir(filepath.Join(sigmaData, d), func(p string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() || !strings.HasSuffix(p, ".yml") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			var doc struct {
+				Detection map[string]any `yaml:"detection"`
+			}
+			if yaml.Unmarshal(b, &doc) != nil {
+				return nil
+			}
+			var walk func(v any)
+			add := func(key string, v any) {
+				mods := strings.Split(key, "|")[1:]
+				if !slices.Contains(mods, "re") {
+					return
+				}
+				flags := ""
+				for _, m := range mods {
+					switch m {
+					case "i", "m", "s":
+						flags += m
+					}
+				}
+				vals, ok := v.([]any)
+				if !ok {
+					vals = []any{v}
+				}
+				for _, x := range vals {
+					s, ok := x.(string)
+					if !ok {
+						continue
+					}
+					if flags != "" {
+						s = "(?" + flags + ")" + s
+					}
+					if !seen[s] {
+						seen[s] = true
+						out = append(out, s)
+					}
+				}
+			}
+			walk = func(v any) {
+				switch x := v.(type) {
+				case map[string]any:
+					for k, val := range x {
+						add(k, val)
+						walk(val)
+					}
+				case []any:
+					for _, e := range x {
+						walk(e)
+					}
+				}
+			}
+			walk(doc.Detection)
+			return nil
+		})
+		if err != nil {
+			t.Skipf("SigmaHQ rules not available: %v", err)
+		}
+	}
+	return out
+}
+
+// TestRegexMatcherAgreesWithRegexp checks the engine's regex matcher (its guards, reduced
+// expression and literal sequence) against Go's regexp on every |re expression of the
+// SigmaHQ rules, on values generated from the expression (with case variants beyond ASCII)
+// and random values over its alphabet.
+func TestRegexMatcherAgreesWithRegexp(t *testing.T) {
+	exprs := ruleRegexes(t)
+	if len(exprs) < 100 {
+		t.Fatalf("only %d expressions found", len(exprs))
+	}
+	rnd := rand.New(rand.NewPCG(7, 9))
+	checked, matched := 0, 0
+	for _, expr := range exprs {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			continue // refused by the loader too
+		}
+		rm := newRegexMatcher(re)
+		alpha := alphabetOf(expr)
+		values := matchingValues(rnd, expr, alpha, 12)
+		for range 12 {
+			values = append(values, randomValue(rnd, alpha))
+		}
+		for _, v := range values {
+			want := re.MatchString(v)
+			if got := rm.match(record("F", v), 0); got != want {
+				t.Errorf("%s on %q: matcher says %v, regexp %v", expr, v, got, want)
+			}
+			checked++
+			if want {
+				matched++
+			}
+		}
+	}
+	if matched < checked/4 {
+		t.Fatalf("only %d of %d values match: the generated values do not exercise the matchers", matched, checked)
+	}
+	t.Logf("%d expressions, %d values, %d matching", len(exprs), checked, matched)
+}
+
+// FuzzRegexMatcher compares the engine's regex matcher with Go's regexp: the input is the
+// expression, a NUL byte, and the value.
+func FuzzRegexMatcher(f *testing.F) {
+	for _, s := range []string{"(?i)k{2,3}\x00\u212a\u212a", "(?i)s.*s\x00\u017f\u017f", `\+.*\+` + "\x00a+b+", "(?i)[a-z]{8,}\x00\u212a\u212a\u212a\u212a\u212a\u212a\u212a\u212a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		expr, v, ok := strings.Cut(in, "\x00")
+		if !ok || len(expr) > 200 {
+			return
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		rm := newRegexMatcher(re)
+		for _, x := range []string{v, strings.ToUpper(v), v + v} {
+			if got, want := rm.match(record("F", x), 0), re.MatchString(x); got != want {
+				t.Fatalf("%q on %q: matcher says %v, regexp %v", expr, x, got, want)
+			}
+		}
+	})
 }

@@ -131,9 +131,9 @@ func checkReduced(t *testing.T, expr string, values []string) int {
 		t.Fatalf("%q: %v", expr, err)
 	}
 	rm := newRegexMatcher(re)
-	// The matcher as it was before expressions were reduced: the same guards (which may
-	// reject a value the expression matches: a case-folded k also matches the Kelvin sign,
-	// which the byte count guards do not count), the plain expression after them.
+	// The matcher as it was before expressions were reduced: the same guards, the plain
+	// expression after them (TestRegexMatcherAgreesWithRegexp compares the guards with the
+	// expression).
 	plain := rm
 	plain.search, plain.seq, plain.relaxed = re, nil, regexRelaxed(expr)
 	red := compileReduced(expr)
