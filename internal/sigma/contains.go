@@ -60,44 +60,15 @@ func newContainsSet(lits []string) *containsSet {
 	for logBits < 20 && 1<<logBits < 16*len(lits) {
 		logBits++
 	}
-	cs := &containsSet{shift: uint32(32 - logBits), words: make([]gramWord, (1<<logBits)/64), minLen: len(lits[0])}
-	type placed struct {
-		bit uint32
-		e   containsEntry
-	}
-	var ps []placed
+	cs := &containsSet{shift: uint32(32 - logBits), minLen: len(lits[0])}
+	var ps []placed[containsEntry]
 	for _, l := range lits {
 		cs.minLen = min(cs.minLen, len(l))
 		off := anchorWindow(l, containsWindow, func(i int) int { return shared[load32(l[i:])] })
-		ps = append(ps, placed{(load32(l[off:]) * gramMul) >> cs.shift, containsEntry{lit: l, off: int32(off)}})
+		ps = append(ps, placed[containsEntry]{(load32(l[off:]) * gramMul) >> cs.shift, containsEntry{lit: l, off: int32(off)}})
 	}
-	slices.SortStableFunc(ps, func(x, y placed) int { return cmp.Compare(x.bit, y.bit) })
-	// The first literal of each bit, in bit order, then the others, each chained to the
-	// previous literal of its bit.
-	var extra []placed
-	last := map[uint32]int32{}
-	for i, p := range ps {
-		if i > 0 && p.bit == ps[i-1].bit {
-			extra = append(extra, p)
-			continue
-		}
-		cs.words[p.bit>>6].bits |= 1 << (p.bit & 63)
-		last[p.bit] = int32(len(cs.ents))
-		p.e.next = -1
-		cs.ents = append(cs.ents, p.e)
-	}
-	for _, p := range extra {
-		j := int32(len(cs.ents))
-		cs.ents[last[p.bit]].next = j
-		last[p.bit] = j
-		p.e.next = -1
-		cs.ents = append(cs.ents, p.e)
-	}
-	n := uint32(0)
-	for w := range cs.words {
-		cs.words[w].rank = n
-		n += uint32(bits.OnesCount64(cs.words[w].bits))
-	}
+	slices.SortStableFunc(ps, func(x, y placed[containsEntry]) int { return cmp.Compare(x.bit, y.bit) })
+	cs.words, cs.ents = chainByBit(logBits, ps, func(e *containsEntry) *int32 { return &e.next })
 	return cs
 }
 

@@ -95,6 +95,17 @@ func TestContainsSetMatchesNaive(t *testing.T) {
 // ruleStringConds returns the string field conditions of the rules.
 func ruleStringConds(rs *RuleSet) []*fieldCond {
 	var out []*fieldCond
+	for _, fc := range ruleFieldConds(rs) {
+		if fc.kind == fcString {
+			out = append(out, fc)
+		}
+	}
+	return out
+}
+
+// ruleFieldConds returns the field conditions of the rules' detections.
+func ruleFieldConds(rs *RuleSet) []*fieldCond {
+	var out []*fieldCond
 	var walk func(n node)
 	walk = func(n node) {
 		switch x := n.(type) {
@@ -111,14 +122,27 @@ func ruleStringConds(rs *RuleSet) []*fieldCond {
 		case *selNode:
 			walk(x.kid)
 		case *fieldCond:
-			if x.kind == fcString {
-				out = append(out, x)
-			}
+			out = append(out, x)
 		}
 	}
 	for _, r := range rs.Rules {
 		if r.det != nil {
 			walk(r.det.root)
+		}
+	}
+	return out
+}
+
+// ruleRegexes returns the distinct expressions (with their flags) of the rules' re conditions.
+func ruleRegexes(rs *RuleSet) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, fc := range ruleFieldConds(rs) {
+		for _, r := range fc.res {
+			if e := r.re.String(); !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
 		}
 	}
 	return out

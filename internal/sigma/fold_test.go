@@ -2,16 +2,10 @@ package sigma
 
 import (
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // TestRegexFoldBeyondASCII checks case-insensitive expressions on values whose letters fold
@@ -40,87 +34,13 @@ func TestRegexFoldBeyondASCII(t *testing.T) {
 	}
 }
 
-// ruleRegexes returns the |re expressions of the SigmaHQ rules, with the flags their i, m and
-// s modifiers add.
-func ruleRegexes(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	seen := map[string]bool{}
-	for _, d := range ruleDirs {
-		err := filepath.WalkDir(filepath.Join(sigmaData, d), func(p string, de fs.DirEntry, err error) error {
-			if err != nil || de.IsDir() || !strings.HasSuffix(p, ".yml") {
-				return err
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			var doc struct {
-				Detection map[string]any `yaml:"detection"`
-			}
-			if yaml.Unmarshal(b, &doc) != nil {
-				return nil
-			}
-			var walk func(v any)
-			add := func(key string, v any) {
-				mods := strings.Split(key, "|")[1:]
-				if !slices.Contains(mods, "re") {
-					return
-				}
-				flags := ""
-				for _, m := range mods {
-					switch m {
-					case "i", "m", "s":
-						flags += m
-					}
-				}
-				vals, ok := v.([]any)
-				if !ok {
-					vals = []any{v}
-				}
-				for _, x := range vals {
-					s, ok := x.(string)
-					if !ok {
-						continue
-					}
-					if flags != "" {
-						s = "(?" + flags + ")" + s
-					}
-					if !seen[s] {
-						seen[s] = true
-						out = append(out, s)
-					}
-				}
-			}
-			walk = func(v any) {
-				switch x := v.(type) {
-				case map[string]any:
-					for k, val := range x {
-						add(k, val)
-						walk(val)
-					}
-				case []any:
-					for _, e := range x {
-						walk(e)
-					}
-				}
-			}
-			walk(doc.Detection)
-			return nil
-		})
-		if err != nil {
-			t.Skipf("SigmaHQ rules not available: %v", err)
-		}
-	}
-	return out
-}
-
 // TestRegexMatcherAgreesWithRegexp checks the engine's regex matcher (its guards, reduced
 // expression and literal sequence) against Go's regexp on every |re expression of the
 // SigmaHQ rules, on values generated from the expression (with case variants beyond ASCII)
 // and random values over its alphabet.
 func TestRegexMatcherAgreesWithRegexp(t *testing.T) {
-	exprs := ruleRegexes(t)
+	rs, _ := loadSigmaHQ(t)
+	exprs := ruleRegexes(rs)
 	if len(exprs) < 100 {
 		t.Fatalf("only %d expressions found", len(exprs))
 	}

@@ -136,47 +136,57 @@ func newGramSet(lits []string) *gramSet {
 }
 
 // placedEntry is an entry of a bitIndex under construction, and its bit.
-type placedEntry struct {
+type placedEntry = placed[gramEntry]
+
+// placed is an entry of a bit table under construction (see chainByBit), and its bit.
+type placed[E any] struct {
 	bit uint32
-	e   gramEntry
+	e   E
 }
 
 // newBitIndex builds a bit table of 1<<logBits bits from its entries.
-func newBitIndex(logBits int, placed []placedEntry) bitIndex {
-	slices.SortFunc(placed, func(x, y placedEntry) int {
+func newBitIndex(logBits int, ps []placedEntry) bitIndex {
+	slices.SortFunc(ps, func(x, y placedEntry) int {
 		if x.bit != y.bit {
 			return cmp.Compare(x.bit, y.bit)
 		}
 		return cmp.Compare(x.e.lit, y.e.lit)
 	})
-	bi := bitIndex{words: make([]gramWord, (1<<logBits)/64)}
-	// The first literal of each bit, in bit order, then the others, each chained to the
-	// previous literal of its bit.
-	var extra []placedEntry
+	words, ents := chainByBit(logBits, ps, func(e *gramEntry) *int32 { return &e.next })
+	return bitIndex{words: words, ents: ents}
+}
+
+// chainByBit lays out entries sorted by bit as a table of 1<<logBits bits: the words, with
+// the bits of the entries set and each word's rank, and the entries, the first of each bit at
+// the bit's rank and the others chained to it through next (-1 ends a chain).
+func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]gramWord, []E) {
+	words := make([]gramWord, (1<<logBits)/64)
+	ents := make([]E, 0, len(ps))
+	var extra []placed[E]
 	last := map[uint32]int32{} // bit -> its last entry so far
-	for i, p := range placed {
-		if i > 0 && p.bit == placed[i-1].bit {
+	for i, p := range ps {
+		if i > 0 && p.bit == ps[i-1].bit {
 			extra = append(extra, p)
 			continue
 		}
-		bi.words[p.bit>>6].bits |= 1 << (p.bit & 63)
-		last[p.bit] = int32(len(bi.ents))
-		p.e.next = -1
-		bi.ents = append(bi.ents, p.e)
+		words[p.bit>>6].bits |= 1 << (p.bit & 63)
+		last[p.bit] = int32(len(ents))
+		*next(&p.e) = -1
+		ents = append(ents, p.e)
 	}
 	for _, p := range extra {
-		j := int32(len(bi.ents))
-		bi.ents[last[p.bit]].next = j
+		j := int32(len(ents))
+		*next(&ents[last[p.bit]]) = j
 		last[p.bit] = j
-		p.e.next = -1
-		bi.ents = append(bi.ents, p.e)
+		*next(&p.e) = -1
+		ents = append(ents, p.e)
 	}
 	n := uint32(0)
-	for w := range bi.words {
-		bi.words[w].rank = n
-		n += uint32(bits.OnesCount64(bi.words[w].bits))
+	for w := range words {
+		words[w].rank = n
+		n += uint32(bits.OnesCount64(words[w].bits))
 	}
-	return bi
+	return words, ents
 }
 
 // anchorWindow returns the offset of the best window of n bytes of literal l to anchor it

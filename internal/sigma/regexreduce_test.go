@@ -192,33 +192,7 @@ func TestRegexReduceRealRules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads the rules and the attack samples")
 	}
-	var exprs []string
-	var walk func(n node)
-	walk = func(n node) {
-		switch x := n.(type) {
-		case *andNode:
-			for _, k := range x.kids {
-				walk(k)
-			}
-		case *orNode:
-			for _, k := range x.kids {
-				walk(k)
-			}
-		case *notNode:
-			walk(x.kid)
-		case *selNode:
-			walk(x.kid)
-		case *fieldCond:
-			for _, r := range x.res {
-				exprs = append(exprs, r.re.String())
-			}
-		}
-	}
-	for _, r := range scanRuleSet(t).Rules {
-		if r.det != nil {
-			walk(r.det.root)
-		}
-	}
+	exprs := ruleRegexes(scanRuleSet(t))
 	var sample []string // a third of the distinct values
 	seen := map[string]bool{}
 	for _, rec := range attackSampleRecords(t) {
