@@ -148,6 +148,26 @@ func ruleRegexes(rs *RuleSet) []string {
 	return out
 }
 
+// sampleValues returns the distinct field values of the attack samples, lower-cased when
+// lower is set.
+func sampleValues(t *testing.T, lower bool) []string {
+	var values []string
+	seen := map[string]bool{}
+	for _, rec := range attackSampleRecords(t) {
+		for i := range rec.fields {
+			v := rec.fields[i].value
+			if lower {
+				v = rec.lowerAt(int32(i))
+			}
+			if !seen[v] {
+				seen[v] = true
+				values = append(values, v)
+			}
+		}
+	}
+	return values
+}
+
 // TestPatternIndexRealRules checks the pattern indexes of the scan rule set's value lists
 // (with and without contains sets) against trying each pattern, on the values of the attack
 // samples and on values with one of the list's literals put in.
@@ -156,16 +176,7 @@ func TestPatternIndexRealRules(t *testing.T) {
 		t.Skip("loads the rules and the attack samples")
 	}
 	conds := ruleStringConds(scanRuleSet(t))
-	var values []string
-	seen := map[string]bool{}
-	for _, rec := range attackSampleRecords(t) {
-		for i := range rec.fields {
-			if v := rec.lowerAt(int32(i)); !seen[v] {
-				seen[v] = true
-				values = append(values, v)
-			}
-		}
-	}
+	values := sampleValues(t, true)
 	rnd := rand.New(rand.NewPCG(1, 2))
 	lists, sets, hits := 0, 0, 0
 	check := func(pats []pattern, idx *patternIndex) {

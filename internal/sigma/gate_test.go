@@ -150,16 +150,7 @@ func TestGatedMatchingRealRules(t *testing.T) {
 		t.Skip("loads the rules and the attack samples")
 	}
 	conds := ruleStringConds(scanRuleSet(t))
-	var values []string
-	seen := map[string]bool{}
-	for _, rec := range attackSampleRecords(t) {
-		for i := range rec.fields {
-			if v := rec.fields[i].value; !seen[v] {
-				seen[v] = true
-				values = append(values, v)
-			}
-		}
-	}
+	values := sampleValues(t, false)
 	rnd := rand.New(rand.NewPCG(3, 3))
 	hits, gated, raw := 0, 0, 0
 	check := func(fc *fieldCond, pats []pattern, idx *patternIndex, g byteGate) {
