@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/event"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -15,8 +16,12 @@ type AlertLister interface {
 	ListAlerts(ctx context.Context, q store.AlertQuery) ([]event.Alert, error)
 }
 
-// maxAlertsPerSearch bounds the alerts one search reads (the store's own bound).
+// maxAlertsPerSearch bounds the alerts one search reads.
 const maxAlertsPerSearch = 100000
+
+// alertPage is how many alerts a search reads at a time, newest first: a hunt mostly wants the
+// newest few matches, so a page is read only when the ones before it did not fill the limit.
+var alertPage = 2000
 
 // WithAlerts returns a Searcher that answers from the stored events and, beside them, from the
 // alerts (vigil's detections and other tools' alerts) as detection_finding events: a hunt sees
@@ -46,20 +51,9 @@ func (w *withAlerts) SearchEvents(ctx context.Context, q store.EventQuery) ([]ev
 	if limit <= 0 {
 		limit = 100
 	}
-	as, err := w.alerts.ListAlerts(ctx, store.AlertQuery{From: q.From, To: q.To, Limit: maxAlertsPerSearch, NewestFirst: true})
+	found, err := w.searchAlerts(ctx, q, limit)
 	if err != nil {
-		return nil, fmt.Errorf("search alerts: %w", err)
-	}
-	var found []event.Event
-	for i := range as {
-		ev := AlertEvent(&as[i])
-		if !alertMatches(&ev, &q) {
-			continue
-		}
-		found = append(found, ev)
-		if len(found) >= limit {
-			break // newest first: the rest are older than every one kept
-		}
+		return nil, err
 	}
 	if len(found) == 0 {
 		return evs, nil
@@ -70,6 +64,58 @@ func (w *withAlerts) SearchEvents(ctx context.Context, q store.EventQuery) ([]ev
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// searchAlerts returns the newest limit alerts in q's time range that match q, as events,
+// newest first. It reads them page by page from the newest: the next page ends at the oldest
+// time of the one before, inclusive (the store's end bound is exclusive, and alerts can share
+// a time), and leaves out the alerts of that time already read. A page of one time only,
+// all read before, is read again twice as large. At most maxAlertsPerSearch alerts are read.
+func (w *withAlerts) searchAlerts(ctx context.Context, q store.EventQuery, limit int) ([]event.Event, error) {
+	var found []event.Event
+	to := q.To
+	var edge time.Time           // the oldest time read so far
+	edgeIDs := map[string]bool{} // the alerts of that time already read
+	page := alertPage
+	for read := 0; read < maxAlertsPerSearch; {
+		n := min(page, maxAlertsPerSearch-read)
+		as, err := w.alerts.ListAlerts(ctx, store.AlertQuery{From: q.From, To: to, Limit: n, NewestFirst: true})
+		if err != nil {
+			return nil, fmt.Errorf("search alerts: %w", err)
+		}
+		read += len(as)
+		fresh := 0
+		for i := range as {
+			a := &as[i]
+			if a.Time.Equal(edge) && edgeIDs[a.ID] {
+				continue
+			}
+			fresh++
+			if !a.Time.Equal(edge) {
+				edge = a.Time
+				clear(edgeIDs)
+			}
+			edgeIDs[a.ID] = true
+			ev := AlertEvent(a)
+			if !alertMatches(&ev, &q) {
+				continue
+			}
+			found = append(found, ev)
+			if len(found) >= limit {
+				return found, nil // newest first: the rest are older than every one kept
+			}
+		}
+		if len(as) < n {
+			return found, nil // no more
+		}
+		if fresh == 0 {
+			page *= 2 // a page of one time, read before: more alerts share it
+			continue
+		}
+		page = alertPage
+		to = edge.Add(time.Nanosecond)
+	}
+	return found, nil
 }
 
 // alertMatches applies an event query's filters to an alert read as an event, as the store

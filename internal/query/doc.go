@@ -139,8 +139,9 @@
 // answer beside the events, as detection_finding events (see AlertEvent): finding.title (rule),
 // code and finding.rule_id (the rule ID), finding.tool (the detector), host, user, addresses,
 // severity, and the triage outcome in unmapped.disposition, unmapped.score and
-// unmapped.incident. A query whose class is another one reads no alerts. The API, the CLI and
-// the investigation tool run queries this way.
+// unmapped.incident. A query whose class is another one reads no alerts. Alerts are read newest
+// first in pages of 2,000 (at most 100,000 per search), so a search for the newest few reads
+// few. The API, the CLI and the investigation tool run queries this way.
 //
 // # Evaluation
 //

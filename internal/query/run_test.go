@@ -712,3 +712,64 @@ func TestRunBareUser(t *testing.T) {
 		}
 	}
 }
+
+// countingLister counts the alerts a search reads.
+type countingLister struct {
+	AlertLister
+	read, calls int
+}
+
+func (c *countingLister) ListAlerts(ctx context.Context, q store.AlertQuery) ([]event.Alert, error) {
+	as, err := c.AlertLister.ListAlerts(ctx, q)
+	c.read += len(as)
+	c.calls++
+	return as, err
+}
+
+// The alerts of a hunt are read page by page from the newest, so a search for a few reads few;
+// and paging loses and repeats nothing, even when more alerts than a page share one time.
+func TestSearchAlertsPages(t *testing.T) {
+	s := openStore(t)
+	var as []event.Alert
+	same := ago(90 * time.Minute)
+	for i := range 40 {
+		at := ago(time.Duration(i) * time.Minute)
+		if i >= 10 && i < 25 {
+			at = same // fifteen alerts of one time
+		}
+		host := "dc01"
+		if i%3 == 0 {
+			host = "ws07"
+		}
+		as = append(as, event.Alert{ID: fmt.Sprintf("al_%02d", i), Time: at, Source: "sigma", RuleID: "r1", RuleTitle: "Rule one", Host: host})
+	}
+	if _, err := s.PutAlerts(context.Background(), as); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"class = detection_finding", "host = dc01", "host = ws07 | limit 4", "class = detection_finding | limit 12", "host = nope"}
+	whole := map[string][]string{}
+	for _, src := range queries {
+		whole[src] = ids(run(t, WithAlerts(s, s), src, Options{Now: now}))
+	}
+	if len(whole["class = detection_finding"]) != 40 || len(whole["host = dc01"]) != 26 {
+		t.Fatalf("one page: %d alerts, %d on dc01", len(whole["class = detection_finding"]), len(whole["host = dc01"]))
+	}
+	old := alertPage
+	defer func() { alertPage = old }()
+	for _, page := range []int{1, 2, 3, 7} {
+		alertPage = page
+		for _, src := range queries {
+			got := ids(run(t, WithAlerts(s, s), src, Options{Now: now}))
+			if !slices.Equal(got, whole[src]) {
+				t.Errorf("pages of %d, %s:\n got  %v\n want %v", page, src, got, whole[src])
+			}
+		}
+	}
+	// The newest three of forty: one page of the default size would read all forty.
+	alertPage = 5
+	c := &countingLister{AlertLister: s}
+	res := run(t, WithAlerts(s, c), "class = detection_finding | limit 3", Options{Now: now})
+	if got := ids(res); !slices.Equal(got, whole["class = detection_finding"][:3]) || c.read > 5 {
+		t.Fatalf("limit 3 read %d alerts in %d calls for %v", c.read, c.calls, got)
+	}
+}
