@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const data = "../../../shared/data"
@@ -230,4 +232,91 @@ func TestDemoThenAuditVerifyAndApprove(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "ok ") {
 		t.Fatalf("audit verify after approval: %d %q", code, out)
 	}
+}
+
+// scanLines runs `vigil scan --output jsonl --quiet --stats ARGS` and returns the detections,
+// their lines and the detection count of the stats line.
+func scanLines(t *testing.T, args ...string) ([]map[string]any, []string, int64) {
+	t.Helper()
+	code, out, errs := run(t, append([]string{"scan", "--output", "jsonl", "--quiet", "--stats"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var dets []map[string]any
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l == "" {
+			continue
+		}
+		var d map[string]any
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("bad JSON line %q: %v", l, err)
+		}
+		dets, lines = append(dets, d), append(lines, l)
+	}
+	last := strings.Split(strings.TrimSpace(errs), "\n")
+	var st struct{ Detections int64 }
+	if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil {
+		t.Fatalf("--stats line %q: %v", last[len(last)-1], err)
+	}
+	return dets, lines, st.Detections
+}
+
+// --min-level leaves out the detections below a level, in the output, the summary and the
+// stats alike; --timeline prints the same detections in time order across files.
+func TestScanMinLevelAndTimeline(t *testing.T) {
+	rules := data + "/sigma/rules/windows"
+	sample := data + "/evtx-attack-samples/Credential Access"
+	all, allLines, n := scanLines(t, "--rules", rules, sample)
+	if n != int64(len(all)) {
+		t.Fatalf("stats count %d detections, %d printed", n, len(all))
+	}
+	levels := map[string]int{}
+	for _, d := range all {
+		levels[d["level"].(string)]++
+	}
+	high, _, n := scanLines(t, "--rules", rules, "--min-level", "High", sample)
+	if len(high) == 0 || len(high) >= len(all) || n != int64(len(high)) || len(high) != levels["high"]+levels["critical"] {
+		t.Fatalf("--min-level high: %d of %d printed (levels %v), stats %d", len(high), len(all), levels, n)
+	}
+	for _, d := range high {
+		if l := d["level"]; l != "high" && l != "critical" {
+			t.Fatalf("--min-level high printed a %v detection", l)
+		}
+	}
+	if code, _, _ := run(t, "scan", "--rules", rules, "--min-level", "severe", sample); code != 2 {
+		t.Fatal("an unknown level was accepted")
+	}
+
+	tl, tlLines, n := scanLines(t, "--rules", rules, "--timeline", sample)
+	if n != int64(len(all)) || !sameLines(tlLines, allLines) {
+		t.Fatalf("--timeline printed %d detections (stats %d), not the %d of a plain scan", len(tl), n, len(all))
+	}
+	ordered := true
+	files := map[string]bool{}
+	for i, d := range tl {
+		files[d["file"].(string)] = true
+		if i > 0 && stamp(t, d).Before(stamp(t, tl[i-1])) {
+			ordered = false
+		}
+	}
+	if !ordered || len(files) < 2 {
+		t.Fatalf("--timeline: in time order %v, over %d files", ordered, len(files))
+	}
+	if slices.Equal(tlLines, allLines) {
+		t.Fatal("the time order is the file order: the check proves nothing")
+	}
+}
+
+func stamp(t *testing.T, d map[string]any) time.Time {
+	ts, err := time.Parse(time.RFC3339Nano, d["timestamp"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// sameLines reports whether a and b hold the same lines, in any order.
+func sameLines(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }

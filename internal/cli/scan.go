@@ -37,10 +37,12 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	parseOnly := fs.Bool("parse-only", false, "read every record but match nothing (to measure parsing alone)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
 	incidents := fs.Bool("incidents", false, "also group the detections into incidents with attack chains (runs the full pipeline in a temporary data directory) and print them")
+	minLevel := fs.String("min-level", "", "leave out detections below this level: informational, low, medium, high or critical")
+	timeline := fs.Bool("timeline", false, "print the detections of all files in time order (held in memory until the scan ends) rather than file by file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	usage := errors.New("usage: vigil scan --rules DIR [--output jsonl|csv|table] [--stats] PATH...")
+	usage := errors.New("usage: vigil scan --rules DIR [--output jsonl|csv|table] [--min-level LEVEL] [--timeline] [--stats] PATH...")
 	if len(rules) == 0 && !*parseOnly || fs.NArg() == 0 {
 		return &exitError{code: 2, err: usage}
 	}
@@ -48,6 +50,14 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	case "jsonl", "csv", "table":
 	default:
 		return &exitError{code: 2, err: fmt.Errorf("--output %q: want jsonl, csv or table", *output)}
+	}
+	floor := 0 // rank of the lowest level printed (see levelOrder: lower ranks are higher levels)
+	if *minLevel != "" {
+		r, ok := levelOrder[strings.ToLower(*minLevel)]
+		if !ok {
+			return &exitError{code: 2, err: fmt.Errorf("--min-level %q: want informational, low, medium, high or critical", *minLevel)}
+		}
+		floor = r
 	}
 	files, err := scan.Files(fs.Args())
 	if err != nil {
@@ -74,6 +84,8 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	out := newScanWriter(e.stdout, *output)
 	perRule := map[string]int{}
 	perLevel := map[string]int{}
+	var printed int64
+	var held []scan.Detection // --timeline
 	st, err := scan.Run(ctx, files, scan.Options{
 		Engine: eng, Rules: rs, Workers: *workers, ParseOnly: *parseOnly,
 		Progress: func(done, total int64) { bar.update("scan", done, total, 0) },
@@ -84,11 +96,27 @@ func runScan(ctx context.Context, e *env, args []string) error {
 			}
 		},
 	}, func(d scan.Detection) {
-		out.write(d)
+		if *minLevel != "" && rank(strings.ToLower(d.Level)) > floor {
+			return
+		}
+		printed++
 		perRule[d.RuleTitle]++
 		perLevel[d.Level]++
+		if *timeline {
+			held = append(held, d)
+			return
+		}
+		out.write(d)
 	})
 	bar.finish()
+	st.Detections = printed
+	if *timeline {
+		// Stable: detections of one instant keep their file and record order.
+		sort.SliceStable(held, func(i, j int) bool { return held[i].Timestamp.Before(held[j].Timestamp) })
+		for _, d := range held {
+			out.write(d)
+		}
+	}
 	if ferr := out.flush(); ferr != nil && err == nil {
 		err = ferr
 	}
