@@ -24,25 +24,31 @@ func FuzzReader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var buf []byte
-		for i := 0; ; i++ {
-			if i > 1<<20 {
-				t.Fatal("too many records")
-			}
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			buf = rec.AppendJSON(buf[:0])
-			if !json.Valid(buf) {
-				t.Fatalf("invalid JSON: %s", buf)
-			}
-			rec.Fields(func(name, value string) {})
-		}
+		checkRecords(t, r, 1<<20, func(name, value string) {})
 	})
+}
+
+// checkRecords reads every record of r (failing past max of them) and checks that each renders as
+// valid JSON; fields sees the flat fields of every record.
+func checkRecords(t *testing.T, r *Reader, max int, fields func(name, value string)) {
+	var buf []byte
+	for i := 0; ; i++ {
+		if i > max {
+			t.Fatal("too many records")
+		}
+		rec, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		buf = rec.AppendJSON(buf[:0])
+		if !json.Valid(buf) {
+			t.Fatalf("invalid JSON: %s", buf)
+		}
+		rec.Fields(fields)
+	}
 }
 
 // FuzzRecordBinXML feeds arbitrary bytes as the BinXML of one record, in a valid file whose
@@ -87,29 +93,12 @@ func FuzzRecordBinXML(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the valid file is refused: %v", err)
 		}
-		var buf []byte
 		sawValid := false
-		for i := 0; ; i++ {
-			if i > 10 {
-				t.Fatal("too many records")
+		checkRecords(t, r, 10, func(name, value string) {
+			if name == "EventID" && value == "4242" {
+				sawValid = true
 			}
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("Next: %v", err)
-			}
-			buf = rec.AppendJSON(buf[:0])
-			if !json.Valid(buf) {
-				t.Fatalf("invalid JSON: %s", buf)
-			}
-			rec.Fields(func(name, value string) {
-				if name == "EventID" && value == "4242" {
-					sawValid = true
-				}
-			})
-		}
+		})
 		if !sawValid {
 			t.Fatalf("the valid record after the fuzzed one was lost (problems: %v)", r.Problems())
 		}

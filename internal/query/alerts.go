@@ -19,8 +19,8 @@ type AlertLister interface {
 // maxAlertsPerSearch bounds the alerts one search reads.
 const maxAlertsPerSearch = 100000
 
-// alertPage is how many alerts a search reads at a time, newest first: a hunt mostly wants the
-// newest few matches, so a page is read only when the ones before it did not fill the limit.
+// alertPage is how many new alerts a search reads at a time, newest first: a hunt mostly wants
+// the newest few matches, so a page is read only when the ones before it did not fill the limit.
 var alertPage = 2000
 
 // WithAlerts returns a Searcher that answers from the stored events and, beside them, from the
@@ -67,36 +67,26 @@ func (w *withAlerts) SearchEvents(ctx context.Context, q store.EventQuery) ([]ev
 }
 
 // searchAlerts returns the newest limit alerts in q's time range that match q, as events,
-// newest first. It reads them page by page from the newest: the next page ends at the oldest
-// time of the one before, inclusive (the store's end bound is exclusive, and alerts can share
-// a time), and leaves out the alerts of that time already read. A page of one time only,
-// all read before, is read again twice as large. At most maxAlertsPerSearch alerts are read.
+// newest first. It reads them from the newest in pages, as runner.scan reads events: each page
+// ends at the oldest time of the one before, inclusive (the store's end bound is exclusive,
+// and alerts can share a time), skips the alerts of that time already read, and asks for that
+// many more. At most maxAlertsPerSearch alerts are read.
 func (w *withAlerts) searchAlerts(ctx context.Context, q store.EventQuery, limit int) ([]event.Event, error) {
 	var found []event.Event
 	to := q.To
-	var edge time.Time           // the oldest time read so far
-	edgeIDs := map[string]bool{} // the alerts of that time already read
-	page := alertPage
+	boundary := map[string]bool{} // the alerts already read at the oldest time reached
 	for read := 0; read < maxAlertsPerSearch; {
-		n := min(page, maxAlertsPerSearch-read)
+		n := min(alertPage+len(boundary), maxAlertsPerSearch-read)
 		as, err := w.alerts.ListAlerts(ctx, store.AlertQuery{From: q.From, To: to, Limit: n, NewestFirst: true})
 		if err != nil {
 			return nil, fmt.Errorf("search alerts: %w", err)
 		}
 		read += len(as)
-		fresh := 0
 		for i := range as {
-			a := &as[i]
-			if a.Time.Equal(edge) && edgeIDs[a.ID] {
+			if boundary[as[i].ID] {
 				continue
 			}
-			fresh++
-			if !a.Time.Equal(edge) {
-				edge = a.Time
-				clear(edgeIDs)
-			}
-			edgeIDs[a.ID] = true
-			ev := AlertEvent(a)
+			ev := AlertEvent(&as[i])
 			if !alertMatches(&ev, &q) {
 				continue
 			}
@@ -108,12 +98,14 @@ func (w *withAlerts) searchAlerts(ctx context.Context, q store.EventQuery, limit
 		if len(as) < n {
 			return found, nil // no more
 		}
-		if fresh == 0 {
-			page *= 2 // a page of one time, read before: more alerts share it
-			continue
+		// The page holds every alert read so far at its oldest time (it began at that time
+		// when the one before ended there).
+		last := as[len(as)-1].Time
+		clear(boundary)
+		for i := len(as) - 1; i >= 0 && as[i].Time.Equal(last); i-- {
+			boundary[as[i].ID] = true
 		}
-		page = alertPage
-		to = edge.Add(time.Nanosecond)
+		to = last.Add(time.Nanosecond)
 	}
 	return found, nil
 }

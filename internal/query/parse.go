@@ -290,15 +290,27 @@ func (p *parser) expr() (node, error) {
 	if len(xs) == 1 {
 		return x, nil
 	}
+	return &orNode{flatten(xs, func(n node) ([]node, bool) {
+		o, ok := n.(*orNode)
+		if !ok {
+			return nil, false
+		}
+		return o.xs, true
+	})}, nil
+}
+
+// flatten splices into xs the operands of the nodes kids says are of the same operator, so
+// that a or (b or c) is one or of three.
+func flatten(xs []node, kids func(node) ([]node, bool)) []node {
 	var flat []node
 	for _, x := range xs {
-		if o, ok := x.(*orNode); ok {
-			flat = append(flat, o.xs...)
+		if ks, ok := kids(x); ok {
+			flat = append(flat, ks...)
 		} else {
 			flat = append(flat, x)
 		}
 	}
-	return &orNode{flat}, nil
+	return flat
 }
 
 // startsUnary reports whether the next token can begin a unary expression, which makes
@@ -335,15 +347,13 @@ func (p *parser) and() (node, error) {
 	if len(xs) == 1 {
 		return x, nil
 	}
-	var flat []node
-	for _, x := range xs {
-		if a, ok := x.(*andNode); ok {
-			flat = append(flat, a.xs...)
-		} else {
-			flat = append(flat, x)
+	return &andNode{flatten(xs, func(n node) ([]node, bool) {
+		a, ok := n.(*andNode)
+		if !ok {
+			return nil, false
 		}
-	}
-	return &andNode{flat}, nil
+		return a.xs, true
+	})}, nil
 }
 
 func (p *parser) enter(pos int) error {
