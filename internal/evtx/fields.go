@@ -34,6 +34,17 @@ type keyPair struct {
 // valid: the Reader interns them, so the records of one template pass the very same name
 // strings.
 func (rec *Record) Fields(fn func(name, value string)) {
+	rec.FieldsTyped(func(name, value string, _ bool) { fn(name, value) })
+}
+
+// TypedAlphabet holds every byte of the text of a typed value (see FieldsTyped).
+const TypedAlphabet = "0123456789ABCDEFabcdefSTZx-:."
+
+// FieldsTyped is Fields, also telling for each value whether it is the text of one typed
+// value: an integer, hex integer, GUID, SID, FILETIME, SYSTEMTIME or binary, never a string
+// (nor a boolean or float, whose text has other letters). Such text is made only of the
+// bytes of TypedAlphabet, which lets a matcher skip it for patterns that cannot occur in it.
+func (rec *Record) FieldsTyped(fn func(name, value string, typed bool)) {
 	r := rec.r
 	root := r.rootElem()
 	if root == 0 {
@@ -48,7 +59,7 @@ func (rec *Record) Fields(fn func(name, value string)) {
 }
 
 // flatten emits the fields of element el, keyed key.
-func (r *Reader) flatten(key string, el int32, fn func(name, value string)) {
+func (r *Reader) flatten(key string, el int32, fn func(name, value string, typed bool)) {
 	a := &r.tree
 	n := &a.n[el]
 	if n.hasElem {
@@ -59,10 +70,11 @@ func (r *Reader) flatten(key string, el int32, fn func(name, value string)) {
 	attrText := a.hasAttrText(el)
 	if !attrText {
 		if !hasText {
-			fn(key, "")
+			fn(key, "", false)
 			return
 		}
-		fn(key, r.content(n.first, false))
+		v, typed := r.content(n.first, false)
+		fn(key, v, typed)
 		return
 	}
 	for at := n.attrs; at != 0; at = a.n[at].next {
@@ -70,10 +82,12 @@ func (r *Reader) flatten(key string, el int32, fn func(name, value string)) {
 		if !a.hasText(an.first) || isXMLNS(an.s) {
 			continue
 		}
-		fn(r.attrKey(key, an.s), r.content(an.first, false))
+		v, typed := r.content(an.first, false)
+		fn(r.attrKey(key, an.s), v, typed)
 	}
 	if hasText {
-		fn(key, r.content(n.first, true))
+		v, typed := r.content(n.first, true)
+		fn(key, v, typed)
 	}
 }
 
@@ -82,7 +96,7 @@ func isXMLNS(name string) bool {
 }
 
 // flattenChildren emits the fields of el's child elements, as appendElemBody keys them.
-func (r *Reader) flattenChildren(el int32, container bool, fn func(name, value string)) {
+func (r *Reader) flattenChildren(el int32, container bool, fn func(name, value string, typed bool)) {
 	a := &r.tree
 	flatten := container && a.flattensData(el)
 	var keys childKeys
@@ -105,29 +119,41 @@ func (r *Reader) flattenChildren(el int32, container bool, fn func(name, value s
 				continue
 			}
 			if !a.hasText(child.first) {
-				fn(key, "")
+				fn(key, "", false)
 				continue
 			}
-			fn(key, r.content(child.first, false))
+			v, typed := r.content(child.first, false)
+			fn(key, v, typed)
 			continue
 		}
 		r.flatten(r.suffixKey(child.s, keys.suffix(child.s)), c, fn)
 	}
 }
 
-// content returns the string form of a node list's JSON value.
-func (r *Reader) content(first int32, skipElems bool) string {
+// content returns the string form of a node list's JSON value, and whether it is the text
+// of one typed value (see FieldsTyped).
+func (r *Reader) content(first int32, skipElems bool) (string, bool) {
 	a := &r.tree
-	var num int32
+	s := a.single(first)
+	num := s
 	if skipElems {
 		num = a.numberNodeSkipElements(first)
-	} else {
-		num = a.numberNode(first)
+	} else if num != 0 && (a.n[num].kind != kValue || !isNumeric(a.n[num].vt)) {
+		num = 0
 	}
 	if num != 0 {
-		return r.bufString(appendValue(r.fieldBuf, a.n[num].vt, a.data(&a.n[num]), false))
+		vt := a.n[num].vt
+		return r.bufString(appendValue(r.fieldBuf, vt, a.data(&a.n[num]), false)), vt != tBool
 	}
-	return r.textOf(first)
+	if s != 0 {
+		switch n := &a.n[s]; n.kind {
+		case kText, kCData:
+			return n.s, false
+		case kValue:
+			return r.bufString(appendValue(r.fieldBuf, n.vt, a.data(n), false)), isTypedText(n.vt)
+		}
+	}
+	return r.bufString(a.appendText(r.fieldBuf, first, false)), false
 }
 
 // nameText returns the text content of a node list that names a field, interned: an

@@ -275,3 +275,65 @@ func TestFieldNamesStayValid(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldsTyped checks on every attack sample that FieldsTyped passes the pairs of Fields,
+// that the values it calls typed are in TypedAlphabet, and that it tells the typed fields of
+// the System section (numbers, times, SIDs) from the strings (computer and image names).
+func TestFieldsTyped(t *testing.T) {
+	typedBy := map[string][2]int{} // name -> typed, untyped
+	var records int
+	err := filepath.WalkDir(filepath.Join(dataDir, "evtx-attack-samples"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, ".evtx") {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, err := NewReader(f)
+		if err != nil {
+			return nil
+		}
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				break
+			}
+			records++
+			var plain, typed [][2]string
+			rec.Fields(func(n, v string) { plain = append(plain, [2]string{n, strings.Clone(v)}) })
+			rec.FieldsTyped(func(n, v string, ty bool) {
+				typed = append(typed, [2]string{n, strings.Clone(v)})
+				c := typedBy[n]
+				if ty {
+					c[0]++
+					if strings.Trim(v, TypedAlphabet) != "" {
+						t.Errorf("%s record %d: %s = %q called typed", path, rec.Number, n, v)
+					}
+				} else {
+					c[1]++
+				}
+				typedBy[n] = c
+			})
+			if d := pairsDiff(typed, plain); d != "" {
+				t.Fatalf("%s record %d: FieldsTyped and Fields differ: %s", path, rec.Number, d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Skipf("attack samples not available: %v", err)
+	}
+	for _, n := range []string{"EventID", "EventRecordID", "TimeCreated_SystemTime", "Security_UserID", "ProcessGuid"} {
+		if c := typedBy[n]; c[0] == 0 || c[1] > c[0]/10 {
+			t.Errorf("%s: typed %d times, untyped %d: want mostly typed", n, c[0], c[1])
+		}
+	}
+	for _, n := range []string{"Computer", "Image", "CommandLine", "Channel"} {
+		if c := typedBy[n]; c[1] == 0 || c[0] != 0 {
+			t.Errorf("%s: typed %d times, untyped %d: want never typed", n, c[0], c[1])
+		}
+	}
+	t.Logf("%d records", records)
+}

@@ -161,6 +161,16 @@ func isNumeric(vt uint8) bool {
 	return vt >= tInt8 && vt <= tUint64 || vt == tBool
 }
 
+// isTypedText reports whether a value of type vt that is not a number (see isNumeric) renders
+// as text made of TypedAlphabet's bytes only.
+func isTypedText(vt uint8) bool {
+	switch vt {
+	case tBinary, tGUID, tSizeT, tFileTime, tSysTime, tSID, tHexInt32, tHexInt64:
+		return true
+	}
+	return false
+}
+
 // nextItem splits the first item off array data of type vt. It returns the item and the rest;
 // ok is false when no item is left.
 func nextItem(vt uint8, data []byte) (item, rest []byte, ok bool) {

@@ -2,6 +2,8 @@ package evtx
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"unicode/utf16"
 )
@@ -87,5 +89,63 @@ func TestValueFormatting(t *testing.T) {
 	}
 	if got := string(appendUTF16(nil, trimSubstString(utf16le("cmd.exe \u3000\t\x00junk")), false)); got != "cmd.exe" {
 		t.Errorf("trimSubstString: %q", got)
+	}
+}
+
+// TestTypedTextAlphabet checks the promise of FieldsTyped: the text of every value it calls
+// typed (numbers but booleans, and isTypedText's types) is made of TypedAlphabet's bytes,
+// whatever the value's bytes, while the types it does not call typed can leave the alphabet.
+func TestTypedTextAlphabet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	inAlphabet := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if !strings.Contains(TypedAlphabet, s[i:i+1]) {
+				return false
+			}
+		}
+		return true
+	}
+	typed := 0
+	for vt := uint8(0); vt < tArray; vt++ {
+		isTyped := isNumeric(vt) && vt != tBool || isTypedText(vt)
+		left := false
+		for i := 0; i < 2000; i++ {
+			size := fixedSize(vt)
+			switch {
+			case vt == tSID:
+				size = 8 + 4*rng.IntN(6)
+			case vt == tSizeT:
+				size = 4 + 4*rng.IntN(2)
+			case size == 0:
+				size = rng.IntN(40)
+			}
+			data := make([]byte, size)
+			for j := range data {
+				data[j] = byte(rng.Uint32())
+			}
+			if vt == tSID {
+				data[1] = byte((size - 8) / 4)
+			}
+			if checkValue(vt, data) != nil {
+				continue
+			}
+			s := string(appendValue(nil, vt, data, false))
+			if isTyped && !inAlphabet(s) {
+				t.Fatalf("type %#x, data % x: %q leaves TypedAlphabet", vt, data, s)
+			}
+			if !inAlphabet(s) {
+				left = true
+			}
+		}
+		if isTyped {
+			typed++
+		} else if vt == tString || vt == tBool {
+			if !left {
+				t.Errorf("type %#x not called typed, yet its text stayed in the alphabet", vt)
+			}
+		}
+	}
+	if typed < 15 {
+		t.Fatalf("%d types called typed, want the integers, hex integers, GUID, SID, times, binary", typed)
 	}
 }

@@ -326,7 +326,7 @@ func (w *worker) scanEVTX(ctx context.Context, path string, res *fileResult) err
 		return fmt.Errorf("read EVTX header: %w", err)
 	}
 	// The Reader's field names are immutable (interned) strings.
-	add := func(name, value string) { w.rec.AddStable(name, value) }
+	add := func(name, value string, typed bool) { w.rec.AddStableTyped(name, value, typed) }
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -349,7 +349,7 @@ func (w *worker) scanEVTX(ctx context.Context, path string, res *fileResult) err
 			}
 		}
 		w.rec.Reset()
-		rec.Fields(add)
+		rec.FieldsTyped(add)
 		if w.opt.ParseOnly || w.matcher == nil {
 			continue
 		}

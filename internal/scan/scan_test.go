@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/evtx"
 	"github.com/vigil-soc/vigil/internal/sigma"
 )
 
@@ -159,5 +161,15 @@ func TestScanEngineFields(t *testing.T) {
 	}
 	if withFields == 0 {
 		t.Fatal("no detection kept the Image field")
+	}
+}
+
+// TestTypedAlphabets checks that the EVTX reader's typed values keep to the alphabet the
+// engine skips them by: vigil scan passes the reader's typed flag on to the engine.
+func TestTypedAlphabets(t *testing.T) {
+	for i := 0; i < len(evtx.TypedAlphabet); i++ {
+		if !strings.Contains(sigma.TypedAlphabet, evtx.TypedAlphabet[i:i+1]) {
+			t.Fatalf("%q is typed text for the EVTX reader but not for the engine", evtx.TypedAlphabet[i])
+		}
 	}
 }

@@ -103,6 +103,9 @@ type fieldAutomaton struct {
 	fid    int32 // the field scanned (-1: every field, for keywords)
 	start  int32 // the state after markStart, flagged like automaton.delta
 	next   int32 // the next automaton of the same group and field, or -1
+	// skipTyped: no literal can occur in a typed value (see AddStableTyped), which is
+	// then not scanned.
+	skipTyped bool
 }
 
 // memory returns the approximate size of the automaton or gram set in bytes.
@@ -128,6 +131,35 @@ const maxAutomatonTable = 64 << 10
 // the automaton would be too large (see maxAutomatonTable). With grams false it only makes
 // automata: one, or several when one would need too many states.
 func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32, grams bool) []fieldAutomaton {
+	fas := newFieldShards(entries, ruleGroup, fid, grams)
+	for i := range fas {
+		fas[i].skipTyped = !slices.ContainsFunc(fas[i].li.lits, fitsTyped)
+	}
+	return fas
+}
+
+// typedBytes marks the bytes of TypedAlphabet in lower case, and the value marks.
+var typedBytes = func() (t [256]bool) {
+	for _, c := range []byte(strings.ToLower(TypedAlphabet)) {
+		t[c] = true
+	}
+	t[markStart], t[markEnd] = true, true
+	return t
+}()
+
+// fitsTyped reports whether literal lit (lower-case, as the prefilter scans it) may occur in
+// markStart+v+markEnd for a typed value v (see AddStableTyped): whether each of its bytes
+// may. The prefilter folds ASCII case, so upper-case letters count as their lower case.
+func fitsTyped(lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		if !typedBytes[asciiLower[lit[i]]] {
+			return false
+		}
+	}
+	return true
+}
+
+func newFieldShards(entries []litEntry, ruleGroup []int32, fid int32, grams bool) []fieldAutomaton {
 	li, ac := buildLiteralIndex(entries, ruleGroup)
 	if grams && (ac != nil && 2*len(ac.delta) > maxAutomatonTable || ac == nil && li == nil) {
 		if li, gs := buildGramIndex(entries, ruleGroup); gs != nil {
@@ -150,7 +182,7 @@ func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32, grams bo
 	if mid == len(sorted) {
 		mid = len(sorted) / 2
 	}
-	return append(newFieldAutomata(sorted[:mid], ruleGroup, fid, false), newFieldAutomata(sorted[mid:], ruleGroup, fid, false)...)
+	return append(newFieldShards(sorted[:mid], ruleGroup, fid, false), newFieldShards(sorted[mid:], ruleGroup, fid, false)...)
 }
 
 // EngineStats describes a built engine.

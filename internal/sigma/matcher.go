@@ -498,9 +498,16 @@ func (m *Matcher) scan() {
 	for i := range rec.fields {
 		fid := m.fidOf[i]
 		k := kw
+		typed := rec.fields[i].typed
+		if typed && k != nil && k.skipTyped {
+			k = nil
+		}
 		if fid >= 0 {
 			for _, g := range m.sg {
 				for fa := pf.byField[g][fid]; fa >= 0; fa = pf.autos[fa].next {
+					if typed && pf.autos[fa].skipTyped {
+						continue
+					}
 					m.scanField(int32(i), fa, k)
 					k = nil
 				}
@@ -589,15 +596,17 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 // keywordSet holds the automata over the keyword literals of a set of groups (several for
 // very many literals), built by the Engine when a Matcher first meets the set.
 type keywordSet struct {
-	shards []fieldAutomaton // base unset: each Matcher numbers the states its own way
-	screen *screen
+	shards    []fieldAutomaton // base unset: each Matcher numbers the states its own way
+	screen    *screen
+	skipTyped bool // no literal can occur in a typed value (see AddStableTyped)
 }
 
 // keywordAutomaton is a Matcher's use of a keywordSet.
 type keywordAutomaton struct {
-	shards []fieldAutomaton
-	id     uint32 // > 0, unique in its Matcher
-	screen *screen
+	shards    []fieldAutomaton
+	id        uint32 // > 0, unique in its Matcher
+	skipTyped bool
+	screen    *screen
 }
 
 // mayHold reports whether v may hold one of the automaton's literals.
@@ -620,6 +629,7 @@ func (e *Engine) keywordSet(key string) *keywordSet {
 		lits = append(lits, fa.li.lits...)
 	}
 	ks.screen = newScreen(lits)
+	ks.skipTyped = !slices.ContainsFunc(lits, fitsTyped)
 	if e.kwSets == nil {
 		e.kwSets = map[string]*keywordSet{}
 	}
@@ -661,7 +671,7 @@ func (m *Matcher) keywordAutomaton() *keywordAutomaton {
 	if !ok {
 		ks := m.e.keywordSet(string(key))
 		if len(ks.shards) > 0 {
-			k = &keywordAutomaton{id: uint32(len(m.kwCache) + 1), screen: ks.screen}
+			k = &keywordAutomaton{id: uint32(len(m.kwCache) + 1), screen: ks.screen, skipTyped: ks.skipTyped}
 			k.shards = slices.Clone(ks.shards)
 			for j := range k.shards {
 				k.shards[j].base = int32(len(m.acStamp))

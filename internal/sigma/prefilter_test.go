@@ -241,3 +241,46 @@ condition: sel
 		}
 	}
 }
+
+// TestTypedValues checks the prefilter's use of typed values (Record.AddStableTyped): a
+// literal that can occur in typed text is still looked for in typed values, one that cannot
+// is not (a value wrongly marked typed is then missed, which shows the skip is taken), and an
+// untyped value is always looked at.
+func TestTypedValues(t *testing.T) {
+	for lit, want := range map[string]bool{
+		"0x3e7": true, "s-1-5-18": true, "\x00s-1-5": true, "2019-03-19t10:": true, "c9a1-": true,
+		"kerberos::": false, "{c9a1}": false, "admin": false, "0x3e7\\": false, "é": false,
+	} {
+		if fitsTyped(lit) != want {
+			t.Errorf("fitsTyped(%q) = %v", lit, !want)
+		}
+	}
+	cases := []struct {
+		det        string
+		field, val string
+		typedMatch bool // whether the value marked typed matches (it always matches untyped)
+	}{
+		{"keywords: ['S-1-5-18']\ncondition: keywords", "Security_UserID", "S-1-5-18", true},
+		{"sel:\n  SubjectLogonId: '0x3E7'\ncondition: sel", "SubjectLogonId", "0x3e7", true},
+		{"sel:\n  UtcTime|startswith: '2019-03-19'\ncondition: sel", "UtcTime", "2019-03-19T10:00:00.000Z", true},
+		{"keywords: ['kerberos::golden']\ncondition: keywords", "Data", "kerberos::golden", false},
+		{"sel:\n  TargetUserName|contains: 'admin'\ncondition: sel", "TargetUserName", "Administrator", false},
+	}
+	for _, c := range cases {
+		eng, err := compileOne(t, c.det, EngineOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := eng.NewMatcher()
+		for _, typed := range []bool{false, true} {
+			var rec Record
+			rec.AddStableTyped("EventID", "4624", true)
+			rec.AddStableTyped(c.field, c.val, typed)
+			rec.AddStableTyped("Computer", "host1", false)
+			want := !typed || c.typedMatch
+			if got := len(m.Match(&rec)) == 1; got != want {
+				t.Errorf("%q, %s=%q typed=%v: match %v, want %v", c.det, c.field, c.val, typed, got, want)
+			}
+		}
+	}
+}

@@ -30,6 +30,7 @@ type recField struct {
 	name, value string
 	lower       string
 	lowered     bool
+	typed       bool // value made of TypedAlphabet's bytes only (see AddStableTyped)
 }
 
 // Log source hint slots.
@@ -61,6 +62,19 @@ func (r *Record) Add(name, value string) {
 // comparing their bytes.
 func (r *Record) AddStable(name, value string) {
 	r.fields = append(r.fields, recField{name: name, value: value})
+}
+
+// TypedAlphabet holds the bytes of the text of a typed value: a number, hex number, GUID, SID,
+// time or binary as an EVTX parser renders them (see AddStableTyped).
+const TypedAlphabet = "0123456789ABCDEFabcdefSTZx-:."
+
+// AddStableTyped is AddStable for a parser that knows the type of the value: typed says that
+// the value is the text of a typed value, made only of the bytes of TypedAlphabet. A Matcher
+// then does not look in it for literals that cannot occur in such text (most keyword
+// searches, for instance, have letters outside the alphabet), which saves time and changes no
+// result. A value wrongly marked typed can be missed: pass false when in doubt.
+func (r *Record) AddStableTyped(name, value string, typed bool) {
+	r.fields = append(r.fields, recField{name: name, value: value, typed: typed})
 }
 
 // AddBytes appends a field, copying name and value into the record's memory.
