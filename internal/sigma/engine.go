@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -75,8 +76,9 @@ type Engine struct {
 // the automata of the log sources it belongs to, so fields that no rule of those sources looks
 // at (times, GUIDs, ...) are not scanned at all, unless a keyword search is active. The
 // literals of keyword searches are looked for in every field, by an automaton over the
-// keyword literals of the event's groups, built the first time a Matcher meets that set of
-// groups (usually small: a few dozen literals).
+// keyword literals of the event's groups (usually small: a few dozen literals), built with
+// the engine for the usual sets of groups (see prebuildKeywordSets), else the first time a
+// Matcher meets the set.
 type prefilter struct {
 	enabled bool // some rule is behind the prefilter
 	autos   []fieldAutomaton
@@ -371,6 +373,7 @@ func NewEngine(rs *RuleSet, opts EngineOptions) (*Engine, []Refusal) {
 	}
 	e.indexEntries()
 	e.buildPrefilter()
+	e.prebuildKeywordSets()
 	e.stats.Rules = len(e.rules)
 	e.stats.Groups = len(e.groups)
 	e.stats.Fields = len(e.fields.names)
@@ -631,6 +634,72 @@ func (e *Engine) buildPrefilter() {
 	for _, kw := range pf.keywords {
 		e.stats.Literals += len(kw)
 	}
+}
+
+// maxPrebuiltKeywordSets bounds the keyword automata prebuildKeywordSets makes.
+const maxPrebuiltKeywordSets = 64
+
+// prebuildKeywordSets builds the keyword automata of the sets of log source groups a record
+// is likely to belong to together: a product's own group (product only), with one service
+// and one category of the product. A scan then does not build them as it meets them, inside
+// its timed work (it still does for other sets).
+func (e *Engine) prebuildKeywordSets() {
+	type productGroups struct{ wide, services, categories []int32 }
+	byProduct := map[string]*productGroups{}
+	var products []string
+	for gi, kw := range e.pf.keywords {
+		if len(kw) == 0 {
+			continue
+		}
+		ls := e.groups[gi].ls
+		pg := byProduct[ls.Product]
+		if pg == nil {
+			pg = &productGroups{}
+			byProduct[ls.Product] = pg
+			products = append(products, ls.Product)
+		}
+		switch g := int32(gi); {
+		case ls.Service == "" && ls.Category == "":
+			pg.wide = append(pg.wide, g)
+		case ls.Service == "":
+			pg.categories = append(pg.categories, g)
+		default:
+			pg.services = append(pg.services, g)
+		}
+	}
+	built := 0
+	for _, p := range products {
+		pg := byProduct[p]
+		for _, sv := range append([]int32{-1}, pg.services...) {
+			for _, c := range append([]int32{-1}, pg.categories...) {
+				set := slices.Clone(pg.wide)
+				for _, g := range []int32{sv, c} {
+					if g >= 0 {
+						set = append(set, g)
+					}
+				}
+				if len(set) == 0 {
+					continue
+				}
+				if built++; built > maxPrebuiltKeywordSets {
+					return
+				}
+				e.keywordSet(keywordSetKey(set))
+			}
+		}
+	}
+}
+
+// keywordSetKey is the key of a set of groups in Engine.kwSets: the group ids in increasing
+// order, as little-endian uint32s (the order Matcher.keywordAutomaton sorts them in).
+func keywordSetKey(groups []int32) string {
+	groups = slices.Clone(groups)
+	slices.Sort(groups)
+	var b []byte
+	for _, g := range groups {
+		b = binary.LittleEndian.AppendUint32(b, uint32(g))
+	}
+	return string(b)
 }
 
 // Rules returns the detection rules the engine runs, in load order.

@@ -594,7 +594,8 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 }
 
 // keywordSet holds the automata over the keyword literals of a set of groups (several for
-// very many literals), built by the Engine when a Matcher first meets the set.
+// very many literals), built by the Engine with it (see prebuildKeywordSets) or when a
+// Matcher first meets the set.
 type keywordSet struct {
 	shards    []fieldAutomaton // base unset: each Matcher numbers the states its own way
 	screen    *screen

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -283,4 +284,47 @@ func TestTypedValues(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestKeywordSetsPrebuilt checks that the engine builds the keyword automata of the usual
+// sets of log sources with it: matching the regression events (Windows logs of many channels)
+// builds none, and gives the matches of an engine that builds them as it meets them.
+func TestKeywordSetsPrebuilt(t *testing.T) {
+	rs := windowsRuleSet(t)
+	eng, _ := NewEngine(rs, EngineOptions{})
+	lazy, _ := NewEngine(rs, EngineOptions{})
+	lazy.kwSets = nil
+	built := len(eng.kwSets)
+	if built < 5 {
+		t.Fatalf("%d keyword sets built with the engine", built)
+	}
+	m, ml := eng.NewMatcher(), lazy.NewMatcher()
+	var rec Record
+	matches := 0
+	for i, ev := range regressionEvents(t) {
+		if err := rec.ResetJSON(ev); err != nil {
+			t.Fatal(err)
+		}
+		a, b := matchIDs(m, &rec), matchIDs(ml, &rec)
+		if !slices.Equal(a, b) {
+			t.Fatalf("event %d: %v with prebuilt keyword sets, %v without", i, a, b)
+		}
+		matches += len(a)
+	}
+	for key := range lazy.kwSets {
+		if _, ok := eng.kwSets[key]; !ok {
+			t.Errorf("keyword set %v met, not prebuilt", []byte(key))
+		}
+	}
+	if len(eng.kwSets) != built {
+		var met []string
+		for key := range eng.kwSets {
+			met = append(met, fmt.Sprintf("%v", []byte(key)))
+		}
+		t.Errorf("%d keyword sets after matching, %d built with the engine: %v", len(eng.kwSets), built, met)
+	}
+	if len(lazy.kwSets) == 0 || len(lazy.kwSets) > built {
+		t.Errorf("the lazy engine built %d sets, the engine %d", len(lazy.kwSets), built)
+	}
+	t.Logf("%d sets built with the engine, %d met; %d matches", built, len(lazy.kwSets), matches)
 }
