@@ -14,7 +14,9 @@
 //     (github.com/omerbenamram/evtx), which the Windows normalizer takes as input.
 //   - Record.Fields yields flat (name, value) pairs for the Sigma engine without going through
 //     JSON. The same flattening rules are applied to JSON input elsewhere in vigil, so both must
-//     stay in step (see Fields for the rules).
+//     stay in step (see Fields for the rules). Record.FieldsTyped also says which values are the
+//     text of a typed value (numbers, GUIDs, SIDs, times, binary), made of TypedAlphabet only,
+//     which the engine's prefilter need not look at for most literals.
 //
 // Damaged input never makes the Reader panic. A chunk or record that cannot be decoded is
 // skipped and reported as an *Error that names the chunk, the file offset and the reason;
