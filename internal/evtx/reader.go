@@ -32,7 +32,9 @@ type FileHeader struct {
 	MinorVersion uint16
 	MajorVersion uint16
 	// ChunkCount is the number of chunks the header claims. The Reader does not trust it:
-	// it reads chunks until the end of the input.
+	// it reads chunks until the end of the input (though beyond the count, on an input that
+	// can seek, it skips unread the chunks that start with eight zero bytes: preallocated
+	// space).
 	ChunkCount uint16
 	Flags      uint32 // FlagDirty, FlagFull
 }
@@ -265,8 +267,11 @@ func (r *Reader) loadChunk() error {
 		}
 		r.chunkOff = r.nextOff
 		r.chunkIndex++
-		n, err := io.ReadFull(r.r, r.chunk)
+		n, skip, err := r.readChunk()
 		r.nextOff += int64(n)
+		if skip {
+			continue
+		}
 		switch {
 		case err == io.EOF:
 			r.eof = true
@@ -325,6 +330,34 @@ func (r *Reader) loadChunk() error {
 		r.inChunk = true
 		return nil
 	}
+}
+
+// readChunk reads the next chunk into r.chunk, or skips it (skip true, n its size): beyond
+// the chunks the header counts, on an input that can seek, a chunk whose first eight bytes are
+// zero is preallocated space and is not read. Event logs are created at their maximum size, so
+// most of a small log's file is such space: reading it would cost more than the records.
+func (r *Reader) readChunk() (n int, skip bool, err error) {
+	s, seekable := r.r.(io.Seeker)
+	if !seekable || r.chunkIndex < int(r.hdr.ChunkCount) {
+		n, err = io.ReadFull(r.r, r.chunk)
+		return n, false, err
+	}
+	const head = 8
+	n, err = io.ReadFull(r.r, r.chunk[:head])
+	if err != nil {
+		return n, false, err
+	}
+	if binary.LittleEndian.Uint64(r.chunk) == 0 {
+		if _, err := s.Seek(chunkSize-head, io.SeekCurrent); err != nil {
+			return n, false, fmt.Errorf("skip preallocated chunk: %w", err)
+		}
+		return chunkSize, true, nil
+	}
+	m, err := io.ReadFull(r.r, r.chunk[head:])
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF // the chunk's head was read
+	}
+	return n + m, false, err
 }
 
 var zeroChunk [chunkSize]byte

@@ -302,3 +302,86 @@ func TestReadErrorIsReturned(t *testing.T) {
 		t.Fatalf("after %d records: %v", n, err)
 	}
 }
+
+// countingReader counts the bytes read through it; seekable says whether it passes Seek on.
+type countingReader struct {
+	r    *bytes.Reader
+	read int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+type countingSeeker struct{ *countingReader }
+
+func (c countingSeeker) Seek(off int64, whence int) (int64, error) { return c.r.Seek(off, whence) }
+
+// TestPreallocatedChunksSkipped checks that the chunks beyond the header's count that start
+// with zeros (preallocated space) are skipped unread on an input that can seek, and read (and
+// found empty) on one that cannot, with the same records either way; that a chunk beyond the
+// count that holds records is still read; and that damage beyond the count is only reported
+// when the chunk does not start with zeros or the input cannot seek.
+func TestPreallocatedChunksSkipped(t *testing.T) {
+	orig := loadFile(t, multiChunk)
+	count := int(binary.LittleEndian.Uint16(orig[42:])) // 10 of the file's 17 chunks
+	read := func(data []byte, seek bool) (records, problems, bytesRead int) {
+		c := &countingReader{r: bytes.NewReader(data)}
+		var src io.Reader = c
+		if seek {
+			src = countingSeeker{c}
+		}
+		r, err := NewReader(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			records++
+		}
+		return records, r.NumProblems(), c.read
+	}
+	// Three more chunks of preallocated space.
+	data := append(bytes.Clone(orig), make([]byte, 3*chunkSize)...)
+	beyond := (len(data)-fileHeaderSize)/chunkSize - count
+	if beyond != 10 {
+		t.Fatalf("sample: %d chunks beyond the header's %d", beyond, count)
+	}
+	for _, seek := range []bool{true, false} {
+		recs, probs, n := read(data, seek)
+		if recs != multiChunkRecords || probs != 0 {
+			t.Errorf("seek=%v: %d records, %d problems", seek, recs, probs)
+		}
+		if want := chunkOffset(count) + beyond*8; seek && n != want {
+			t.Errorf("seekable input: %d bytes read, want %d (the preallocated chunks' first bytes)", n, want)
+		}
+		if !seek && n != len(data) {
+			t.Errorf("plain input: %d bytes read, want %d", n, len(data))
+		}
+	}
+	// The header counting one chunk less: the last chunk, beyond the count, is still read.
+	fewer := bytes.Clone(data)
+	binary.LittleEndian.PutUint16(fewer[42:], uint16(count-1))
+	fixFileHeaderCRC(fewer)
+	if recs, probs, _ := read(fewer, true); recs != multiChunkRecords || probs != 0 {
+		t.Errorf("header counting one chunk less: %d records, %d problems", recs, probs)
+	}
+	// Garbage in preallocated space: reported unless the chunk starts with zeros and is
+	// skipped unread.
+	junk := bytes.Clone(data)
+	junk[chunkOffset(count)+100] = 0x41 // starts with zeros
+	junk[chunkOffset(count+1)] = 0x41   // does not
+	for seek, want := range map[bool]int{true: 1, false: 2} {
+		if recs, probs, _ := read(junk, seek); recs != multiChunkRecords || probs != want {
+			t.Errorf("garbage, seek=%v: %d records, %d problems, want %d", seek, recs, probs, want)
+		}
+	}
+}
