@@ -146,7 +146,8 @@ func attackSampleRecords(b testing.TB) []*Record {
 				return nil
 			}
 			rec := &Record{}
-			r.Fields(func(name, value string) { rec.AddBytes([]byte(name), []byte(value)) })
+			// Names the reader interns (immutable), values copied, typed values told.
+			r.FieldsTyped(func(name, value string, typed bool) { rec.AddStableTyped(name, strings.Clone(value), typed) })
 			recs = append(recs, rec)
 		}
 	})
