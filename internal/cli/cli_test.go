@@ -320,3 +320,40 @@ func stamp(t *testing.T, d map[string]any) time.Time {
 func sameLines(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
+
+// TestMissingRules checks that a rules path that cannot be read, or that holds no rule, fails
+// (exit 2, naming it) rather than scanning with no rules and reporting a clean result, and
+// that one rule file can stand for a folder.
+func TestMissingRules(t *testing.T) {
+	sample := data + "/evtx-attack-samples/Credential Access"
+	missing := filepath.Join(t.TempDir(), "no-such-rules")
+	empty := t.TempDir()
+	for _, args := range [][]string{
+		{"scan", "--rules", missing, sample},
+		{"scan", "--rules", data + "/sigma/rules/windows", "--rules", missing, sample},
+		{"rules", "test", "--rules", missing, "--regression", data + "/sigma/regression_data"},
+		{"rules", "check", "--rules", missing, "--json"},
+	} {
+		code, out, errs := run(t, args...)
+		if code != 2 || !strings.Contains(errs, missing+": cannot read rules: ") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+		if args[1] == "check" && !strings.Contains(out, `"unreadable":true`) {
+			t.Errorf("rules check: report %q does not name the unreadable folder", out)
+		}
+	}
+	if code, _, errs := run(t, "scan", "--rules", empty, sample); code != 2 || !strings.Contains(errs, "no rule loaded from "+empty) {
+		t.Errorf("empty rules folder: exit %d, stderr %q", code, errs)
+	}
+	// One rule file as the rule set.
+	rule := filepath.Join(empty, "lsass.yml")
+	os.WriteFile(rule, []byte("title: lsass access\nlogsource: {product: windows}\ndetection:\n  sel: {TargetImage|endswith: '\\lsass.exe'}\n  condition: sel\nlevel: high\n"), 0o600)
+	dets, _, _ := scanLines(t, "--rules", rule, sample)
+	if len(dets) == 0 || dets[0]["rule_title"] != "lsass access" {
+		t.Fatalf("scan with one rule file: %d detections", len(dets))
+	}
+	rep := checkRules(t, "--rules", rule)
+	if rep.Total != 1 || rep.Loaded != 1 {
+		t.Fatalf("rules check of one file: %+v", rep)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"strings"
 
 	"github.com/vigil-soc/vigil/internal/evtx"
 	"github.com/vigil-soc/vigil/internal/sigma"
@@ -39,13 +40,41 @@ func rulesCheck(e *env, args []string) error {
 	}
 	rep := sigma.CheckRules(dirs, sigma.LoadOptions{}, sigma.EngineOptions{})
 	if *asJSON {
-		return json.NewEncoder(e.stdout).Encode(rep)
+		if err := json.NewEncoder(e.stdout).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, x := range rep.Errors {
+			fmt.Fprintf(e.stdout, "%s: %s\n", x.File, x.Error)
+		}
+		fmt.Fprintf(e.stdout, "%d of %d rules loaded (%.2f%%)\n", rep.Loaded, rep.Total, 100*float64(rep.Loaded)/float64(max(rep.Total, 1)))
 	}
 	for _, x := range rep.Errors {
-		fmt.Fprintf(e.stdout, "%s: %s\n", x.File, x.Error)
+		if x.Unreadable {
+			return &exitError{code: 2, err: fmt.Errorf("%s: %s", x.File, x.Error)}
+		}
 	}
-	fmt.Fprintf(e.stdout, "%d of %d rules loaded (%.2f%%)\n", rep.Loaded, rep.Total, 100*float64(rep.Loaded)/float64(max(rep.Total, 1)))
 	return nil
+}
+
+// loadRules loads the rule folders (or files) as one rule set, failing (exit 2) when one
+// cannot be read at all, or when none of their rules loads: a mistyped path must not pass
+// for a clean result.
+func loadRules(dirs []string) (*sigma.RuleSet, []sigma.Refusal, error) {
+	var sources []sigma.Source
+	for _, d := range dirs {
+		sources = append(sources, sigma.DirSource(d))
+	}
+	rs, refusals := sigma.LoadSources(sources, sigma.LoadOptions{})
+	for _, r := range refusals {
+		if errors.Is(r.Err, sigma.ErrUnreadableSource) {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("%s: %s", r.File, r.Error)}
+		}
+	}
+	if len(rs.Rules)+len(rs.Correlations) == 0 {
+		return nil, nil, &exitError{code: 2, err: fmt.Errorf("no rule loaded from %s (%d refused)", strings.Join(dirs, ", "), len(refusals))}
+	}
+	return rs, refusals, nil
 }
 
 func rulesTest(ctx context.Context, e *env, args []string) error {
@@ -61,11 +90,10 @@ func rulesTest(ctx context.Context, e *env, args []string) error {
 	if len(dirs) == 0 || *reg == "" {
 		return &exitError{code: 2, err: errors.New("usage: vigil rules test --rules DIR --regression DIR --json")}
 	}
-	var sources []sigma.Source
-	for _, d := range dirs {
-		sources = append(sources, sigma.DirSource(d))
+	rs, _, err := loadRules(dirs)
+	if err != nil {
+		return err
 	}
-	rs, _ := sigma.LoadSources(sources, sigma.LoadOptions{})
 	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
 	rep, err := sigma.RunRegression(ctx, eng, *reg, openEVTXRecords, sigma.RegressionOptions{AtLeast: *atLeast})
 	if err != nil {

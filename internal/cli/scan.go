@@ -63,11 +63,13 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var sources []sigma.Source
-	for _, d := range rules {
-		sources = append(sources, sigma.DirSource(d))
+	var rs *sigma.RuleSet
+	var refusals []sigma.Refusal
+	if len(rules) == 0 { // --parse-only
+		rs, _ = sigma.LoadSources(nil, sigma.LoadOptions{})
+	} else if rs, refusals, err = loadRules(rules); err != nil {
+		return err
 	}
-	rs, refusals := sigma.LoadSources(sources, sigma.LoadOptions{})
 	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{Fields: scan.EngineFields()})
 	refusals = append(refusals, more...)
 	if !*quiet {

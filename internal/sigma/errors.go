@@ -13,4 +13,7 @@ var (
 	ErrInvalidJSON = errors.New("invalid json event")
 	// ErrInvalidMapping marks a log source mapping file that cannot be used.
 	ErrInvalidMapping = errors.New("invalid log source mapping")
+	// ErrUnreadableSource marks a rule source (a folder or file) that cannot be read at all:
+	// missing or not readable. Its refusal names the source.
+	ErrUnreadableSource = errors.New("cannot read rules")
 )

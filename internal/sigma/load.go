@@ -87,19 +87,29 @@ type Source struct {
 	Prefix string
 }
 
-// DirSource is the Source of a folder on disk.
-func DirSource(dir string) Source { return Source{FS: os.DirFS(dir), Root: ".", Prefix: dir} }
+// DirSource is the Source of a folder on disk, or of one rule file when path names a file.
+func DirSource(path string) Source {
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return Source{FS: os.DirFS(filepath.Dir(path)), Root: filepath.Base(path), Prefix: filepath.Dir(path)}
+	}
+	return Source{FS: os.DirFS(path), Root: ".", Prefix: path}
+}
 
 // LoadSources loads every source into one RuleSet, so that correlation rules and filters in
 // one source can refer to rules in another. A source that cannot be read is a refusal naming
-// it; the others load.
+// it, whose error is ErrUnreadableSource; the others load.
 func LoadSources(sources []Source, opts LoadOptions) (*RuleSet, []Refusal) {
 	var docs []loadedDoc
 	var refusals []Refusal
 	for _, src := range sources {
 		if src.Prefix != "" && src.FS != nil {
 			if _, err := fs.Stat(src.FS, src.Root); err != nil {
-				refusals = append(refusals, Refusal{File: src.Prefix, Error: err.Error(), Err: err})
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // its path is the root inside the source; the refusal names the source
+				}
+				err = fmt.Errorf("%w: %w", ErrUnreadableSource, err)
+				refusals = append(refusals, Refusal{File: filepath.Join(src.Prefix, src.Root), Error: err.Error(), Err: err})
 				continue
 			}
 		}

@@ -2,6 +2,9 @@ package sigma
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -78,5 +81,34 @@ func TestLoadSigmaHQRules(t *testing.T) {
 		if r.Title == "" || r.LogSource == (LogSource{}) && !strings.Contains(r.File, "placeholder") {
 			t.Errorf("%s: missing title or logsource", r.File)
 		}
+	}
+}
+
+// TestUnreadableSource checks that a rules path that cannot be read is one refusal naming
+// it (ErrUnreadableSource, the system's reason, not an inner "stat ."), that the other
+// sources still load, that a rule file stands for a folder, and that rules check does not
+// count the path as a rule.
+func TestUnreadableSource(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "r.yml")
+	if err := os.WriteFile(rule, []byte("title: r\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	rs, refusals := LoadSources([]Source{DirSource(missing), DirSource(dir)}, LoadOptions{})
+	if len(rs.Rules) != 1 || len(refusals) != 1 {
+		t.Fatalf("%d rules, refusals %v", len(rs.Rules), refusals)
+	}
+	r := refusals[0]
+	if r.File != missing || !errors.Is(r.Err, ErrUnreadableSource) || !errors.Is(r.Err, fs.ErrNotExist) || strings.Contains(r.Error, "stat") {
+		t.Fatalf("refusal %+v", r)
+	}
+	rs, refusals = LoadSources([]Source{DirSource(rule)}, LoadOptions{})
+	if len(rs.Rules) != 1 || len(refusals) != 0 || rs.Rules[0].File != rule {
+		t.Fatalf("one rule file: %d rules, refusals %v", len(rs.Rules), refusals)
+	}
+	rep := CheckRules([]string{missing, dir}, LoadOptions{}, EngineOptions{})
+	if rep.Total != 1 || rep.Loaded != 1 || len(rep.Errors) != 1 || !rep.Errors[0].Unreadable {
+		t.Fatalf("check report %+v", rep)
 	}
 }

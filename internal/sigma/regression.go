@@ -198,6 +198,9 @@ type CheckError struct {
 	Error string `json:"error"`
 	// Unsupported is set when the rule is valid Sigma that this engine cannot run.
 	Unsupported bool `json:"unsupported,omitempty"`
+	// Unreadable is set when File is a whole rules folder (or file) that cannot be read; it
+	// does not count in the report's total.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // CheckRules loads every rule under dirs, as one rule set (a correlation may reference a rule
@@ -212,11 +215,15 @@ func CheckRules(dirs []string, lopts LoadOptions, eopts EngineOptions) CheckRepo
 	eng, more := NewEngine(rs, eopts)
 	refusals = append(refusals, more...)
 	loaded := len(rs.Rules) + len(rs.Correlations) + len(rs.Filters) - len(more)
-	rep := CheckReport{Total: loaded + len(refusals), Loaded: loaded, Errors: []CheckError{}, rules: rs, engine: eng}
+	rep := CheckReport{Total: loaded, Loaded: loaded, Errors: []CheckError{}, rules: rs, engine: eng}
 	st := eng.Stats()
 	rep.Stats = &st
 	for _, r := range refusals {
-		rep.Errors = append(rep.Errors, CheckError{File: r.File, Error: r.Error, Unsupported: errors.Is(r.Err, ErrUnsupported)})
+		ce := CheckError{File: r.File, Error: r.Error, Unsupported: errors.Is(r.Err, ErrUnsupported), Unreadable: errors.Is(r.Err, ErrUnreadableSource)}
+		if !ce.Unreadable {
+			rep.Total++
+		}
+		rep.Errors = append(rep.Errors, ce)
 	}
 	return rep
 }
