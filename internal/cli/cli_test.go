@@ -357,3 +357,18 @@ func TestMissingRules(t *testing.T) {
 		t.Fatalf("rules check of one file: %+v", rep)
 	}
 }
+
+// TestScanFlagsAfterPaths checks that scan takes its flags after the paths too, as DFIR tools
+// do, with the same result, and that "--" makes what follows paths.
+func TestScanFlagsAfterPaths(t *testing.T) {
+	rules := data + "/sigma/rules/windows"
+	sample := data + "/evtx-attack-samples/Credential Access"
+	_, before, _ := scanLines(t, "--rules", rules, "--min-level", "high", sample)
+	code, out, errs := run(t, "scan", sample, "--rules", rules, "--output", "jsonl", "--min-level", "high", "--quiet")
+	if code != 0 || len(before) == 0 || strings.TrimSpace(out) != strings.Join(before, "\n") {
+		t.Fatalf("flags after the path: exit %d (%s), %d lines, want the %d of flags before", code, errs, strings.Count(out, "\n"), len(before))
+	}
+	if code, _, errs := run(t, "scan", "--rules", rules, "--", sample, "--quiet"); code != 1 || !strings.Contains(errs, "--quiet") {
+		t.Fatalf(`after "--": exit %d, %q; want "--quiet" taken as a path`, code, errs)
+	}
+}

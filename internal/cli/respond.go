@@ -22,7 +22,8 @@ import (
 )
 
 // parseInterspersed parses flags that may come before or after positional arguments
-// ("vigil approve ID --analyst bob") and returns the positional ones.
+// ("vigil approve ID --analyst bob") and returns the positional ones. An argument "--" ends
+// the flags: what follows is all positional.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -32,6 +33,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest := fs.Args()
 		if len(rest) == 0 {
 			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]

@@ -39,11 +39,12 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	incidents := fs.Bool("incidents", false, "also group the detections into incidents with attack chains (runs the full pipeline in a temporary data directory) and print them")
 	minLevel := fs.String("min-level", "", "leave out detections below this level: informational, low, medium, high or critical")
 	timeline := fs.Bool("timeline", false, "print the detections of all files in time order (held in memory until the scan ends) rather than file by file")
-	if err := fs.Parse(args); err != nil {
+	paths, err := parseInterspersed(fs, args) // flags may follow the paths
+	if err != nil {
 		return err
 	}
 	usage := errors.New("usage: vigil scan --rules DIR [--output jsonl|csv|table] [--min-level LEVEL] [--timeline] [--stats] PATH...")
-	if len(rules) == 0 && !*parseOnly || fs.NArg() == 0 {
+	if len(rules) == 0 && !*parseOnly || len(paths) == 0 {
 		return &exitError{code: 2, err: usage}
 	}
 	switch *output {
@@ -59,7 +60,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		}
 		floor = r
 	}
-	files, err := scan.Files(fs.Args())
+	files, err := scan.Files(paths)
 	if err != nil {
 		return err
 	}
