@@ -16,7 +16,7 @@ func decodeEVTX(ctx context.Context, r io.Reader, emit func(rec, offset int64, j
 	var reported int
 	rd, err := evtx.NewReaderWithOptions(r, evtx.Options{})
 	if err != nil {
-		return fmt.Errorf("read EVTX header: %w", err)
+		return err // the reader's error says what is wrong with the header
 	}
 	var buf []byte
 	for {

@@ -372,3 +372,28 @@ func TestScanFlagsAfterPaths(t *testing.T) {
 		t.Fatalf(`after "--": exit %d, %q; want "--quiet" taken as a path`, code, errs)
 	}
 }
+
+// TestScanBadFiles checks that files that cannot be read are reported once each, in plain
+// words naming the file (and record), and that the other files are still scanned.
+func TestScanBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	bad, text := filepath.Join(dir, "bad.evtx"), filepath.Join(dir, "notes.json")
+	os.WriteFile(bad, bytes.Repeat([]byte{0x5a}, 5000), 0o600)
+	os.WriteFile(text, []byte("hello world\n"), 0o600)
+	code, _, errs := run(t, "scan", "--rules", data+"/sigma/rules/windows", "--output", "jsonl", "--stats", bad, text, data+"/evtx-attack-samples/Other")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		bad + ": read evtx file header: not an EVTX file",
+		text + ": record 1: invalid JSON",
+		`"errors":2,"records":751`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Count(errs, "header") != 1 || strings.Contains(errs, `"reason"`) || strings.Count(errs, text) != 1 {
+		t.Errorf("problems repeat themselves:\n%s", errs)
+	}
+}

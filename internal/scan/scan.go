@@ -7,6 +7,7 @@ package scan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -323,7 +324,7 @@ func (w *worker) scanEVTX(ctx context.Context, path string, res *fileResult) err
 		err = w.rd.Reset(f)
 	}
 	if err != nil {
-		return fmt.Errorf("read EVTX header: %w", err)
+		return err // the reader's error says what is wrong with the header
 	}
 	// The Reader's field names are immutable (interned) strings.
 	add := func(name, value string, typed bool) { w.rec.AddStableTyped(name, value, typed) }
@@ -378,7 +379,7 @@ func (w *worker) scanJSON(ctx context.Context, path string, res *fileResult) err
 			if b.Format == ingest.MalformedFormat {
 				res.errors++
 				if w.opt.Problem != nil {
-					w.opt.Problem(path, fmt.Errorf("record %d: %s", r.Record, r.Data))
+					w.opt.Problem(path, malformedReason(r))
 				}
 				continue
 			}
@@ -640,4 +641,20 @@ func correlate(rs *sigma.RuleSet, hits []corrHit) []Detection {
 	}
 	conv(cr.Flush())
 	return out
+}
+
+// malformedReason is the error of a record the JSON reader set aside: the reason it wrote in
+// the dead letter, from the record number on (the caller names the file).
+func malformedReason(r *pipeline.RawRecord) error {
+	var dl struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(r.Data, &dl) != nil || dl.Reason == "" {
+		return fmt.Errorf("record %d: malformed", r.Record)
+	}
+	at := fmt.Sprintf("record %d: ", r.Record)
+	if i := strings.Index(dl.Reason, at); i >= 0 {
+		return errors.New(dl.Reason[i:])
+	}
+	return fmt.Errorf("record %d: %s", r.Record, dl.Reason)
 }
