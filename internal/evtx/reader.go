@@ -105,6 +105,7 @@ type Reader struct {
 
 	problems    []*Error
 	numProblems int
+	noSeek      bool // the input's Seek failed: chunks are read, not skipped
 }
 
 // NewReader reads and checks the file header of r and returns a Reader positioned on the
@@ -142,7 +143,7 @@ func (r *Reader) Reset(src io.Reader) error {
 	r.r = src
 	r.hdr = FileHeader{}
 	r.chunkLen, r.chunkIndex, r.chunkOff, r.nextOff = 0, -1, 0, 0
-	r.inChunk, r.eof, r.resyncing, r.err = false, false, false, nil
+	r.inChunk, r.eof, r.resyncing, r.err, r.noSeek = false, false, false, nil, false
 	r.pos, r.end = 0, 0
 	r.numRecords = 0
 	r.recycleTemplates()
@@ -338,7 +339,7 @@ func (r *Reader) loadChunk() error {
 // most of a small log's file is such space: reading it would cost more than the records.
 func (r *Reader) readChunk() (n int, skip bool, err error) {
 	s, seekable := r.r.(io.Seeker)
-	if !seekable || r.chunkIndex < int(r.hdr.ChunkCount) {
+	if !seekable || r.noSeek || r.chunkIndex < int(r.hdr.ChunkCount) {
 		n, err = io.ReadFull(r.r, r.chunk)
 		return n, false, err
 	}
@@ -348,10 +349,11 @@ func (r *Reader) readChunk() (n int, skip bool, err error) {
 		return n, false, err
 	}
 	if binary.LittleEndian.Uint64(r.chunk) == 0 {
-		if _, err := s.Seek(chunkSize-head, io.SeekCurrent); err != nil {
-			return n, false, fmt.Errorf("skip preallocated chunk: %w", err)
+		if _, err := s.Seek(chunkSize-head, io.SeekCurrent); err == nil {
+			return chunkSize, true, nil
 		}
-		return chunkSize, true, nil
+		// A pipe or the like, whose Seek fails (without moving): read on instead, from here on.
+		r.noSeek = true
 	}
 	m, err := io.ReadFull(r.r, r.chunk[head:])
 	if err == io.EOF {

@@ -319,6 +319,11 @@ type countingSeeker struct{ *countingReader }
 
 func (c countingSeeker) Seek(off int64, whence int) (int64, error) { return c.r.Seek(off, whence) }
 
+// pipeSeeker has a Seek that fails, like an *os.File on a pipe.
+type pipeSeeker struct{ *countingReader }
+
+func (pipeSeeker) Seek(int64, int) (int64, error) { return 0, errors.New("illegal seek") }
+
 // TestPreallocatedChunksSkipped checks that the chunks beyond the header's count that start
 // with zeros (preallocated space) are skipped unread on an input that can seek, and read (and
 // found empty) on one that cannot, with the same records either way; that a chunk beyond the
@@ -327,10 +332,14 @@ func (c countingSeeker) Seek(off int64, whence int) (int64, error) { return c.r.
 func TestPreallocatedChunksSkipped(t *testing.T) {
 	orig := loadFile(t, multiChunk)
 	count := int(binary.LittleEndian.Uint16(orig[42:])) // 10 of the file's 17 chunks
+	pipe := false
 	read := func(data []byte, seek bool) (records, problems, bytesRead int) {
 		c := &countingReader{r: bytes.NewReader(data)}
 		var src io.Reader = c
-		if seek {
+		switch {
+		case seek && pipe:
+			src = pipeSeeker{c}
+		case seek:
 			src = countingSeeker{c}
 		}
 		r, err := NewReader(src)
@@ -367,6 +376,12 @@ func TestPreallocatedChunksSkipped(t *testing.T) {
 			t.Errorf("plain input: %d bytes read, want %d", n, len(data))
 		}
 	}
+	// An input whose Seek fails is read through.
+	pipe = true
+	if recs, probs, n := read(data, true); recs != multiChunkRecords || probs != 0 || n != len(data) {
+		t.Errorf("failing Seek: %d records, %d problems, %d of %d bytes read", recs, probs, n, len(data))
+	}
+	pipe = false
 	// The header counting one chunk less: the last chunk, beyond the count, is still read.
 	fewer := bytes.Clone(data)
 	binary.LittleEndian.PutUint16(fewer[42:], uint16(count-1))
