@@ -61,6 +61,22 @@ func readBytes(t *testing.T, data []byte, opts Options) readResult {
 	return res
 }
 
+// countRecords reads r to its end and returns how many records it gave.
+func countRecords(t *testing.T, r *Reader) int {
+	t.Helper()
+	n := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+}
+
 // chunkOffset returns the file offset of chunk i.
 func chunkOffset(i int) int { return fileHeaderSize + i*chunkSize }
 
@@ -259,18 +275,7 @@ func TestResetReusesReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := 0; round < 2; round++ {
-		n := 0
-		for {
-			_, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			n++
-		}
-		if n != multiChunkRecords {
+		if n := countRecords(t, r); n != multiChunkRecords {
 			t.Fatalf("round %d: %d records", round, n)
 		}
 		if err := r.Reset(bytes.NewReader(data)); err != nil {
@@ -346,17 +351,7 @@ func TestPreallocatedChunksSkipped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for {
-			_, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			records++
-		}
-		return records, r.NumProblems(), c.read
+		return countRecords(t, r), r.NumProblems(), c.read
 	}
 	// Three more chunks of preallocated space.
 	data := append(bytes.Clone(orig), make([]byte, 3*chunkSize)...)
