@@ -134,19 +134,17 @@ func (r *Reader) flattenChildren(el int32, container bool, fn func(name, value s
 // of one typed value (see FieldsTyped).
 func (r *Reader) content(first int32, skipElems bool) (string, bool) {
 	a := &r.tree
-	s := a.single(first)
-	num := s
+	var num int32
 	if skipElems {
 		num = a.numberNodeSkipElements(first)
-	} else if num != 0 && (a.n[num].kind != kValue || !isNumeric(a.n[num].vt)) {
-		num = 0
+	} else {
+		num = a.numberNode(first)
+	}
+	if num == 0 {
+		num = a.single(first)
 	}
 	if num != 0 {
-		vt := a.n[num].vt
-		return r.bufString(appendValue(r.fieldBuf, vt, a.data(&a.n[num]), false)), vt != tBool
-	}
-	if s != 0 {
-		switch n := &a.n[s]; n.kind {
+		switch n := &a.n[num]; n.kind {
 		case kText, kCData:
 			return n.s, false
 		case kValue:

@@ -161,14 +161,14 @@ func isNumeric(vt uint8) bool {
 	return vt >= tInt8 && vt <= tUint64 || vt == tBool
 }
 
-// isTypedText reports whether a value of type vt that is not a number (see isNumeric) renders
-// as text made of TypedAlphabet's bytes only.
+// isTypedText reports whether a value of type vt renders as text made of TypedAlphabet's
+// bytes only: integers, and the types below; not strings, booleans or floats.
 func isTypedText(vt uint8) bool {
 	switch vt {
 	case tBinary, tGUID, tSizeT, tFileTime, tSysTime, tSID, tHexInt32, tHexInt64:
 		return true
 	}
-	return false
+	return isNumeric(vt) && vt != tBool
 }
 
 // nextItem splits the first item off array data of type vt. It returns the item and the rest;

@@ -684,22 +684,20 @@ func (e *Engine) prebuildKeywordSets() {
 				if built++; built > maxPrebuiltKeywordSets {
 					return
 				}
-				e.keywordSet(keywordSetKey(set))
+				e.keywordSet(string(appendKeywordKey(nil, set)))
 			}
 		}
 	}
 }
 
-// keywordSetKey is the key of a set of groups in Engine.kwSets: the group ids in increasing
-// order, as little-endian uint32s (the order Matcher.keywordAutomaton sorts them in).
-func keywordSetKey(groups []int32) string {
-	groups = slices.Clone(groups)
+// appendKeywordKey appends to dst the key of a set of groups in Engine.kwSets: the group ids
+// in increasing order, as little-endian uint32s. It sorts groups.
+func appendKeywordKey(dst []byte, groups []int32) []byte {
 	slices.Sort(groups)
-	var b []byte
 	for _, g := range groups {
-		b = binary.LittleEndian.AppendUint32(b, uint32(g))
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(g))
 	}
-	return string(b)
+	return dst
 }
 
 // Rules returns the detection rules the engine runs, in load order.

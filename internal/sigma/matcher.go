@@ -55,11 +55,12 @@ type Matcher struct {
 	keyBuf  []byte // routing scratch
 
 	// Keyword automata by set of groups (group ids, little-endian uint32s), and the last one.
-	kwCache map[string]*keywordAutomaton
-	kwKey   []byte
-	kwLast  []byte
-	kw      *keywordAutomaton
-	kwValid bool // kw is the automaton of kwLast
+	kwCache  map[string]*keywordAutomaton
+	kwGroups []int32 // scratch: the active groups with keyword searches
+	kwKey    []byte
+	kwLast   []byte
+	kw       *keywordAutomaton
+	kwValid  bool // kw is the automaton of kwLast
 
 	hits []uint32 // rule literal groups the scan of the current value satisfied
 	memo memo
@@ -642,28 +643,17 @@ func (e *Engine) keywordSet(key string) *keywordSet {
 // them has keyword searches.
 func (m *Matcher) keywordAutomaton() *keywordAutomaton {
 	kw := m.e.pf.keywords
-	key := m.kwKey[:0]
+	gs := m.kwGroups[:0]
 	for _, g := range m.groups {
 		if kw[g] != nil {
-			key = binary.LittleEndian.AppendUint32(key, uint32(g))
+			gs = append(gs, g)
 		}
 	}
-	if len(key) == 0 {
-		m.kwKey = key
+	m.kwGroups = gs
+	if len(gs) == 0 {
 		return nil
 	}
-	if len(key) > 4 {
-		// Canonical order: the groups sorted.
-		n := len(key) / 4
-		for i := 1; i < n; i++ {
-			for j := i; j > 0 && binary.LittleEndian.Uint32(key[4*j-4:]) > binary.LittleEndian.Uint32(key[4*j:]); j-- {
-				var t [4]byte
-				copy(t[:], key[4*j-4:4*j])
-				copy(key[4*j-4:4*j], key[4*j:4*j+4])
-				copy(key[4*j:4*j+4], t[:])
-			}
-		}
-	}
+	key := appendKeywordKey(m.kwKey[:0], gs)
 	m.kwKey = key
 	if m.kwValid && string(key) == string(m.kwLast) {
 		return m.kw
