@@ -95,6 +95,7 @@ type Options struct {
 	// Problem is called for every damaged part of a file that was skipped, and for files that
 	// could not be read.
 	Problem func(file string, err error)
+	// Run calls Progress and Problem from its workers, one call at a time.
 }
 
 // Stats summarise a scan.
@@ -178,6 +179,7 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 			total += st.Size()
 		}
 	}
+	serialize(&opt)
 	var done atomic.Int64
 	results := make([]*fileResult, len(files))
 	for i := range results {
@@ -657,4 +659,24 @@ func malformedReason(r *pipeline.RawRecord) error {
 		return errors.New(dl.Reason[i:])
 	}
 	return fmt.Errorf("record %d: %s", r.Record, dl.Reason)
+}
+
+// serialize makes the workers' calls of opt's callbacks one at a time, so that callers (which
+// write to a terminal or a buffer) need no lock of their own.
+func serialize(opt *Options) {
+	var mu sync.Mutex
+	if f := opt.Progress; f != nil {
+		opt.Progress = func(done, total int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			f(done, total)
+		}
+	}
+	if f := opt.Problem; f != nil {
+		opt.Problem = func(file string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			f(file, err)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,5 +172,32 @@ func TestTypedAlphabets(t *testing.T) {
 		if !strings.Contains(sigma.TypedAlphabet, evtx.TypedAlphabet[i:i+1]) {
 			t.Fatalf("%q is typed text for the EVTX reader but not for the engine", evtx.TypedAlphabet[i])
 		}
+	}
+}
+
+// TestCallbacksOneAtATime checks that Run calls Problem and Progress one at a time although
+// its workers scan files in parallel: the callbacks below share state without a lock, which
+// the race detector (CI runs it) reports unless Run serializes them.
+func TestCallbacksOneAtATime(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i := range 16 {
+		p := filepath.Join(dir, fmt.Sprintf("bad%d.evtx", i))
+		if err := os.WriteFile(p, bytes.Repeat([]byte{byte(i + 1)}, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	var problems []string
+	var progress []int64
+	_, err := Run(context.Background(), files, Options{Workers: 4, ParseOnly: true,
+		Problem:  func(file string, err error) { problems = append(problems, file) },
+		Progress: func(done, total int64) { progress = append(progress, done) },
+	}, func(Detection) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != len(files) || len(progress) != len(files) {
+		t.Fatalf("%d problems, %d progress calls for %d unreadable files", len(problems), len(progress), len(files))
 	}
 }
