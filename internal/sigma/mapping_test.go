@@ -152,3 +152,51 @@ func TestEveryRuleLogSourceIsRoutable(t *testing.T) {
 		t.Fatalf("Windows log sources without a mapping entry: %v", missing)
 	}
 }
+
+// TestRoutingPerShape matches records of one shape (the same field names) whose routing
+// values and log source hints change from record to record, and come back, on one Matcher:
+// the routing a shape keeps from its last record must only be reused for the same values.
+func TestRoutingPerShape(t *testing.T) {
+	rs, refusals := LoadBytes("routing.yml", []byte(routingRules), LoadOptions{})
+	if len(refusals) > 0 {
+		t.Fatal(refusals)
+	}
+	eng, _ := NewEngine(rs, EngineOptions{})
+	type tc struct{ channel, eid, image, product, want string }
+	cases := []tc{
+		{"Microsoft-Windows-Sysmon/Operational", "1", `C:\whoami.exe`, "", "Sysmon process creation"},
+		{"Microsoft-Windows-Sysmon/Operational", "11", `C:\whoami.exe`, "", ""},
+		{"Microsoft-Windows-Sysmon/Operational", "1", `C:\whoami.exe`, "", "Sysmon process creation"},
+		{"Application", "1", `mimikatz`, "", "Windows anything"},
+		{"Application", "1", `mimikatz`, "", "Windows anything"},
+		{"Other", "1", `mimikatz`, "", "Windows anything"}, // a Channel makes a Windows event
+		// No Channel: another shape, routed by its hints alone.
+		{"-", "1", `mimikatz`, "", ""},
+		{"-", "1", `mimikatz`, "windows", "Windows anything"},
+		{"-", "1", `mimikatz`, "", ""},
+		{"microsoft-windows-sysmon/operational", "1", `C:\whoami.exe`, "", "Sysmon process creation"},
+	}
+	m := eng.NewMatcher()
+	for round := range 3 {
+		for i, c := range cases {
+			var r Record
+			if c.channel != "-" {
+				r.AddStable("Channel", c.channel)
+			}
+			r.AddStable("EventID", c.eid)
+			r.AddStable("Image", c.image)
+			r.AddStable("Data", c.image)
+			r.SetLogSource(c.product, "", "")
+			var got []string
+			for _, h := range m.Match(&r) {
+				got = append(got, h.Rule.Title)
+			}
+			if fresh := routeTitles(t, eng, &r); fresh != c.want {
+				t.Fatalf("record %d: a fresh Matcher matched %q, want %q", i, fresh, c.want)
+			}
+			if g := strings.Join(got, ","); g != c.want {
+				t.Errorf("round %d record %d (%s/%s, hint %q): matched %q, want %q", round, i, c.channel, c.eid, c.product, g, c.want)
+			}
+		}
+	}
+}

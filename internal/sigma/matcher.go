@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/binary"
 	"slices"
+	"unsafe"
 )
 
 // Match is a rule that matched a record, with the evidence: the field values that satisfied
@@ -174,14 +175,28 @@ type shape struct {
 	next  []int32
 	// heads holds the first record field of each engine field the shape has.
 	heads []fieldHead
+	// The routing of the shape's last record (see route): its key and group variants.
+	routeKey   []byte
+	routeGVs   []int32
+	routeValid bool
 }
 
 type fieldHead struct{ fid, first int32 }
 
 // shapeHash hashes the number and the lengths and end bytes of a record's field names: cheap,
-// and telling enough to keep apart the shapes of a log (same checks for equality).
+// and telling enough to keep apart the shapes of a log (same checks for equality). The names
+// of a record whose names are all stable (interned by the producer) are hashed by where they
+// are, without reading them: the same names come back as the same strings.
 func shapeHash(rec *Record) uint64 {
 	h := uint64(len(rec.fields)) * 0x9E3779B97F4A7C15
+	if !rec.unstable {
+		for i := range rec.fields {
+			name := rec.fields[i].name
+			x := uint64(uintptr(unsafe.Pointer(unsafe.StringData(name)))) ^ uint64(len(name))<<48
+			h = (h ^ x) * 0xC2B2AE3D27D4EB4F
+		}
+		return h ^ h>>29
+	}
 	for i := range rec.fields {
 		name := rec.fields[i].name
 		x := uint64(len(name))
@@ -194,14 +209,18 @@ func shapeHash(rec *Record) uint64 {
 }
 
 // same reports whether rec has the field names the links were made for. The names kept are
-// immutable (stable names, or copies), so comparing them with rec's is sound, and fast when
-// rec passes the very same stable strings.
+// immutable (stable names, or copies), so comparing them with rec's is sound; names that are
+// the very same strings (stable names) are not read.
 func (sh *shape) same(rec *Record) bool {
 	if !sh.valid || len(rec.fields) != len(sh.names) {
 		return false
 	}
-	for i := range rec.fields {
-		if rec.fields[i].name != sh.names[i] {
+	// From the last name: the shapes of a log often share their first names (the System
+	// fields of every Windows event) and differ in their last.
+	names := sh.names[:len(rec.fields)]
+	for i := len(rec.fields) - 1; i >= 0; i-- {
+		a, b := rec.fields[i].name, names[i]
+		if len(a) != len(b) || (unsafe.StringData(a) != unsafe.StringData(b) && a != b) {
 			return false
 		}
 	}
@@ -212,7 +231,7 @@ func (sh *shape) same(rec *Record) bool {
 // Matcher's first fields of the current generation.
 func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 	n := len(rec.fields)
-	sh.hash, sh.valid = h, true
+	sh.hash, sh.valid, sh.routeValid = h, true, false
 	sh.names, sh.heads = sh.names[:0], sh.heads[:0]
 	sh.fidOf, sh.next = slices.Grow(sh.fidOf[:0], n)[:n], slices.Grow(sh.next[:0], n)[:n]
 	if rec.unstable {
@@ -315,7 +334,16 @@ func (m *Matcher) route() {
 		key = append(key, h...)
 	}
 	m.routeKey = key
+	// The records of a shape mostly route alike: the shape keeps its last routing.
+	sh := m.curShape
+	if sh.routeValid && string(sh.routeKey) == string(key) {
+		for _, gv := range sh.routeGVs {
+			m.activate(gv)
+		}
+		return
+	}
 	gvs, ok := m.routes[string(key)]
+	sh.routeKey, sh.routeGVs, sh.routeValid = append(sh.routeKey[:0], key...), gvs, ok
 	if !ok {
 		m.routeFresh()
 		if m.routes == nil || len(m.routes) >= maxRoutes {
@@ -323,6 +351,7 @@ func (m *Matcher) route() {
 		}
 		gvs = slices.Clone(m.active)
 		m.routes[string(key)] = gvs
+		sh.routeGVs, sh.routeValid = gvs, true
 		return
 	}
 	for _, gv := range gvs {

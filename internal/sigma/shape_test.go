@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -21,8 +22,10 @@ condition: sel
 }
 
 // TestMatcherShapes matches records of several shapes, interleaved and coming back, with
-// stable and with reused (unstable) name memory: the field links kept per shape must give
-// the same matches and Field values as a fresh Matcher, whose links are all new.
+// stable names (the same strings every time, as a parser's interned names), stable names
+// that are equal copies (shapes are found by where stable names are: a copy is another
+// shape), and reused (unstable) name memory: the field links kept per shape must give the
+// same matches and Field values as a fresh Matcher, whose links are all new.
 func TestMatcherShapes(t *testing.T) {
 	eng := evilAdminEngine(t)
 	imageID, userID := eng.FieldID("Image"), eng.FieldID("User")
@@ -41,7 +44,7 @@ func TestMatcherShapes(t *testing.T) {
 		// Same number, lengths and end bytes of names as the record before it.
 		{[]string{"Image", `c:\evil.exe`, "Uxer", "admin"}, false},
 	}
-	for _, stable := range []bool{true, false} {
+	for _, mode := range []string{"stable", "stable copies", "unstable"} {
 		m := eng.NewMatcher()
 		var r Record
 		names := make([]byte, 0, 64) // reused name memory, like a parser's buffer
@@ -50,15 +53,19 @@ func TestMatcherShapes(t *testing.T) {
 				r.Reset()
 				names = names[:0]
 				for j := 0; j+1 < len(tc.kv); j += 2 {
-					if stable {
+					switch mode {
+					case "stable":
 						r.AddStable(tc.kv[j], tc.kv[j+1])
+						continue
+					case "stable copies":
+						r.AddStable(strings.Clone(tc.kv[j]), tc.kv[j+1])
 						continue
 					}
 					start := len(names)
 					names = append(names, tc.kv[j]...)
 					r.Add(bytesString(names[start:len(names):len(names)]), tc.kv[j+1])
 				}
-				name := fmt.Sprintf("stable=%v round %d record %d", stable, round, i)
+				name := fmt.Sprintf("%s: round %d record %d", mode, round, i)
 				if got := len(m.Match(&r)) > 0; got != tc.want {
 					t.Errorf("%s: match %v, want %v", name, got, tc.want)
 				}
