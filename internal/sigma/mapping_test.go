@@ -155,7 +155,8 @@ func TestEveryRuleLogSourceIsRoutable(t *testing.T) {
 
 // TestRoutingPerShape matches records of one shape (the same field names) whose routing
 // values and log source hints change from record to record, and come back, on one Matcher:
-// the routing a shape keeps from its last record must only be reused for the same values.
+// the routing a shape keeps from its last record, and the prefilter's scan plan made under
+// it, must only be reused for the same values.
 func TestRoutingPerShape(t *testing.T) {
 	rs, refusals := LoadBytes("routing.yml", []byte(routingRules), LoadOptions{})
 	if len(refusals) > 0 {
@@ -163,7 +164,10 @@ func TestRoutingPerShape(t *testing.T) {
 	}
 	eng, _ := NewEngine(rs, EngineOptions{})
 	type tc struct{ channel, eid, image, product, want string }
+	// The shape's first record routes to fewer log sources than the next: what the Matcher
+	// keeps from it must not be reused for the next.
 	cases := []tc{
+		{"Microsoft-Windows-Sysmon/Operational", "11", `C:\whoami.exe`, "", ""},
 		{"Microsoft-Windows-Sysmon/Operational", "1", `C:\whoami.exe`, "", "Sysmon process creation"},
 		{"Microsoft-Windows-Sysmon/Operational", "11", `C:\whoami.exe`, "", ""},
 		{"Microsoft-Windows-Sysmon/Operational", "1", `C:\whoami.exe`, "", "Sysmon process creation"},

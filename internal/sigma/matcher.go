@@ -179,6 +179,18 @@ type shape struct {
 	routeKey   []byte
 	routeGVs   []int32
 	routeValid bool
+	// The prefilter's scan of the shape's records under that routing (see scan), when
+	// planned, and the keyword automaton it uses.
+	plan      []scanStep
+	planKW    *keywordAutomaton
+	planValid bool
+}
+
+// scanStep is a step of a shape's scan plan: scan record field i with field automaton fa,
+// or (fa < 0) with the keyword automaton alone if no field automaton of i took it along.
+type scanStep struct {
+	i, fa     int32
+	skipTyped bool // fa's literals cannot occur in a typed value
 }
 
 type fieldHead struct{ fid, first int32 }
@@ -231,7 +243,7 @@ func (sh *shape) same(rec *Record) bool {
 // Matcher's first fields of the current generation.
 func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 	n := len(rec.fields)
-	sh.hash, sh.valid, sh.routeValid = h, true, false
+	sh.hash, sh.valid, sh.routeValid, sh.planValid = h, true, false, false
 	sh.names, sh.heads = sh.names[:0], sh.heads[:0]
 	sh.fidOf, sh.next = slices.Grow(sh.fidOf[:0], n)[:n], slices.Grow(sh.next[:0], n)[:n]
 	if rec.unstable {
@@ -344,6 +356,7 @@ func (m *Matcher) route() {
 	}
 	gvs, ok := m.routes[string(key)]
 	sh.routeKey, sh.routeGVs, sh.routeValid = append(sh.routeKey[:0], key...), gvs, ok
+	sh.planValid = false
 	if !ok {
 		m.routeFresh()
 		if m.routes == nil || len(m.routes) >= maxRoutes {
@@ -513,6 +526,44 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 // record after record), so the rule literal groups a value satisfies are remembered by value
 // (see memo) and replayed when the value comes back, instead of scanning it again.
 func (m *Matcher) scan() {
+	sh := m.curShape
+	if !sh.planValid {
+		m.planScan(sh)
+	}
+	kw, rec := sh.planKW, m.rec
+	cur := int32(-1)
+	var k *keywordAutomaton
+	typed := false
+	for _, st := range sh.plan {
+		if st.i != cur {
+			cur = st.i
+			typed = rec.fields[cur].typed
+			k = kw
+			if typed && k != nil && k.skipTyped {
+				k = nil
+			}
+		}
+		if st.fa < 0 {
+			if k != nil {
+				m.scanField(cur, -1, k)
+			}
+			continue
+		}
+		if typed && st.skipTyped {
+			continue
+		}
+		m.scanField(cur, st.fa, k)
+		k = nil
+	}
+}
+
+// planScan makes the scan plan of shape sh for the active groups: per record field, the field
+// automata of the field in each active group that has some, then (when the groups have
+// keyword searches) a last step that scans the value with the keyword automaton if no field
+// automaton took it along. The keyword automaton rides along the first field automaton that
+// scans the value; a typed value skips the automata none of whose literals fit typed text.
+// The plan holds until the shape's routing changes (see route).
+func (m *Matcher) planScan(sh *shape) {
 	pf := &m.e.pf
 	m.sg = m.sg[:0]
 	for _, g := range m.groups {
@@ -521,32 +572,24 @@ func (m *Matcher) scan() {
 		}
 	}
 	kw := m.keywordAutomaton()
-	if len(m.sg) == 0 && kw == nil {
-		return
-	}
-	rec := m.rec
-	for i := range rec.fields {
+	plan := sh.plan[:0]
+	for i := range m.rec.fields {
 		fid := m.fidOf[i]
-		k := kw
-		typed := rec.fields[i].typed
-		if typed && k != nil && k.skipTyped {
-			k = nil
-		}
+		n := len(plan)
 		if fid >= 0 {
 			for _, g := range m.sg {
 				for fa := pf.byField[g][fid]; fa >= 0; fa = pf.autos[fa].next {
-					if typed && pf.autos[fa].skipTyped {
-						continue
-					}
-					m.scanField(int32(i), fa, k)
-					k = nil
+					plan = append(plan, scanStep{i: int32(i), fa: fa, skipTyped: pf.autos[fa].skipTyped})
 				}
 			}
 		}
-		if k != nil {
-			m.scanField(int32(i), -1, k)
+		if kw != nil && (len(plan) == n || slices.ContainsFunc(plan[n:], func(st scanStep) bool { return st.skipTyped })) {
+			// The keyword automaton scans the value alone when the value has no field
+			// automaton, or may skip all of them (typed).
+			plan = append(plan, scanStep{i: int32(i), fa: -1})
 		}
 	}
+	sh.plan, sh.planKW, sh.planValid = plan, kw, true
 }
 
 // scanField scans the value of field i with field automaton fa (-1: none) and keyword

@@ -266,6 +266,9 @@ func TestTypedValues(t *testing.T) {
 		{"sel:\n  UtcTime|startswith: '2019-03-19'\ncondition: sel", "UtcTime", "2019-03-19T10:00:00.000Z", true},
 		{"keywords: ['kerberos::golden']\ncondition: keywords", "Data", "kerberos::golden", false},
 		{"sel:\n  TargetUserName|contains: 'admin'\ncondition: sel", "TargetUserName", "Administrator", false},
+		// The field's automaton skips typed values ('evil' cannot be in one), the keyword
+		// automaton does not: it must scan the typed value on its own.
+		{"sel:\n  SubjectLogonId|contains: 'evil'\nkeywords: ['0x3E7']\ncondition: sel or keywords", "SubjectLogonId", "0x3E7", true},
 	}
 	for _, c := range cases {
 		eng, err := compileOne(t, c.det, EngineOptions{})
