@@ -180,17 +180,17 @@ type shape struct {
 	routeGVs   []int32
 	routeValid bool
 	// The prefilter's scan of the shape's records under that routing (see scan), when
-	// planned, and the keyword automaton it uses.
+	// planned, and the typed flags of the record's values it was made for.
 	plan      []scanStep
-	planKW    *keywordAutomaton
+	planTyped []bool
 	planValid bool
 }
 
-// scanStep is a step of a shape's scan plan: scan record field i with field automaton fa,
-// or (fa < 0) with the keyword automaton alone if no field automaton of i took it along.
+// scanStep is a step of a shape's scan plan: scan record field i with field automaton fa
+// (-1: none) and keyword automaton k (nil: none).
 type scanStep struct {
-	i, fa     int32
-	skipTyped bool // fa's literals cannot occur in a typed value
+	i, fa int32
+	k     *keywordAutomaton
 }
 
 type fieldHead struct{ fid, first int32 }
@@ -527,42 +527,32 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 // (see memo) and replayed when the value comes back, instead of scanning it again.
 func (m *Matcher) scan() {
 	sh := m.curShape
+	rec := m.rec
+	if sh.planValid {
+		// The plan holds for the typed values it was made for: the same as every record of
+		// the shape's, as a rule (the values of one template field have one type).
+		typed := sh.planTyped[:len(rec.fields)]
+		for i := range rec.fields {
+			if rec.fields[i].typed != typed[i] {
+				sh.planValid = false
+				break
+			}
+		}
+	}
 	if !sh.planValid {
 		m.planScan(sh)
 	}
-	kw, rec := sh.planKW, m.rec
-	cur := int32(-1)
-	var k *keywordAutomaton
-	typed := false
 	for _, st := range sh.plan {
-		if st.i != cur {
-			cur = st.i
-			typed = rec.fields[cur].typed
-			k = kw
-			if typed && k != nil && k.skipTyped {
-				k = nil
-			}
-		}
-		if st.fa < 0 {
-			if k != nil {
-				m.scanField(cur, -1, k)
-			}
-			continue
-		}
-		if typed && st.skipTyped {
-			continue
-		}
-		m.scanField(cur, st.fa, k)
-		k = nil
+		m.scanField(st.i, st.fa, st.k)
 	}
 }
 
-// planScan makes the scan plan of shape sh for the active groups: per record field, the field
-// automata of the field in each active group that has some, then (when the groups have
-// keyword searches) a last step that scans the value with the keyword automaton if no field
-// automaton took it along. The keyword automaton rides along the first field automaton that
-// scans the value; a typed value skips the automata none of whose literals fit typed text.
-// The plan holds until the shape's routing changes (see route).
+// planScan makes the scan plan of the current record's shape sh for the active groups, with
+// every choice made: per record field, the field automata of the field in each active group
+// that has some, the first one taking the keyword automaton of the active groups (when they
+// have keyword searches) along, or the keyword automaton alone for a field with no field
+// automaton; a typed value skips the automata none of whose literals fit typed text. The plan
+// holds while the shape's routing (see route) and the record's typed values stay the same.
 func (m *Matcher) planScan(sh *shape) {
 	pf := &m.e.pf
 	m.sg = m.sg[:0]
@@ -573,23 +563,30 @@ func (m *Matcher) planScan(sh *shape) {
 	}
 	kw := m.keywordAutomaton()
 	plan := sh.plan[:0]
+	typedOf := sh.planTyped[:0]
 	for i := range m.rec.fields {
-		fid := m.fidOf[i]
-		n := len(plan)
-		if fid >= 0 {
+		typed := m.rec.fields[i].typed
+		typedOf = append(typedOf, typed)
+		k := kw
+		if typed && k != nil && k.skipTyped {
+			k = nil
+		}
+		if fid := m.fidOf[i]; fid >= 0 {
 			for _, g := range m.sg {
 				for fa := pf.byField[g][fid]; fa >= 0; fa = pf.autos[fa].next {
-					plan = append(plan, scanStep{i: int32(i), fa: fa, skipTyped: pf.autos[fa].skipTyped})
+					if typed && pf.autos[fa].skipTyped {
+						continue
+					}
+					plan = append(plan, scanStep{i: int32(i), fa: fa, k: k})
+					k = nil
 				}
 			}
 		}
-		if kw != nil && (len(plan) == n || slices.ContainsFunc(plan[n:], func(st scanStep) bool { return st.skipTyped })) {
-			// The keyword automaton scans the value alone when the value has no field
-			// automaton, or may skip all of them (typed).
-			plan = append(plan, scanStep{i: int32(i), fa: -1})
+		if k != nil {
+			plan = append(plan, scanStep{i: int32(i), fa: -1, k: k})
 		}
 	}
-	sh.plan, sh.planKW, sh.planValid = plan, kw, true
+	sh.plan, sh.planTyped, sh.planValid = plan, typedOf, true
 }
 
 // scanField scans the value of field i with field automaton fa (-1: none) and keyword
