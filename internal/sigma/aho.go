@@ -580,19 +580,10 @@ func (sc *screen) mayHold(v string) bool {
 // mayHoldGrams is mayHold for the gram form: an ASCII value passes when one of its grams at
 // the multiples of the stride is one of the literals' grams.
 func (sc *screen) mayHoldGrams(v string) bool {
-	b := unsafe.Slice(unsafe.StringData(v), len(v))
-	// Non-ASCII bytes, eight at a time.
-	var hi uint64
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		hi |= binary.LittleEndian.Uint64(b[i:])
-	}
-	for ; i < len(b); i++ {
-		hi |= uint64(b[i])
-	}
-	if hi&0x8080808080808080 != 0 {
+	if !isASCII(v) {
 		return true
 	}
+	b := unsafe.Slice(unsafe.StringData(v), len(v))
 	if len(b) < sc.minLen {
 		return false
 	}

@@ -121,22 +121,24 @@ func lowerString(s string) string {
 	return string(appendLower(make([]byte, 0, len(s)), s))
 }
 
-// isASCII reports whether s holds only ASCII bytes.
+// isASCII reports whether s holds only ASCII bytes. It reads s in words, the last one
+// overlapping the one before, and tests the high bits once at the end: a loop with one exit,
+// whose only unpredictable branch is the length.
 func isASCII(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if w&0x8080808080808080 != 0 {
-			return false
+	n := len(s)
+	var acc uint64
+	switch {
+	case n >= 8:
+		for i := 0; i+8 <= n; i += 8 {
+			acc |= load64(s[i:])
 		}
+		acc |= load64(s[n-8:])
+	case n >= 4:
+		acc = uint64(load32(s)) | uint64(load32(s[n-4:]))
+	case n > 0:
+		acc = uint64(s[0]) | uint64(s[n/2]) | uint64(s[n-1])
 	}
-	for ; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	return acc&0x8080808080808080 == 0
 }
 
 // bytesString returns a string that shares b's memory. The caller must not modify b while the

@@ -221,3 +221,44 @@ func TestLowerWords(t *testing.T) {
 		}
 	}
 }
+
+// TestIsASCII checks isASCII, which reads overlapping words, against a byte-by-byte check: a
+// byte of 0x80 or more at every position of every length up to 40, and random strings.
+func TestIsASCII(t *testing.T) {
+	ref := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 40; n++ {
+		b := []byte(strings.Repeat("a", n))
+		if !isASCII(string(b)) {
+			t.Fatalf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b[i] = c
+				if isASCII(string(b)) {
+					t.Fatalf("byte %#x at %d of %d: ASCII", c, i, n)
+				}
+				b[i] = 'a'
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		b := make([]byte, rng.IntN(70))
+		for i := range b {
+			b[i] = byte(rng.IntN(128))
+			if rng.IntN(200) == 0 {
+				b[i] |= 0x80
+			}
+		}
+		if isASCII(string(b)) != ref(string(b)) {
+			t.Fatalf("%q: isASCII %v", b, !ref(string(b)))
+		}
+	}
+}
