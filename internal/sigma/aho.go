@@ -578,21 +578,46 @@ func (sc *screen) mayHold(v string) bool {
 }
 
 // mayHoldGrams is mayHold for the gram form: an ASCII value passes when one of its grams at
-// the multiples of the stride is one of the literals' grams.
+// the multiples of the stride is one of the literals' grams. When the stride is at most eight,
+// the grams are read as the low halves of eight-byte words, which also cover every byte of the
+// value (with one last word, overlapping): one pass answers both questions.
 func (sc *screen) mayHoldGrams(v string) bool {
-	if !isASCII(v) {
-		return true
+	n := len(v)
+	if n < sc.minLen {
+		return !isASCII(v)
 	}
-	b := unsafe.Slice(unsafe.StringData(v), len(v))
-	if len(b) < sc.minLen {
+	b := unsafe.Slice(unsafe.StringData(v), n)
+	pairs := &sc.pairs
+	if sc.stride > 8 || n < 8 {
+		if !isASCII(v) {
+			return true
+		}
+		for p := 0; p+4 <= n; p += sc.stride {
+			h := gramHash(binary.LittleEndian.Uint32(b[p:]) | 0x20202020)
+			if pairs[h>>6]>>(h&63)&1 != 0 {
+				return true
+			}
+		}
 		return false
 	}
-	pairs := &sc.pairs
-	for p := 0; p+4 <= len(b); p += sc.stride {
+	var acc uint64
+	p := 0
+	for ; p+8 <= n; p += sc.stride {
+		w := binary.LittleEndian.Uint64(b[p:])
+		acc |= w
+		h := gramHash(uint32(w) | 0x20202020)
+		if pairs[h>>6]>>(h&63)&1 != 0 {
+			return true
+		}
+	}
+	for ; p+4 <= n; p += sc.stride {
 		h := gramHash(binary.LittleEndian.Uint32(b[p:]) | 0x20202020)
 		if pairs[h>>6]>>(h&63)&1 != 0 {
 			return true
 		}
 	}
-	return false
+	// The words read cover the value up to the last one's end, past n-8 (the stride is at
+	// most eight): the last eight bytes cover the rest.
+	acc |= binary.LittleEndian.Uint64(b[n-8:])
+	return acc&0x8080808080808080 != 0
 }

@@ -81,7 +81,8 @@ func TestScreenGrams(t *testing.T) {
 }
 
 // TestScreenProperty checks both forms of the screen against a plain search on random
-// literals and values: a value whose ASCII lower-case form holds a literal always passes.
+// literals and values: a value whose ASCII lower-case form holds a literal always passes, and
+// so does a value with a byte that is not ASCII, wherever it is.
 func TestScreenProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const alphabet = "abcdeKLMxyz:\\. 01"
@@ -100,7 +101,7 @@ func TestScreenProperty(t *testing.T) {
 		}
 		sc := newScreen(lits)
 		for range 200 {
-			v := word(rng.IntN(40))
+			v := word(rng.IntN(70))
 			if rng.IntN(2) == 0 {
 				// Plant a literal, in random case.
 				l := []byte(lits[rng.IntN(len(lits))])
@@ -119,6 +120,13 @@ func TestScreenProperty(t *testing.T) {
 			}
 			if holds && !sc.mayHold(v) {
 				t.Fatalf("literals %q (stride %d): mayHold(%q) = false", lits, sc.stride, v)
+			}
+			if len(v) > 0 {
+				b := []byte(v)
+				b[rng.IntN(len(b))] = byte(0x80 + rng.IntN(128))
+				if !sc.mayHold(string(b)) {
+					t.Fatalf("literals %q (stride %d): mayHold(%q) = false (not ASCII)", lits, sc.stride, b)
+				}
 			}
 		}
 	}
