@@ -429,8 +429,10 @@ var textRank = func() (r [256]int) {
 // such a value is not the byte-wise one: it always may hold a literal).
 type screen struct {
 	pairs [1 << 16 / 64]uint64
-	// first marks the bytes that, at the start of a value, make it pass.
+	// first marks the bytes that, at the start of a value, make it pass; empty is set when a
+	// literal is only anchors, which the empty value holds.
 	first [256]bool
+	empty bool
 	// stride > 0 selects the gram form: pairs then holds the gram bits, minLen is the
 	// shortest literal, and stride = minLen-3.
 	stride int
@@ -508,6 +510,7 @@ func newScreen(lits []string) *screen {
 			for b := range 256 {
 				passAt(byte(b))
 			}
+			sc.empty = true
 			continue
 		case 1:
 			for _, b := range caseVariants(l[0]) {
@@ -549,7 +552,7 @@ func (sc *screen) mayHold(v string) bool {
 		return sc.mayHoldGrams(v)
 	}
 	if len(v) == 0 {
-		return false
+		return sc.empty
 	}
 	if sc.first[v[0]] {
 		return true

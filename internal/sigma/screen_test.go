@@ -131,3 +131,46 @@ func TestScreenProperty(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScreen checks the keyword screen against a plain search: the input is a list of
+// literals separated by '|', a newline, and the value. A value with a byte that is not ASCII,
+// or whose ASCII lower-case form (between the anchor bytes) holds a literal, must pass.
+func FuzzScreen(f *testing.F) {
+	f.Add("sekurlsa::|\x00mimidrv.sys|kerberos::golden\x01\nrun SEKURLSA::logonpasswords")
+	f.Add("lsadump::|eo.oe.kiwi\nC:\\Windows\\System32\\cmd.exe /c whoami")
+	f.Add("abcdefgh\nxxxxxxxabcdefgh\xc3\xa9")
+	f.Add("ab|c\nxxAB")
+	f.Fuzz(func(t *testing.T, in string) {
+		spec, v, ok := strings.Cut(in, "\n")
+		if !ok {
+			return
+		}
+		seen := map[string]bool{}
+		var lits []string
+		for _, l := range strings.Split(spec, "|") {
+			l = strings.ToLower(l)
+			if l != "" && !seen[l] {
+				seen[l] = true
+				lits = append(lits, l)
+			}
+		}
+		if len(lits) == 0 {
+			return
+		}
+		sc := newScreen(lits)
+		ascii := true
+		lower := []byte{markStart}
+		for i := 0; i < len(v); i++ {
+			ascii = ascii && v[i] < 0x80
+			lower = append(lower, asciiLower[v[i]])
+		}
+		lower = append(lower, markEnd)
+		want := !ascii
+		for _, l := range lits {
+			want = want || strings.Contains(string(lower), l)
+		}
+		if want && !sc.mayHold(v) {
+			t.Fatalf("literals %q (stride %d): mayHold(%q) = false", lits, sc.stride, v)
+		}
+	})
+}
