@@ -543,6 +543,13 @@ func (m *Matcher) scan() {
 		m.planScan(sh)
 	}
 	for _, st := range sh.plan {
+		// A value only the keyword automaton would scan and that its screen rules out is
+		// neither scanned nor remembered: most such values are unique to their record (times,
+		// ids, GUIDs), and would only push useful values out of the memo. (The screen passes
+		// every value that is not ASCII, so the raw value will do.)
+		if st.fa < 0 && !st.k.mayHold(rec.fields[st.i].value) {
+			continue
+		}
 		m.scanField(st.i, st.fa, st.k)
 	}
 }
@@ -591,7 +598,8 @@ func (m *Matcher) planScan(sh *shape) {
 
 // scanField scans the value of field i with field automaton fa (-1: none) and keyword
 // automaton k (nil: none), or replays the rule literal groups an earlier scan of the same
-// value satisfied. The keyword automaton only scans values its screen lets through.
+// value satisfied. The keyword automaton only scans values its screen lets through: scan
+// screens the values it alone would scan (fa < 0) before it calls scanField.
 func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 	pf := &m.e.pf
 	var f *fieldAutomaton
@@ -599,13 +607,6 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 		f = &pf.autos[fa]
 	}
 	raw := m.rec.fields[i].value
-	if f == nil && !k.mayHold(raw) {
-		// Only the keyword automaton would scan the value, and the screen rules it out
-		// (the screen passes every value that is not ASCII, so the raw value will do): the
-		// value is neither scanned nor remembered. Most such values are unique to their
-		// record (times, ids, GUIDs), and would only push useful values out of the memo.
-		return
-	}
 	id := uint64(uint32(fa+1)) << 32
 	if k != nil {
 		id |= uint64(k.id)
