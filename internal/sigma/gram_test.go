@@ -207,18 +207,7 @@ func FuzzGramSet(f *testing.F) {
 		if !ok {
 			return
 		}
-		seen := map[string]bool{}
-		var lits []string
-		for _, l := range strings.Split(spec, "|") {
-			l = strings.ToLower(l)
-			if len(l) > maxGramLiteral {
-				l = l[:maxGramLiteral]
-			}
-			if l != "" && !seen[l] {
-				seen[l] = true
-				lits = append(lits, l)
-			}
-		}
+		lits := fuzzLiterals(spec, maxGramLiteral)
 		if len(lits) == 0 {
 			return
 		}
@@ -227,4 +216,22 @@ func FuzzGramSet(f *testing.F) {
 			t.Fatalf("literals %q, text %q: got %v, want %v", lits, text, got, want)
 		}
 	})
+}
+
+// fuzzLiterals reads the literals of a fuzz input: separated by '|', lower-cased, cut to
+// maxLen bytes (0: any length), the empty and repeated ones left out.
+func fuzzLiterals(spec string, maxLen int) []string {
+	seen := map[string]bool{}
+	var lits []string
+	for _, l := range strings.Split(spec, "|") {
+		l = strings.ToLower(l)
+		if maxLen > 0 && len(l) > maxLen {
+			l = l[:maxLen]
+		}
+		if l != "" && !seen[l] {
+			seen[l] = true
+			lits = append(lits, l)
+		}
+	}
+	return lits
 }

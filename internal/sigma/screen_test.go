@@ -145,15 +145,7 @@ func FuzzScreen(f *testing.F) {
 		if !ok {
 			return
 		}
-		seen := map[string]bool{}
-		var lits []string
-		for _, l := range strings.Split(spec, "|") {
-			l = strings.ToLower(l)
-			if l != "" && !seen[l] {
-				seen[l] = true
-				lits = append(lits, l)
-			}
-		}
+		lits := fuzzLiterals(spec, 0)
 		if len(lits) == 0 {
 			return
 		}
