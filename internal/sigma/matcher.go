@@ -355,21 +355,21 @@ func (m *Matcher) route() {
 		return
 	}
 	gvs, ok := m.routes[string(key)]
-	sh.routeKey, sh.routeGVs, sh.routeValid = append(sh.routeKey[:0], key...), gvs, ok
-	sh.planValid = false
-	if !ok {
+	if ok {
+		for _, gv := range gvs {
+			m.activate(gv)
+		}
+	} else {
 		m.routeFresh()
 		if m.routes == nil || len(m.routes) >= maxRoutes {
 			m.routes = map[string][]int32{}
 		}
 		gvs = slices.Clone(m.active)
 		m.routes[string(key)] = gvs
-		sh.routeGVs, sh.routeValid = gvs, true
-		return
 	}
-	for _, gv := range gvs {
-		m.activate(gv)
-	}
+	// A new routing for the shape: its scan plan is made again.
+	sh.routeKey, sh.routeGVs, sh.routeValid = append(sh.routeKey[:0], key...), gvs, true
+	sh.planValid = false
 }
 
 // maxRoutes bounds the routing results a Matcher keeps.
