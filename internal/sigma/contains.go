@@ -22,8 +22,9 @@ const containsWindow = 4
 // the value, and only on a set bit compares the literals anchored there with the value
 // around the window. Every literal must be at least containsWindow bytes long.
 type containsSet struct {
-	shift uint32     // bit of window g: (g*gramMul) >> shift
-	words []gramWord // a power of two of them
+	mask  uint32   // bit of window g: windowHash(g) & mask
+	words []uint64 // mask+1 bits
+	ranks []uint32 // per word, the number of set bits in the words before it
 	// ents[k] is the first literal of the k-th set bit; the others follow its next chain.
 	ents   []containsEntry
 	minLen int
@@ -57,18 +58,18 @@ func newContainsSet(lits []string) *containsSet {
 	// About sixteen bits per anchor: a window that is no anchor finds its bit set one time
 	// in sixteen or less.
 	logBits := 10
-	for logBits < 20 && 1<<logBits < 16*len(lits) {
+	for logBits < windowHashBits && 1<<logBits < 16*len(lits) {
 		logBits++
 	}
-	cs := &containsSet{shift: uint32(32 - logBits), minLen: len(lits[0])}
+	cs := &containsSet{mask: 1<<logBits - 1, minLen: len(lits[0])}
 	var ps []placed[containsEntry]
 	for _, l := range lits {
 		cs.minLen = min(cs.minLen, len(l))
 		off := anchorWindow(l, containsWindow, func(i int) int { return shared[load32(l[i:])] })
-		ps = append(ps, placed[containsEntry]{(load32(l[off:]) * gramMul) >> cs.shift, containsEntry{lit: l, off: int32(off)}})
+		ps = append(ps, placed[containsEntry]{windowHash(load32(l[off:])) & cs.mask, containsEntry{lit: l, off: int32(off)}})
 	}
 	slices.SortStableFunc(ps, func(x, y placed[containsEntry]) int { return cmp.Compare(x.bit, y.bit) })
-	cs.words, cs.ents = chainByBit(logBits, ps, func(e *containsEntry) *int32 { return &e.next })
+	cs.words, cs.ranks, cs.ents = chainByBit(logBits, ps, func(e *containsEntry) *int32 { return &e.next })
 	return cs
 }
 
@@ -85,14 +86,13 @@ func (cs *containsSet) match(v string) bool {
 	}
 	words := cs.words
 	mask := uint32(len(words) - 1)
-	shift := cs.shift & 31
 	for i := 0; i+containsWindow <= len(v); i++ {
-		h := (load32(v[i:]) * gramMul) >> shift
-		w := &words[(h>>6)&mask]
-		if w.bits>>(h&63)&1 == 0 {
+		h := windowHash(load32(v[i:]))
+		w := (h >> 6) & mask
+		if words[w]>>(h&63)&1 == 0 {
 			continue
 		}
-		k := int32(w.rank) + int32(bits.OnesCount64(w.bits&(1<<(h&63)-1)))
+		k := int32(cs.ranks[w]) + int32(bits.OnesCount64(words[w]&(1<<(h&63)-1)))
 		for ; k >= 0; k = cs.ents[k].next {
 			e := &cs.ents[k]
 			p := i - int(e.off)

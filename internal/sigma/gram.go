@@ -22,25 +22,23 @@ import (
 // hundred kilobytes, of which a scan mostly reads the bit table (tens of kilobytes).
 type gramSet struct {
 	lits []string // lower-case; literal k is output slot k of the literal index
-	// Literals of four bytes or more: one bit per anchor, at (window*gramMul) >> shift4.
-	shift4 uint32
-	quad   bitIndex
-	// Shorter literals: one bit per pair of bytes (pair = b0 | b1<<8) that anchors one. A
-	// literal of one byte b is anchored by every pair (b, x).
-	pair bitIndex
+	// Literals of four bytes or more: one bit per anchor, at windowHash(window) in a table of a
+	// power of two bits (the hash's low bits).
+	quad bitIndex
+	// Shorter literals: one bit per pair of bytes (pair = b0 | b1<<8) that anchors one, in a
+	// table of 1<<16 bits (pairBits; nil when no literal is that short). A literal of one
+	// byte b is anchored by every pair (b, x).
+	pair     bitIndex
+	pairBits *[1 << 16 / 64]uint64
 }
 
 // bitIndex is a bit table with, per set bit, a list of anchored literals.
 type bitIndex struct {
-	words []gramWord // a power of two of them; one of no bits when there are no anchors
+	bits []uint64 // a power of two of them; one of no bits when there are no anchors
+	// ranks[w] is the number of set bits in the words before word w.
+	ranks []uint32
 	// ents[k] is the first literal of the k-th set bit; the others follow its next chain.
 	ents []gramEntry
-}
-
-// gramWord is 64 bits of a bitIndex, and the number of set bits in the words before it.
-type gramWord struct {
-	bits uint64
-	rank uint32
 }
 
 // gramEntry is a literal of at most maxGramLiteral bytes (lo: its first eight, hi: the
@@ -61,6 +59,13 @@ const maxGramLiteral = 12
 const gramPad = maxGramLiteral
 
 const gramMul = 0x9E3779B1
+
+// windowHash is the bit of a four-byte window (little-endian) in a gram or contains table of
+// at most 1<<windowHashBits bits; a smaller table takes the hash's low bits. The shift is a
+// constant so that a scan needs no shift count of its own.
+func windowHash(g uint32) uint32 { return (g * gramMul) >> (32 - windowHashBits) }
+
+const windowHashBits = 18
 
 // newGramSet builds the gram set of lower-case literals (non-empty, distinct, at most
 // maxGramLiteral bytes each); nil when one is longer.
@@ -122,9 +127,8 @@ func newGramSet(lits []string) *gramSet {
 			logBits++
 		}
 	}
-	gs.shift4 = uint32(32 - logBits)
 	for i := range quads {
-		quads[i].bit = (quads[i].bit * gramMul) >> gs.shift4
+		quads[i].bit = windowHash(quads[i].bit) & (1<<logBits - 1)
 	}
 	gs.quad = newBitIndex(logBits, quads)
 	logBits = 6
@@ -132,6 +136,9 @@ func newGramSet(lits []string) *gramSet {
 		logBits = 16
 	}
 	gs.pair = newBitIndex(logBits, pairs)
+	if len(pairs) > 0 {
+		gs.pairBits = (*[1 << 16 / 64]uint64)(gs.pair.bits)
+	}
 	return gs
 }
 
@@ -152,15 +159,17 @@ func newBitIndex(logBits int, ps []placedEntry) bitIndex {
 		}
 		return cmp.Compare(x.e.lit, y.e.lit)
 	})
-	words, ents := chainByBit(logBits, ps, func(e *gramEntry) *int32 { return &e.next })
-	return bitIndex{words: words, ents: ents}
+	words, ranks, ents := chainByBit(logBits, ps, func(e *gramEntry) *int32 { return &e.next })
+	return bitIndex{bits: words, ranks: ranks, ents: ents}
 }
 
 // chainByBit lays out entries sorted by bit as a table of 1<<logBits bits: the words, with
-// the bits of the entries set and each word's rank, and the entries, the first of each bit at
-// the bit's rank and the others chained to it through next (-1 ends a chain).
-func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]gramWord, []E) {
-	words := make([]gramWord, (1<<logBits)/64)
+// the bits of the entries set, the number of set bits before each word, and the entries, the
+// first of each bit at the bit's rank and the others chained to it through next (-1 ends a
+// chain).
+func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]uint64, []uint32, []E) {
+	words := make([]uint64, (1<<logBits)/64)
+	ranks := make([]uint32, len(words))
 	ents := make([]E, 0, len(ps))
 	var extra []placed[E]
 	last := map[uint32]int32{} // bit -> its last entry so far
@@ -169,7 +178,7 @@ func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]gra
 			extra = append(extra, p)
 			continue
 		}
-		words[p.bit>>6].bits |= 1 << (p.bit & 63)
+		words[p.bit>>6] |= 1 << (p.bit & 63)
 		last[p.bit] = int32(len(ents))
 		*next(&p.e) = -1
 		ents = append(ents, p.e)
@@ -183,10 +192,10 @@ func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]gra
 	}
 	n := uint32(0)
 	for w := range words {
-		words[w].rank = n
-		n += uint32(bits.OnesCount64(words[w].bits))
+		ranks[w] = n
+		n += uint32(bits.OnesCount64(words[w]))
 	}
-	return words, ents
+	return words, ranks, ents
 }
 
 // anchorWindow returns the offset of the best window of n bytes of literal l to anchor it
@@ -243,7 +252,7 @@ const sharedPenalty = 40
 func (gs *gramSet) memory() int {
 	size := 0
 	for _, bi := range []*bitIndex{&gs.quad, &gs.pair} {
-		size += 16*len(bi.words) + 32*len(bi.ents)
+		size += 12*len(bi.bits) + 32*len(bi.ents)
 	}
 	for _, l := range gs.lits {
 		size += 16 + len(l)
@@ -255,43 +264,81 @@ func (gs *gramSet) memory() int {
 // buf holds gramPad more bytes, of any value. It looks the windows of 64 positions up at a
 // time, without branches (a command line holds literals at every few positions: a branch per
 // position would be mispredicted often), into a mask of the positions whose bit is set in
-// either table, then verifies these.
+// either table, then verifies these in order. The mask is built by shifting it left a place
+// per position, so that the loop's only variable shifts are the two table bits': position
+// base+j is bit cnt-1-j of the mask of cnt positions.
 func (gs *gramSet) find(buf []byte, n int, report func(lit int32)) {
-	_ = buf[n+gramPad-1]
-	quad, pair := gs.quad.words, gs.pair.words
-	if len(quad) == 0 || len(pair) == 0 {
+	buf = buf[:n+gramPad]
+	quad := gs.quad.bits
+	if len(quad) == 0 {
 		return // no literals
 	}
-	shift := gs.shift4 & 31
-	qm, pm := uint32(len(quad)-1), uint32(len(pair)-1)
+	qm := uint32(len(quad) - 1)
+	pair := gs.pairBits
 	for base := 0; base < n; base += 64 {
 		end := min(base+64, n)
 		var mask uint64
-		for i := base; i < end; i++ {
-			g := binary.LittleEndian.Uint32(buf[i:])
-			h := (g * gramMul) >> shift
-			p := g & 0xffff
-			b := quad[(h>>6)&qm].bits>>(h&63) | pair[(p>>6)&pm].bits>>(p&63)
-			mask |= (b & 1) << (i - base)
+		if pair != nil {
+			mask = quadPairMask(quad, qm, pair, buf[base:end+3])
+		} else {
+			mask = quadMask(quad, qm, buf[base:end+3])
 		}
+		top := base + (end - base) - 64 // position of mask bit 63
 		for mask != 0 {
-			i := base + bits.TrailingZeros64(mask)
-			mask &= mask - 1
+			z := bits.LeadingZeros64(mask)
+			mask &^= 1 << (63 - z)
+			i := top + z
 			g := binary.LittleEndian.Uint32(buf[i:])
-			if w, b, ok := gs.quad.lookup((g * gramMul) >> shift); ok {
-				gs.quad.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+			if k, ok := gs.quad.lookup(windowHash(g)); ok {
+				gs.quad.verify(buf, n, i, k, report)
 			}
-			if w, b, ok := gs.pair.lookup(g & 0xffff); ok {
-				gs.pair.verify(buf, n, i, w.rank+uint32(bits.OnesCount64(w.bits&(1<<b-1))), report)
+			if pair != nil {
+				if k, ok := gs.pair.lookup(g & 0xffff); ok {
+					gs.pair.verify(buf, n, i, k, report)
+				}
 			}
 		}
 	}
 }
 
-// lookup returns the word of bit b and b's place in it, and whether b is set.
-func (bi *bitIndex) lookup(b uint32) (*gramWord, uint32, bool) {
-	w := &bi.words[(b>>6)&uint32(len(bi.words)-1)]
-	return w, b & 63, w.bits>>(b&63)&1 != 0
+// quadPairMask returns the mask of the windows of w (the windows at w[0:len(w)-3], at most
+// 64) whose bit is set in the quad table or the pair table, the first window's the highest
+// bit. It is a function of its own so that the compiler keeps its loop's few values in
+// registers.
+//
+//go:noinline
+func quadPairMask(quad []uint64, qm uint32, pair *[1 << 16 / 64]uint64, w []byte) uint64 {
+	var mask uint64
+	for i := 3; i < len(w); i++ {
+		g := uint32(w[i-3]) | uint32(w[i-2])<<8 | uint32(w[i-1])<<16 | uint32(w[i])<<24
+		h := windowHash(g)
+		b := quad[(h>>6)&qm]>>(h&63) | pair[(g>>6)&(1<<16/64-1)]>>(g&63)
+		mask = mask<<1 | b&1
+	}
+	return mask
+}
+
+// quadMask is quadPairMask without a pair table.
+//
+//go:noinline
+func quadMask(quad []uint64, qm uint32, w []byte) uint64 {
+	var mask uint64
+	for i := 3; i < len(w); i++ {
+		h := windowHash(uint32(w[i-3]) | uint32(w[i-2])<<8 | uint32(w[i-1])<<16 | uint32(w[i])<<24)
+		mask = mask<<1 | quad[(h>>6)&qm]>>(h&63)&1
+	}
+	return mask
+}
+
+// lookup reports whether bit b (masked to the table) is set, and its rank: the index of its
+// first entry.
+func (bi *bitIndex) lookup(b uint32) (uint32, bool) {
+	w := (b >> 6) & uint32(len(bi.bits)-1)
+	x := bi.bits[w]
+	if x>>(b&63)&1 == 0 {
+		return 0, false
+	}
+	return bi.ranks[w] + uint32(bits.OnesCount64(x&(1<<(b&63)-1))), true
 }
 
 // byteMasks[k] keeps the first k bytes of a little-endian word.
