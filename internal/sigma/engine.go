@@ -118,13 +118,6 @@ func (fa *fieldAutomaton) memory() int {
 	return fa.ac.memory()
 }
 
-// nullAutomaton has no literals: its one state loops on every byte and reports nothing.
-var nullAutomaton = fieldAutomaton{
-	ac:  &automaton{ncls: 1, delta: []uint16{0}, states: 1, out: []int32{-1}, dict: []int32{-1}},
-	li:  &literalIndex{start: []int32{0}},
-	fid: -1, next: -1, stamps: 1,
-}
-
 // maxAutomatonTable is the largest automaton table the prefilter scans with: larger ones
 // miss the CPU caches at nearly every byte, and their literals go to a gram set instead.
 const maxAutomatonTable = 64 << 10

@@ -642,10 +642,9 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 		if kf != nil {
 			m.scanOne(kf, v)
 		}
+	case f != nil && len(v) >= splitMinLen && kf == nil:
+		m.scanHalves(f, v)
 	case f != nil && len(v) >= splitMinLen:
-		if kf == nil {
-			kf = &nullAutomaton
-		}
 		m.scanSplit(f, kf, v)
 	case f != nil && kf != nil:
 		m.scanTwo(f, kf, v)
@@ -863,7 +862,7 @@ func (m *Matcher) scanTwo(fa, fb *fieldAutomaton, v string) {
 const splitMinLen = 32
 
 // scanSplit scans markStart+v+markEnd with field automaton fa and the first keyword automaton
-// fb (nullAutomaton when there is none) as two halves side by side: four chains of dependent
+// fb as two halves side by side: four chains of dependent
 // table loads, whose cache misses then overlap. The second half starts at the root
 // maxLiteralLen-1 bytes early, which finds every literal ending in it.
 func (m *Matcher) scanSplit(fa, fb *fieldAutomaton, v string) {
@@ -939,6 +938,55 @@ func (m *Matcher) scanSplit(fa, fb *fieldAutomaton, v string) {
 	}
 	if t := int(deltaB[sd*nclsB+int(clsB[markEnd])]); t&outFlag != 0 {
 		m.report(fb, int32(t&^outFlag))
+	}
+}
+
+// scanHalves is scanSplit with field automaton fa alone: two chains of table loads.
+func (m *Matcher) scanHalves(fa *fieldAutomaton, v string) {
+	a := fa.ac
+	cls := &a.class
+	delta := a.delta
+	ncls := int(a.ncls)
+	stamp := m.acStamp[fa.base : fa.base+a.states]
+	gen := m.acGen
+	const overlap = maxLiteralLen - 1
+	mid := (len(v) + overlap) / 2
+	p, q := v[:mid], v[mid-overlap:]
+	sa := int(fa.start)
+	sc := 0 // second half: from the root
+	if sa&outFlag != 0 {
+		sa &^= outFlag
+		m.report(fa, int32(sa))
+	}
+	q2 := q[:len(p)]
+	for i := 0; i < len(p); i++ {
+		ta := int(delta[sa*ncls+int(cls[p[i]])])
+		tc := int(delta[sc*ncls+int(cls[q2[i]])])
+		if (ta|tc)&outFlag != 0 {
+			if ta&outFlag != 0 {
+				if ta &^= outFlag; stamp[ta] != gen {
+					m.report(fa, int32(ta))
+				}
+			}
+			if tc&outFlag != 0 {
+				if tc &^= outFlag; stamp[tc] != gen {
+					m.report(fa, int32(tc))
+				}
+			}
+		}
+		sa, sc = ta, tc
+	}
+	for i := len(p); i < len(q); i++ {
+		tc := int(delta[sc*ncls+int(cls[q[i]])])
+		if tc&outFlag != 0 {
+			if tc &^= outFlag; stamp[tc] != gen {
+				m.report(fa, int32(tc))
+			}
+		}
+		sc = tc
+	}
+	if t := int(delta[sc*ncls+int(cls[markEnd])]); t&outFlag != 0 {
+		m.report(fa, int32(t&^outFlag))
 	}
 }
 
