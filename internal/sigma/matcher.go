@@ -188,9 +188,33 @@ type shape struct {
 
 // scanStep is a step of a shape's scan plan: scan record field i with field automaton fa
 // (-1: none) and keyword automaton k (nil: none).
+//
+// A step also keeps the last value it met, when short, with the rule literal groups the value
+// satisfied (in the memo's arena, of the memo's generation lastGen): most values are the
+// step's last value again (the same image, user or integrity level, record after record),
+// and the step's own copy is then all scanField reads, not the memo's table and arena.
 type scanStep struct {
-	i, fa int32
-	k     *keywordAutomaton
+	i, fa    int32
+	k        *keywordAutomaton
+	lastLen  int32 // -1: none
+	lastGen  uint32
+	lastHits []uint32
+	last     [stepValueLen]byte
+}
+
+// stepValueLen is the longest value a scan step keeps (see scanStep): long enough for most
+// images, users, companies and products.
+const stepValueLen = 48
+
+// remember keeps v and the literal groups it satisfied (a slice of the memo's arena of
+// generation gen) as the step's last value, or forgets the last value when v is too long.
+func (st *scanStep) remember(v string, hits []uint32, gen uint32) {
+	if len(v) > stepValueLen {
+		st.lastLen = -1
+		return
+	}
+	st.lastLen = int32(copy(st.last[:], v))
+	st.lastHits, st.lastGen = hits, gen
 }
 
 type fieldHead struct{ fid, first int32 }
@@ -542,7 +566,8 @@ func (m *Matcher) scan() {
 	if !sh.planValid {
 		m.planScan(sh)
 	}
-	for _, st := range sh.plan {
+	for si := range sh.plan {
+		st := &sh.plan[si]
 		// A value only the keyword automaton would scan and that its screen rules out is
 		// neither scanned nor remembered: most such values are unique to their record (times,
 		// ids, GUIDs), and would only push useful values out of the memo. (The screen passes
@@ -550,7 +575,7 @@ func (m *Matcher) scan() {
 		if st.fa < 0 && !st.k.mayHold(rec.fields[st.i].value) {
 			continue
 		}
-		m.scanField(st.i, st.fa, st.k)
+		m.scanField(st)
 	}
 }
 
@@ -584,29 +609,35 @@ func (m *Matcher) planScan(sh *shape) {
 					if typed && pf.autos[fa].skipTyped {
 						continue
 					}
-					plan = append(plan, scanStep{i: int32(i), fa: fa, k: k})
+					plan = append(plan, scanStep{i: int32(i), fa: fa, k: k, lastLen: -1})
 					k = nil
 				}
 			}
 		}
 		if k != nil {
-			plan = append(plan, scanStep{i: int32(i), fa: -1, k: k})
+			plan = append(plan, scanStep{i: int32(i), fa: -1, k: k, lastLen: -1})
 		}
 	}
 	sh.plan, sh.planTyped, sh.planValid = plan, typedOf, true
 }
 
-// scanField scans the value of field i with field automaton fa (-1: none) and keyword
-// automaton k (nil: none), or replays the rule literal groups an earlier scan of the same
-// value satisfied. The keyword automaton only scans values its screen lets through: scan
-// screens the values it alone would scan (fa < 0) before it calls scanField.
-func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
+// scanField scans the value of field st.i with field automaton st.fa (-1: none) and keyword
+// automaton st.k (nil: none), or replays the rule literal groups an earlier scan of the same
+// value satisfied: the step's last value (see scanStep), or one the memo holds. The keyword
+// automaton only scans values its screen lets through: scan screens the values it alone
+// would scan (fa < 0) before it calls scanField.
+func (m *Matcher) scanField(st *scanStep) {
+	raw := m.rec.fields[st.i].value
+	if int(st.lastLen) == len(raw) && st.lastGen == m.memo.gen && string(st.last[:len(raw)]) == raw {
+		m.satisfy(st.lastHits)
+		return
+	}
 	pf := &m.e.pf
+	i, fa, k := st.i, st.fa, st.k
 	var f *fieldAutomaton
 	if fa >= 0 {
 		f = &pf.autos[fa]
 	}
-	raw := m.rec.fields[i].value
 	id := uint64(uint32(fa+1)) << 32
 	if k != nil {
 		id |= uint64(k.id)
@@ -616,7 +647,9 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 	if len(raw) <= memoMaxLen && (f != nil || len(raw) >= memoMinKeywordLen) {
 		var hit bool
 		if slot, h, hit = m.memo.find(id, raw); hit {
-			m.satisfy(m.memo.hitsOf(slot))
+			hits := m.memo.hitsOf(slot)
+			st.remember(raw, hits, m.memo.gen)
+			m.satisfy(hits)
 			return
 		}
 	}
@@ -658,8 +691,8 @@ func (m *Matcher) scanField(i int32, fa int32, k *keywordAutomaton) {
 			m.scanOne(&k.shards[j], v)
 		}
 	}
-	if slot != nil {
-		m.memo.store(slot, h, id, raw, m.hits)
+	if slot != nil && m.memo.store(slot, h, id, raw, m.hits) {
+		st.remember(raw, m.memo.hitsOf(slot), m.memo.gen)
 	}
 }
 

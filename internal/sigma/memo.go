@@ -25,6 +25,7 @@ type memo struct {
 	entries []memoEntry
 	vals    []byte
 	hits    []uint32
+	gen     uint32 // counts the resets: slices of hits from an earlier generation are stale
 }
 
 type memoEntry struct {
@@ -65,20 +66,22 @@ func (c *memo) holds(e *memoEntry, h, id uint64, v string) bool {
 }
 
 // store fills slot e (returned by find with hash h) with id, v and the literal groups v
-// satisfied.
-func (c *memo) store(e *memoEntry, h, id uint64, v string, hits []uint32) {
+// satisfied, and reports whether it did.
+func (c *memo) store(e *memoEntry, h, id uint64, v string, hits []uint32) bool {
 	if len(hits) > memoMaxHits/8 {
-		return // rare and large: not worth a place
+		return false // rare and large: not worth a place
 	}
 	if len(c.vals)+len(v) > memoMaxBytes || len(c.hits)+len(hits) > memoMaxHits {
 		clear(c.entries)
 		c.vals, c.hits = c.vals[:0], c.hits[:0]
+		c.gen++
 	}
 	e.hash, e.id = h, id
 	e.vOff, e.vLen = uint32(len(c.vals)), uint32(len(v))
 	c.vals = append(c.vals, v...)
 	e.hOff, e.hLen = uint32(len(c.hits)), uint32(len(hits))
 	c.hits = append(c.hits, hits...)
+	return true
 }
 
 // hitsOf returns the literal groups kept in e.

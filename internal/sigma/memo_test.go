@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,55 @@ func TestMemoKeepsWhatItReturns(t *testing.T) {
 	}
 	if hits == 0 || misses == 0 {
 		t.Fatalf("%d hits, %d misses", hits, misses)
+	}
+}
+
+// TestScanStepsAcrossMemoResets matches records of one shape whose images come back record
+// after record (so the scan steps replay the literal groups they kept) while unique long
+// command lines fill the memo again and again: a step must not replay groups from before a
+// reset, whose place in the memo's arena other values' groups take.
+func TestScanStepsAcrossMemoResets(t *testing.T) {
+	rs, refusals := LoadBytes("steps.yml", []byte(`
+title: Evil image
+logsource: {product: windows, category: process_creation}
+detection: {s: {Image|endswith: '\evil.exe'}, condition: s}
+---
+title: Secret command line
+logsource: {product: windows, category: process_creation}
+detection: {s: {CommandLine|contains: 'secret'}, condition: s}
+`), LoadOptions{})
+	if len(refusals) > 0 {
+		t.Fatal(refusals)
+	}
+	eng, _ := NewEngine(rs, EngineOptions{})
+	m := eng.NewMatcher()
+	filler := strings.Repeat("x", 4000)
+	resets := m.memo.gen
+	for i := range 400 {
+		image, cli := `C:\good.exe`, fmt.Sprintf("run %d %s", i, filler)
+		var want []string
+		if i/4%2 == 0 { // four records in a row: the step keeps it
+			image = `C:\evil.exe`
+			want = append(want, "Evil image")
+		}
+		if i%3 == 0 {
+			cli += " secret"
+			want = append(want, "Secret command line")
+		}
+		var r Record
+		r.AddStable("Channel", "Microsoft-Windows-Sysmon/Operational")
+		r.AddStable("EventID", "1")
+		r.AddStable("Image", image)
+		r.AddStable("CommandLine", cli)
+		var got []string
+		for _, h := range m.Match(&r) {
+			got = append(got, h.Rule.Title)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("record %d (%s): matched %q, want %q", i, image, got, want)
+		}
+	}
+	if m.memo.gen-resets < 3 {
+		t.Fatalf("the memo was reset %d times, want several", m.memo.gen-resets)
 	}
 }
