@@ -91,6 +91,21 @@ func newGramSet(lits []string) *gramSet {
 			}
 		}
 	}
+	// The same for the pairs of the short literals (" -c", " -d" and " -e" share " -").
+	sharedPairs := map[uint16]int{}
+	for _, l := range lits {
+		if len(l) < 2 || len(l) >= 4 {
+			continue
+		}
+		var seenPairs [2]uint16
+		for i := 0; i+2 <= len(l); i++ {
+			p := uint16(l[i]) | uint16(l[i+1])<<8
+			if !slices.Contains(seenPairs[:i], p) {
+				seenPairs[i] = p
+				sharedPairs[p]++
+			}
+		}
+	}
 	entry := func(id, off int) gramEntry {
 		var b [maxGramLiteral]byte
 		l := lits[id]
@@ -110,7 +125,13 @@ func newGramSet(lits []string) *gramSet {
 			g := binary.LittleEndian.Uint32([]byte(l[off : off+4]))
 			quads = append(quads, placedEntry{g, entry(id, off)})
 		case len(l) >= 2:
-			off := anchorWindow(l, 2, func(int) int { return 1 })
+			off := anchorWindow(l, 2, func(i int) int {
+				p := uint16(l[i]) | uint16(l[i+1])<<8
+				if commonPairs[p] {
+					return sharedPairs[p] + commonPairPenalty
+				}
+				return sharedPairs[p]
+			})
 			pairs = append(pairs, placedEntry{uint32(l[off]) | uint32(l[off+1])<<8, entry(id, off)})
 		default:
 			for x := range uint32(256) {
@@ -141,6 +162,22 @@ func newGramSet(lits []string) *gramSet {
 	}
 	return gs
 }
+
+// commonPairs marks the pairs of bytes of the common fragments of event values (".exe", "c:\"):
+// a short literal anchored by one ("ex" of "iex", ":\" of "d:\") would be compared with the
+// text at nearly every path. anchorWindow counts such a pair as shared by commonPairPenalty
+// more literals, which makes any other pair of the literal the better anchor.
+var commonPairs = func() map[uint16]bool {
+	m := map[uint16]bool{}
+	for _, f := range commonFragments {
+		for i := 0; i+2 <= len(f); i++ {
+			m[uint16(f[i])|uint16(f[i+1])<<8] = true
+		}
+	}
+	return m
+}()
+
+const commonPairPenalty = 1 << 10
 
 // placedEntry is an entry of a bitIndex under construction, and its bit.
 type placedEntry = placed[gramEntry]

@@ -235,3 +235,22 @@ func fuzzLiterals(spec string, maxLen int) []string {
 	}
 	return lits
 }
+
+// TestGramSetPairAnchors checks where short literals are anchored: not by a pair they share
+// with other literals (" -" of " -c" and " -d"), nor by a pair of the fragments of nearly
+// every path (":\" of "d:\", "ex" of ".exe" for "iex"): the scan compares the literals of an
+// anchor with the text at every place it occurs.
+func TestGramSetPairAnchors(t *testing.T) {
+	lits := []string{" -c", " -d", "iex", `d:\`}
+	gs := newGramSet(lits)
+	want := map[string]string{" -c": "-c", " -d": "-d", "iex": "ie", `d:\`: "d:"}
+	for _, e := range gs.pair.ents {
+		l := lits[e.lit]
+		if got := l[e.off : e.off+2]; got != want[l] {
+			t.Errorf("%q is anchored by %q, want %q", l, got, want[l])
+		}
+	}
+	if len(gs.pair.ents) != len(lits) {
+		t.Fatalf("%d pair entries, want %d", len(gs.pair.ents), len(lits))
+	}
+}
