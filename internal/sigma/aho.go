@@ -446,7 +446,7 @@ const minGramLiteral = 6
 // gramHash maps a case-folded 4-byte gram (little-endian) to its bit in screen.pairs, of
 // which the gram form uses the first 1<<screenGramBits: the literals of a screen hold a few
 // hundred grams, and a small table stays in the CPU's nearest cache.
-func gramHash(g uint32) uint32 { return (g * 0x9E3779B1) >> (32 - screenGramBits) }
+func gramHash(g uint32) uint32 { return (g * gramMul) >> (32 - screenGramBits) }
 
 const screenGramBits = 15
 

@@ -2,7 +2,6 @@ package sigma
 
 import (
 	"cmp"
-	"math/bits"
 	"slices"
 )
 
@@ -22,9 +21,7 @@ const containsWindow = 4
 // the value, and only on a set bit compares the literals anchored there with the value
 // around the window. Every literal must be at least containsWindow bytes long.
 type containsSet struct {
-	mask  uint32   // bit of window g: windowHash(g) & mask
-	words []uint64 // mask+1 bits
-	ranks []uint32 // per word, the number of set bits in the words before it
+	table bitTable // bit of window g: windowHash(g), masked to the table
 	// ents[k] is the first literal of the k-th set bit; the others follow its next chain.
 	ents   []containsEntry
 	minLen int
@@ -61,15 +58,16 @@ func newContainsSet(lits []string) *containsSet {
 	for logBits < windowHashBits && 1<<logBits < 16*len(lits) {
 		logBits++
 	}
-	cs := &containsSet{mask: 1<<logBits - 1, minLen: len(lits[0])}
+	cs := &containsSet{minLen: len(lits[0])}
+	mask := uint32(1<<logBits - 1)
 	var ps []placed[containsEntry]
 	for _, l := range lits {
 		cs.minLen = min(cs.minLen, len(l))
 		off := anchorWindow(l, containsWindow, func(i int) int { return shared[load32(l[i:])] })
-		ps = append(ps, placed[containsEntry]{windowHash(load32(l[off:])) & cs.mask, containsEntry{lit: l, off: int32(off)}})
+		ps = append(ps, placed[containsEntry]{windowHash(load32(l[off:])) & mask, containsEntry{lit: l, off: int32(off)}})
 	}
 	slices.SortStableFunc(ps, func(x, y placed[containsEntry]) int { return cmp.Compare(x.bit, y.bit) })
-	cs.words, cs.ranks, cs.ents = chainByBit(logBits, ps, func(e *containsEntry) *int32 { return &e.next })
+	cs.table, cs.ents = chainByBit(logBits, ps, func(e *containsEntry) *int32 { return &e.next })
 	return cs
 }
 
@@ -84,15 +82,12 @@ func (cs *containsSet) match(v string) bool {
 	if len(v) < cs.minLen {
 		return false
 	}
-	words := cs.words
-	mask := uint32(len(words) - 1)
 	for i := 0; i+containsWindow <= len(v); i++ {
-		h := windowHash(load32(v[i:]))
-		w := (h >> 6) & mask
-		if words[w]>>(h&63)&1 == 0 {
+		r, ok := cs.table.lookup(windowHash(load32(v[i:])))
+		if !ok {
 			continue
 		}
-		k := int32(cs.ranks[w]) + int32(bits.OnesCount64(words[w]&(1<<(h&63)-1)))
+		k := int32(r)
 		for ; k >= 0; k = cs.ents[k].next {
 			e := &cs.ents[k]
 			p := i - int(e.off)

@@ -32,11 +32,26 @@ type gramSet struct {
 	pairBits *[1 << 16 / 64]uint64
 }
 
+// bitTable is a table of a power of two of bits, and per word the number of set bits in the
+// words before it: the rank of a set bit is the index of its first entry in the table's list.
+type bitTable struct {
+	bits  []uint64 // one word of no bits when there are no anchors
+	ranks []uint32
+}
+
+// lookup reports whether bit b (masked to the table) is set, and its rank.
+func (t *bitTable) lookup(b uint32) (uint32, bool) {
+	w := (b >> 6) & uint32(len(t.bits)-1)
+	x := t.bits[w]
+	if x>>(b&63)&1 == 0 {
+		return 0, false
+	}
+	return t.ranks[w] + uint32(bits.OnesCount64(x&(1<<(b&63)-1))), true
+}
+
 // bitIndex is a bit table with, per set bit, a list of anchored literals.
 type bitIndex struct {
-	bits []uint64 // a power of two of them; one of no bits when there are no anchors
-	// ranks[w] is the number of set bits in the words before word w.
-	ranks []uint32
+	bitTable
 	// ents[k] is the first literal of the k-th set bit; the others follow its next chain.
 	ents []gramEntry
 }
@@ -196,15 +211,14 @@ func newBitIndex(logBits int, ps []placedEntry) bitIndex {
 		}
 		return cmp.Compare(x.e.lit, y.e.lit)
 	})
-	words, ranks, ents := chainByBit(logBits, ps, func(e *gramEntry) *int32 { return &e.next })
-	return bitIndex{bits: words, ranks: ranks, ents: ents}
+	table, ents := chainByBit(logBits, ps, func(e *gramEntry) *int32 { return &e.next })
+	return bitIndex{table, ents}
 }
 
-// chainByBit lays out entries sorted by bit as a table of 1<<logBits bits: the words, with
-// the bits of the entries set, the number of set bits before each word, and the entries, the
-// first of each bit at the bit's rank and the others chained to it through next (-1 ends a
-// chain).
-func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]uint64, []uint32, []E) {
+// chainByBit lays out entries sorted by bit as a table of 1<<logBits bits, with the bits of
+// the entries set, and the entries, the first of each bit at the bit's rank and the others
+// chained to it through next (-1 ends a chain).
+func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) (bitTable, []E) {
 	words := make([]uint64, (1<<logBits)/64)
 	ranks := make([]uint32, len(words))
 	ents := make([]E, 0, len(ps))
@@ -232,7 +246,7 @@ func chainByBit[E any](logBits int, ps []placed[E], next func(*E) *int32) ([]uin
 		ranks[w] = n
 		n += uint32(bits.OnesCount64(words[w]))
 	}
-	return words, ranks, ents
+	return bitTable{words, ranks}, ents
 }
 
 // anchorWindow returns the offset of the best window of n bytes of literal l to anchor it
@@ -320,7 +334,7 @@ func (gs *gramSet) find(buf []byte, n int, report func(lit int32)) {
 		} else {
 			mask = quadMask(quad, qm, buf[base:end+3])
 		}
-		top := base + (end - base) - 64 // position of mask bit 63
+		top := end - 64 // the position of mask bit 63
 		for mask != 0 {
 			z := bits.LeadingZeros64(mask)
 			mask &^= 1 << (63 - z)

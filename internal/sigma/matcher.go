@@ -894,10 +894,18 @@ func (m *Matcher) scanTwo(fa, fb *fieldAutomaton, v string) {
 // splitMinLen is the shortest value scanSplit scans.
 const splitMinLen = 32
 
+// halves splits v in two for scanSplit and scanHalves: p from the start, q from the root
+// maxLiteralLen-1 bytes before the end of p, which finds every literal ending in q; q is at
+// most a byte longer than p.
+func halves(v string) (p, q string) {
+	const overlap = maxLiteralLen - 1
+	mid := (len(v) + overlap) / 2
+	return v[:mid], v[mid-overlap:]
+}
+
 // scanSplit scans markStart+v+markEnd with field automaton fa and the first keyword automaton
-// fb as two halves side by side: four chains of dependent
-// table loads, whose cache misses then overlap. The second half starts at the root
-// maxLiteralLen-1 bytes early, which finds every literal ending in it.
+// fb as two halves side by side (see halves): four chains of dependent table loads, whose
+// cache misses then overlap.
 func (m *Matcher) scanSplit(fa, fb *fieldAutomaton, v string) {
 	a, b := fa.ac, fb.ac
 	clsA, clsB := &a.class, &b.class
@@ -906,9 +914,7 @@ func (m *Matcher) scanSplit(fa, fb *fieldAutomaton, v string) {
 	stampA := m.acStamp[fa.base : fa.base+a.states]
 	stampB := m.acStamp[fb.base : fb.base+b.states]
 	gen := m.acGen
-	const overlap = maxLiteralLen - 1
-	mid := (len(v) + overlap) / 2
-	p, q := v[:mid], v[mid-overlap:]
+	p, q := halves(v)
 	sa, sb := int(fa.start), int(fb.start)
 	var sc, sd int // second half: from the roots
 	if sa&outFlag != 0 {
@@ -982,9 +988,7 @@ func (m *Matcher) scanHalves(fa *fieldAutomaton, v string) {
 	ncls := int(a.ncls)
 	stamp := m.acStamp[fa.base : fa.base+a.states]
 	gen := m.acGen
-	const overlap = maxLiteralLen - 1
-	mid := (len(v) + overlap) / 2
-	p, q := v[:mid], v[mid-overlap:]
+	p, q := halves(v)
 	sa := int(fa.start)
 	sc := 0 // second half: from the root
 	if sa&outFlag != 0 {
