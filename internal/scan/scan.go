@@ -6,6 +6,8 @@
 package scan
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -307,23 +309,48 @@ func (w *worker) get(id int32, name string) (string, bool) {
 }
 
 func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) error {
-	if strings.HasSuffix(strings.ToLower(path), ".evtx") {
-		return w.scanEVTX(ctx, path, res)
-	}
-	return w.scanJSON(ctx, path, res)
-}
-
-func (w *worker) scanEVTX(ctx context.Context, path string, res *fileResult) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	// EVTX by name or by signature (a Security.log exported from a host is still EVTX);
+	// anything else is read as JSON. A .gz is opened first.
+	lower := strings.ToLower(path)
+	var src io.Reader = f
+	var head [8]byte
+	if strings.HasSuffix(lower, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		br := bufio.NewReaderSize(zr, 64<<10)
+		peek, _ := br.Peek(len(head))
+		copy(head[:], peek)
+		src = br
+		lower = strings.TrimSuffix(lower, ".gz")
+	} else if !strings.HasSuffix(lower, ".evtx") {
+		_, _ = f.ReadAt(head[:], 0) // a short file is no EVTX: head stays zero
+	}
+	if strings.HasSuffix(lower, ".evtx") || string(head[:]) == evtxMagic {
+		return w.scanEVTX(ctx, path, src, res)
+	}
+	return w.scanJSON(ctx, path, res)
+}
+
+// evtxMagic is the signature that opens an EVTX file.
+const evtxMagic = "ElfFile\x00"
+
+// scanEVTX scans the EVTX file at path, read from src (the file, or its decompressed
+// content: the reader then reads every chunk rather than seeking over damaged ones).
+func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, res *fileResult) error {
+	var err error
 	reported := 0
 	if w.rd == nil {
-		w.rd, err = evtx.NewReaderWithOptions(f, evtx.Options{})
+		w.rd, err = evtx.NewReaderWithOptions(src, evtx.Options{})
 	} else {
-		err = w.rd.Reset(f)
+		err = w.rd.Reset(src)
 	}
 	if err != nil {
 		return err // the reader's error says what is wrong with the header

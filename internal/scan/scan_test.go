@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -199,5 +200,57 @@ func TestCallbacksOneAtATime(t *testing.T) {
 	}
 	if len(problems) != len(files) || len(progress) != len(files) {
 		t.Fatalf("%d problems, %d progress calls for %d unreadable files", len(problems), len(progress), len(files))
+	}
+}
+
+// TestScanCompressedAndRenamedEVTX scans EVTX files that are gzipped (.evtx.gz) or named
+// otherwise (an export saved as .log, given by name): each is read as EVTX, by its name or
+// its signature, with the detections of the plain file.
+func TestScanCompressedAndRenamedEVTX(t *testing.T) {
+	src := filepath.Join(dataDir, "evtx-attack-samples", "Execution", "sysmon_mshta_sharpshooter_stageless_meterpreter.evtx")
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Skipf("attack samples not available: %v", err)
+	}
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.evtx")
+	renamed := filepath.Join(dir, "Microsoft-Windows-Sysmon.log")
+	gz := filepath.Join(dir, "compressed.evtx.gz")
+	for _, p := range []string{plain, renamed} {
+		if err := os.WriteFile(p, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw)
+	zw.Close()
+	if err := os.WriteFile(gz, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	want, st := runScan(t, []string{plain}, Options{Engine: eng, Rules: rs})
+	if st.Records == 0 || len(want) == 0 || st.Errors != 0 {
+		t.Fatalf("plain file: %+v, %d detections", st, len(want))
+	}
+	for _, p := range []string{renamed, gz} {
+		got, gst := runScan(t, []string{p}, Options{Engine: eng, Rules: rs})
+		if gst.Records != st.Records || gst.Errors != 0 || len(got) != len(want) {
+			t.Fatalf("%s: %+v and %d detections, plain file %+v and %d", filepath.Base(p), gst, len(got), st, len(want))
+		}
+		for i := range got {
+			if got[i].RuleID != want[i].RuleID || got[i].Record != want[i].Record {
+				t.Errorf("%s detection %d: %s record %d, plain file %s record %d", filepath.Base(p), i, got[i].RuleID, got[i].Record, want[i].RuleID, want[i].Record)
+			}
+		}
+	}
+	// A folder lists the .evtx.gz with the plain files; a .log only when given by name.
+	files, err := Files([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || !slices.Contains(files, gz) || !slices.Contains(files, plain) {
+		t.Errorf("Files(%s) = %v", dir, files)
 	}
 }
