@@ -82,6 +82,12 @@ func TestScanCSVAndTable(t *testing.T) {
 	if code, _, _ := run(t, "scan", "--rules", rules, "--output", "xml", sample); code != 2 {
 		t.Fatalf("bad output format accepted")
 	}
+	// Nothing detected: no table, not even its header (the summary on stderr says so).
+	quiet := data + "/evtx-attack-samples/Defense Evasion/DE_Powershell_CLM_Disabled_Sysmon_12.evtx"
+	code, out, errs = run(t, "scan", "--rules", rules, quiet)
+	if code != 0 || out != "" || !strings.Contains(errs, "0 detections") {
+		t.Fatalf("table of no detections: %d %q %s", code, out, errs)
+	}
 }
 
 type checkReport struct {

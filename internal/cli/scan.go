@@ -196,6 +196,9 @@ type scanWriter struct {
 	line []byte
 	csv  *csv.Writer
 	tab  *tabwriter.Writer
+	// table: the header is written with the first detection (none: nothing is printed, the
+	// summary says so).
+	header bool
 }
 
 func newScanWriter(w io.Writer, format string) *scanWriter {
@@ -208,7 +211,6 @@ func newScanWriter(w io.Writer, format string) *scanWriter {
 		s.csv.Write([]string{"timestamp", "level", "rule_title", "rule_id", "computer", "channel", "event_id", "file", "record", "tags", "matches"})
 	case "table":
 		s.tab = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(s.tab, "TIMESTAMP\tLEVEL\tRULE\tCOMPUTER\tEVENT\tFILE:RECORD")
 	}
 	return s
 }
@@ -238,6 +240,10 @@ func (s *scanWriter) write(d scan.Detection) {
 		s.csv.Write([]string{d.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), d.Level, d.RuleTitle, d.RuleID, d.Computer, d.Channel, d.EventID,
 			d.File, strconv.FormatInt(d.Record, 10), strings.Join(d.Tags, " "), matchesText(d)})
 	case "table":
+		if !s.header {
+			fmt.Fprintln(s.tab, "TIMESTAMP\tLEVEL\tRULE\tCOMPUTER\tEVENT\tFILE:RECORD")
+			s.header = true
+		}
 		file := d.File
 		if i := strings.LastIndexByte(file, os.PathSeparator); i >= 0 {
 			file = file[i+1:]
