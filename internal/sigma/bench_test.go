@@ -52,13 +52,16 @@ func benchMatch(b *testing.B, eng *Engine, recs []*Record) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	n := 0
+	evals, matches := m.evals, 0
 	cpu0 := cpuTime()
 	for b.Loop() {
-		m.Match(recs[n%len(recs)])
+		matches += len(m.Match(recs[n%len(recs)]))
 		n++
 	}
 	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
+	b.ReportMetric(float64(m.evals-evals)/float64(n), "evals/op")
+	b.ReportMetric(float64(matches)/float64(n), "matches/op")
 	b.ReportMetric(float64(n)/cpu.Seconds(), "events/cpu-s")
 }
 

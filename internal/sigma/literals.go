@@ -113,10 +113,18 @@ func better(a, b []fieldLit) bool {
 // maxLiteralGroups bounds the literal groups of one rule (see literalPlan).
 const maxLiteralGroups = 4
 
+// maxPlanCombinations bounds the literal sets an OR node's plan chooses among (see
+// literalPlan).
+const maxPlanCombinations = 64
+
 // literalPlan derives up to maxLiteralGroups literal sets that must all be satisfied (at
 // least one literal of each set occurs in its field) whenever node n matches: the children of
-// an AND each contribute their own sets. Every literal scores at least minScore (see
-// literalScore). ok is false when no usable set exists.
+// an AND each contribute their own sets, and so do the patterns of a contains|all condition.
+// An OR needs, for every choice of one set per branch, the union of the sets chosen (each
+// branch that matches satisfies its own): of those unions, the best are its sets, so that
+// (Image ends with \cmd.exe and CommandLine contains copy) or (Image ends with \robocopy.exe)
+// needs a cmd.exe or robocopy.exe and a copy, not just one of the images. Every literal
+// scores at least minScore (see literalScore). ok is false when no usable set exists.
 func literalPlan(n node, minScore int) (groups [][]fieldLit, ok bool) {
 	switch x := n.(type) {
 	case *selNode:
@@ -127,64 +135,100 @@ func literalPlan(n node, minScore int) (groups [][]fieldLit, ok bool) {
 				groups = append(groups, g...)
 			}
 		}
-		if len(groups) == 0 {
-			return nil, false
-		}
-		slices.SortStableFunc(groups, func(a, b []fieldLit) int {
-			switch {
-			case better(a, b):
-				return -1
-			case better(b, a):
-				return 1
-			}
-			return 0
-		})
-		groups = slices.CompactFunc(groups, slices.Equal[[]fieldLit])
-		if len(groups) > maxLiteralGroups {
-			groups = groups[:maxLiteralGroups]
-		}
-		return groups, true
-	}
-	set, ok := literalSet(n, minScore)
-	if !ok {
-		return nil, false
-	}
-	return [][]fieldLit{set}, true
-}
-
-// literalSet derives the literals node n needs, each scoring at least minScore. ok is false
-// when no usable set exists.
-func literalSet(n node, minScore int) (set []fieldLit, ok bool) {
-	switch x := n.(type) {
-	case *selNode:
-		return literalSet(x.kid, minScore)
-	case *andNode:
-		var best []fieldLit
-		found := false
-		for _, k := range x.kids {
-			if s, ok := literalSet(k, minScore); ok && (!found || better(s, best)) {
-				best, found = s, true
-			}
-		}
-		return best, found
+		return bestGroups(groups)
 	case *orNode:
-		var union []fieldLit
-		for _, k := range x.kids {
-			s, ok := literalSet(k, minScore)
+		plans := make([][][]fieldLit, len(x.kids))
+		combos := 1
+		for i, k := range x.kids {
+			p, ok := literalPlan(k, minScore)
 			if !ok {
 				return nil, false
 			}
-			union = append(union, s...)
-			if len(union) > maxLiteralsPerRule {
-				return nil, false
+			plans[i] = p
+			combos *= len(p)
+		}
+		// Too many choices: the branches with most sets keep their best ones.
+		for combos > maxPlanCombinations {
+			w := 0
+			for i := range plans {
+				if len(plans[i]) > len(plans[w]) {
+					w = i
+				}
+			}
+			combos = combos / len(plans[w]) * (len(plans[w]) - 1)
+			plans[w] = plans[w][:len(plans[w])-1]
+		}
+		choice := make([]int, len(plans))
+		for {
+			var union []fieldLit
+			for i, c := range choice {
+				union = append(union, plans[i][c]...)
+			}
+			if union = dedupLits(union); len(union) <= maxLiteralsPerRule && minRawScore(union) >= minScore {
+				groups = append(groups, union)
+			}
+			i := 0
+			for ; i < len(choice); i++ {
+				if choice[i]++; choice[i] < len(plans[i]) {
+					break
+				}
+				choice[i] = 0
+			}
+			if i == len(choice) {
+				break
 			}
 		}
-		union = dedupLits(union)
-		return union, len(union) > 0 && minRawScore(union) >= minScore
+		return bestGroups(groups)
 	case *fieldCond:
-		return x.literalSet(minScore)
+		if x.kind == fcString && x.all && !x.neg {
+			local := x.local
+			if x.keyword {
+				local = -1
+			}
+			for gi := range x.groups {
+				if s, ok := patternsLiterals(x.groups[gi], local, minScore); ok {
+					groups = append(groups, s)
+				}
+			}
+			return bestGroups(groups)
+		}
+		if set, ok := x.literalSet(minScore); ok {
+			return [][]fieldLit{set}, true
+		}
 	}
 	return nil, false
+}
+
+// bestGroups keeps the best maxLiteralGroups of groups (see better), each once.
+func bestGroups(groups [][]fieldLit) ([][]fieldLit, bool) {
+	if len(groups) == 0 {
+		return nil, false
+	}
+	type scored struct {
+		lits  []fieldLit
+		score int
+	}
+	sc := make([]scored, len(groups))
+	for i, g := range groups {
+		sc[i] = scored{g, setScore(g)}
+	}
+	// As better orders them: higher score first, then fewer literals.
+	slices.SortStableFunc(sc, func(a, b scored) int {
+		if a.score != b.score {
+			return b.score - a.score
+		}
+		return len(a.lits) - len(b.lits)
+	})
+	groups = groups[:0]
+	for _, g := range sc {
+		if !slices.ContainsFunc(groups, func(h []fieldLit) bool { return slices.Equal(g.lits, h) }) {
+			groups = append(groups, g.lits)
+			if len(groups) == maxLiteralGroups {
+				break
+			}
+		}
+	}
+	return groups, true
 }
 
 // minRawScore is the literalScore of the weakest literal of set.

@@ -51,6 +51,7 @@ type Matcher struct {
 	acGen   uint32
 
 	ctx     evalCtx
+	evals   uint64 // rule evaluations, for measurements
 	matches []Match
 	evbuf   []Evidence
 	keyBuf  []byte // routing scratch
@@ -509,6 +510,7 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 		return
 	}
 	m.rs[ri].evalGen = m.gen
+	m.evals++
 	er := e.rules[ri]
 	// One evaluation, collecting evidence as it goes: collecting does not change the result,
 	// and what a failed branch collected is dropped (see andNode), so a match needs no second

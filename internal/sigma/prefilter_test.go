@@ -331,3 +331,58 @@ func TestKeywordSetsPrebuilt(t *testing.T) {
 	}
 	t.Logf("%d sets built with the engine, %d met; %d matches", built, len(lazy.kwSets), matches)
 }
+
+// TestLiteralPlanBranches checks the literal groups of ORs and of contains|all: a record
+// that holds the literals of only one side of a branch's AND, or only some of the patterns
+// of a contains|all, is not evaluated at all; records that match are, with the same result as
+// without the prefilter.
+func TestLiteralPlanBranches(t *testing.T) {
+	det := `
+sel_tool:
+    Image|endswith: '\robocopy.exe'
+sel_cmd_img:
+    Image|endswith: '\cmd.exe'
+sel_cmd_cli:
+    CommandLine|contains: ' copy '
+sel_flag:
+    ParentImage|contains|all:
+        - '\jumpbox\'
+        - '\agentsvc\'
+condition: (sel_tool or all of sel_cmd_*) and sel_flag
+`
+	with, err := compileOne(t, det, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, _ := compileOne(t, det, EngineOptions{DisablePrefilter: true})
+	mw, mo := with.NewMatcher(), without.NewMatcher()
+	const parent = `C:\jumpbox\agentsvc\agent.exe`
+	cases := []struct {
+		rec       []string
+		match     bool
+		evaluated bool
+	}{
+		{[]string{"Image", `C:\Windows\System32\cmd.exe`, "CommandLine", `cmd /c copy a b`, "ParentImage", parent}, true, true},
+		{[]string{"Image", `C:\Windows\System32\robocopy.exe`, "CommandLine", `robocopy a b`, "ParentImage", parent}, true, true},
+		// cmd.exe without copy: the OR's groups need a copy (or robocopy.exe) too.
+		{[]string{"Image", `C:\Windows\System32\cmd.exe`, "CommandLine", `cmd /c dir`, "ParentImage", parent}, false, false},
+		// copy with neither image.
+		{[]string{"Image", `C:\Tools\x.exe`, "CommandLine", `x copy y`, "ParentImage", parent}, false, false},
+		// Only one of the contains|all patterns.
+		{[]string{"Image", `C:\Windows\System32\cmd.exe`, "CommandLine", `cmd /c copy a b`, "ParentImage", `C:\jumpbox\other.exe`}, false, false},
+		{[]string{"Image", `C:\Windows\System32\cmd.exe`, "CommandLine", `cmd /c copy a b`, "ParentImage", `C:\x\agentsvc\a.exe`}, false, false},
+		// All literals there, in the wrong place: evaluated, no match.
+		{[]string{"Image", `C:\cmd.exe\robocopy.exe.bak`, "CommandLine", `x copy y`, "ParentImage", parent}, false, true},
+	}
+	for i, c := range cases {
+		r := record(c.rec...)
+		evals := mw.evals
+		got, want := len(mw.Match(r)) > 0, len(mo.Match(r)) > 0
+		if got != want || got != c.match {
+			t.Errorf("case %d: match %v with the prefilter, %v without, want %v", i, got, want, c.match)
+		}
+		if evaluated := mw.evals > evals; evaluated != c.evaluated {
+			t.Errorf("case %d: evaluated %v, want %v", i, evaluated, c.evaluated)
+		}
+	}
+}
