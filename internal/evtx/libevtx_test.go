@@ -3,12 +3,15 @@ package evtx
 import (
 	"bufio"
 	"bytes"
+	"encoding/xml"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,23 +25,7 @@ import (
 // two render some types differently, which the comparison undoes: hexadecimal numbers with
 // or without leading zeros, GUIDs with or without braces, times to 100 ns or to 1 µs.
 func TestLibevtxAgreement(t *testing.T) {
-	tool, err := exec.LookPath("evtxexport")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("evtxexport not found: .ci/run installs libevtx-utils")
-		}
-		t.Skip("evtxexport (libevtx-utils) not installed")
-	}
-	var files []string
-	err = filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".evtx") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil || len(files) == 0 {
-		t.Skipf("no EVTX files under %s: %v", dataDir, err)
-	}
+	tool, files := libevtxSetup(t)
 	var records, strs int
 	for _, path := range files {
 		out, err := exec.Command(tool, path).Output()
@@ -73,6 +60,159 @@ func TestLibevtxAgreement(t *testing.T) {
 		t.Fatalf("compared %d records and %d strings: nothing to compare", records, strs)
 	}
 	t.Logf("%d files, %d records and %d libevtx strings agree", len(files), records, strs)
+}
+
+// libevtxSetup returns the path of evtxexport and the EVTX files of the datasets, or skips
+// the test (fails it under CI, which installs the tool).
+func libevtxSetup(t *testing.T) (tool string, files []string) {
+	t.Helper()
+	tool, err := exec.LookPath("evtxexport")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("evtxexport not found: .ci/run installs libevtx-utils")
+		}
+		t.Skip("evtxexport (libevtx-utils) not installed")
+	}
+	err = filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".evtx") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Skipf("no EVTX files under %s: %v", dataDir, err)
+	}
+	return tool, files
+}
+
+// TestLibevtxFields checks this Reader's field names against libevtx's XML rendering of the
+// same files (evtxexport -f xml): every System element and attribute and every named
+// EventData item libevtx shows is a field of the record, named as Fields names it (Provider
+// Name is Provider_Name, <Data Name="Image"> is Image), with the same value. The strings test
+// above cannot see a value given the wrong name.
+func TestLibevtxFields(t *testing.T) {
+	tool, files := libevtxSetup(t)
+	var records, fields int
+	for _, path := range files {
+		out, err := exec.Command(tool, "-f", "xml", path).Output()
+		if err != nil {
+			t.Errorf("%s: evtxexport: %v", path, err)
+			continue
+		}
+		theirs, err := parseEvtxexportXML(xmlSafe(out))
+		if err != nil {
+			t.Errorf("%s: evtxexport's XML: %v", path, err)
+			continue
+		}
+		ours := readValues(t, path)
+		if len(ours) != len(theirs) {
+			t.Errorf("%s: %d records, libevtx's XML has %d events", path, len(ours), len(theirs))
+			continue
+		}
+		for i, want := range theirs {
+			rec := ours[i]
+			records++
+			for _, f := range want {
+				fields++
+				got := rec.all(f[0])
+				if len(got) == 0 {
+					t.Errorf("%s record %d: no field %s (libevtx: %q)", path, i+1, f[0], f[1])
+				} else if !slices.ContainsFunc(got, func(v string) bool { return normXMLValue(v) == normXMLValue(f[1]) }) {
+					t.Errorf("%s record %d: %s = %q, libevtx %q", path, i+1, f[0], got, f[1])
+				}
+			}
+		}
+	}
+	if records == 0 || fields == 0 {
+		t.Fatalf("compared %d records and %d fields: nothing to compare", records, fields)
+	}
+	t.Logf("%d files, %d records and %d named fields agree", len(files), records, fields)
+}
+
+// xmlSafe replaces the control characters XML 1.0 does not allow, which evtxexport writes as
+// they are (a SID history value holds U+000F), by U+FFFD, so that the output parses.
+func xmlSafe(b []byte) []byte {
+	return bytes.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+			return '\uFFFD'
+		}
+		return r
+	}, b)
+}
+
+// normXMLValue is normValue for values that went through XML: line ends are one \n (XML
+// normalizes them), space around a value is not significant, and a control character is
+// U+FFFD (see xmlSafe).
+func normXMLValue(v string) string {
+	v = strings.ReplaceAll(v, "\r\n", "\n")
+	v = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+			return '\uFFFD'
+		}
+		return r
+	}, v)
+	return normValue(v)
+}
+
+// xmlEvent is the part of an event libevtx renders in XML that the field names are checked
+// against: the System section's elements, and EventData's named items.
+type xmlEvent struct {
+	System struct {
+		Elems []struct {
+			XMLName xml.Name
+			Attrs   []xml.Attr `xml:",any,attr"`
+			Value   string     `xml:",chardata"`
+		} `xml:",any"`
+	} `xml:"System"`
+	EventData struct {
+		Data []struct {
+			Name  string `xml:"Name,attr"`
+			Value string `xml:",chardata"`
+		} `xml:"Data"`
+	} `xml:"EventData"`
+}
+
+// parseEvtxexportXML returns, per event of evtxexport's XML output, the (field name, value)
+// pairs Fields must give: a System element's text under its name (unless it has attributes
+// and no text), its attributes as element_attribute, and EventData's named items.
+func parseEvtxexportXML(out []byte) ([][][2]string, error) {
+	var evs [][][2]string
+	dec := xml.NewDecoder(bytes.NewReader(out))
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return evs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "Event" {
+			continue
+		}
+		var ev xmlEvent
+		if err := dec.DecodeElement(&ev, &se); err != nil {
+			return nil, err
+		}
+		var fs [][2]string
+		for _, el := range ev.System.Elems {
+			name := el.XMLName.Local
+			if v := strings.TrimSpace(el.Value); v != "" || len(el.Attrs) == 0 {
+				fs = append(fs, [2]string{name, v})
+			}
+			for _, a := range el.Attrs {
+				if a.Name.Space == "" && a.Name.Local != "xmlns" {
+					fs = append(fs, [2]string{name + "_" + a.Name.Local, a.Value})
+				}
+			}
+		}
+		for _, d := range ev.EventData.Data {
+			if d.Name != "" {
+				fs = append(fs, [2]string{d.Name, strings.TrimSpace(d.Value)})
+			}
+		}
+		evs = append(evs, fs)
+	}
 }
 
 // libevtxEvent is what evtxexport prints of an event.
@@ -130,12 +270,30 @@ type recordValues struct {
 }
 
 func (r *recordValues) get(name string) string {
+	v, _ := r.lookup(name)
+	return v
+}
+
+// lookup returns the value of the record's first field named name.
+func (r *recordValues) lookup(name string) (string, bool) {
 	for i, n := range r.names {
 		if n == name {
-			return r.values[i]
+			return r.values[i], true
 		}
 	}
-	return ""
+	return "", false
+}
+
+// all returns the values of the record's fields named name: System's Version and an
+// EventData item named Version are both Version.
+func (r *recordValues) all(name string) []string {
+	var vs []string
+	for i, n := range r.names {
+		if n == name {
+			vs = append(vs, r.values[i])
+		}
+	}
+	return vs
 }
 
 // holds reports whether s, a string evtxexport printed, is one of the record's values (or
