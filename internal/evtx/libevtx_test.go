@@ -86,9 +86,10 @@ func libevtxSetup(t *testing.T) (tool string, files []string) {
 }
 
 // TestLibevtxFields checks this Reader's field names against libevtx's XML rendering of the
-// same files (evtxexport -f xml): every System element and attribute and every named
-// EventData item libevtx shows is a field of the record, named as Fields names it (Provider
-// Name is Provider_Name, <Data Name="Image"> is Image), with the same value. The strings test
+// same files (evtxexport -f xml): every System element and attribute, every named EventData
+// item and every item of a UserData section libevtx shows is a field of the record, named as
+// Fields names it (Provider Name is Provider_Name, <Data Name="Image"> is Image,
+// <LogFileCleared><SubjectUserName> is SubjectUserName), with the same value. The strings test
 // above cannot see a value given the wrong name.
 func TestLibevtxFields(t *testing.T) {
 	tool, files := libevtxSetup(t)
@@ -170,11 +171,25 @@ type xmlEvent struct {
 			Value string `xml:",chardata"`
 		} `xml:"Data"`
 	} `xml:"EventData"`
+	// UserData holds one element (LogFileCleared, EventXML) whose items are named by their
+	// element.
+	UserData struct {
+		Sections []struct {
+			Items []struct {
+				XMLName xml.Name
+				Value   string `xml:",chardata"`
+				Inner   []struct {
+					XMLName xml.Name
+				} `xml:",any"`
+			} `xml:",any"`
+		} `xml:",any"`
+	} `xml:"UserData"`
 }
 
 // parseEvtxexportXML returns, per event of evtxexport's XML output, the (field name, value)
 // pairs Fields must give: a System element's text under its name (unless it has attributes
-// and no text), its attributes as element_attribute, and EventData's named items.
+// and no text), its attributes as element_attribute, EventData's named items, and the items
+// (without children) of UserData's sections.
 func parseEvtxexportXML(out []byte) ([][][2]string, error) {
 	var evs [][][2]string
 	dec := xml.NewDecoder(bytes.NewReader(out))
@@ -209,6 +224,13 @@ func parseEvtxexportXML(out []byte) ([][][2]string, error) {
 		for _, d := range ev.EventData.Data {
 			if d.Name != "" {
 				fs = append(fs, [2]string{d.Name, strings.TrimSpace(d.Value)})
+			}
+		}
+		for _, sec := range ev.UserData.Sections {
+			for _, it := range sec.Items {
+				if len(it.Inner) == 0 {
+					fs = append(fs, [2]string{it.XMLName.Local, strings.TrimSpace(it.Value)})
+				}
 			}
 		}
 		evs = append(evs, fs)
