@@ -132,27 +132,21 @@ func TestLibevtxFields(t *testing.T) {
 
 // xmlSafe replaces the control characters XML 1.0 does not allow, which evtxexport writes as
 // they are (a SID history value holds U+000F), by U+FFFD, so that the output parses.
-func xmlSafe(b []byte) []byte {
-	return bytes.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-			return '\uFFFD'
-		}
-		return r
-	}, b)
+func xmlSafe(b []byte) []byte { return bytes.Map(xmlChar, b) }
+
+// xmlChar is r, or U+FFFD for a control character XML 1.0 does not allow.
+func xmlChar(r rune) rune {
+	if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+		return '\uFFFD'
+	}
+	return r
 }
 
 // normXMLValue is normValue for values that went through XML: line ends are one \n (XML
 // normalizes them), space around a value is not significant, and a control character is
 // U+FFFD (see xmlSafe).
 func normXMLValue(v string) string {
-	v = strings.ReplaceAll(v, "\r\n", "\n")
-	v = strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-			return '\uFFFD'
-		}
-		return r
-	}, v)
-	return normValue(v)
+	return normValue(strings.Map(xmlChar, strings.ReplaceAll(v, "\r\n", "\n")))
 }
 
 // xmlEvent is the part of an event libevtx renders in XML that the field names are checked
@@ -291,19 +285,12 @@ type recordValues struct {
 	joined        string
 }
 
+// get returns the value of the record's first field named name, or "".
 func (r *recordValues) get(name string) string {
-	v, _ := r.lookup(name)
-	return v
-}
-
-// lookup returns the value of the record's first field named name.
-func (r *recordValues) lookup(name string) (string, bool) {
-	for i, n := range r.names {
-		if n == name {
-			return r.values[i], true
-		}
+	if vs := r.all(name); len(vs) > 0 {
+		return vs[0]
 	}
-	return "", false
+	return ""
 }
 
 // all returns the values of the record's fields named name: System's Version and an

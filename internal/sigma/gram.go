@@ -39,7 +39,8 @@ type bitTable struct {
 	ranks []uint32
 }
 
-// lookup reports whether bit b (masked to the table) is set, and its rank.
+// lookup reports whether bit b (masked to the table) is set, and its rank (in a bitIndex, the
+// index of its first entry).
 func (t *bitTable) lookup(b uint32) (uint32, bool) {
 	w := (b >> 6) & uint32(len(t.bits)-1)
 	x := t.bits[w]
@@ -379,17 +380,6 @@ func quadMask(quad []uint64, qm uint32, w []byte) uint64 {
 		mask = mask<<1 | quad[(h>>6)&qm]>>(h&63)&1
 	}
 	return mask
-}
-
-// lookup reports whether bit b (masked to the table) is set, and its rank: the index of its
-// first entry.
-func (bi *bitIndex) lookup(b uint32) (uint32, bool) {
-	w := (b >> 6) & uint32(len(bi.bits)-1)
-	x := bi.bits[w]
-	if x>>(b&63)&1 == 0 {
-		return 0, false
-	}
-	return bi.ranks[w] + uint32(bits.OnesCount64(x&(1<<(b&63)-1))), true
 }
 
 // byteMasks[k] keeps the first k bytes of a little-endian word.
