@@ -3,6 +3,7 @@ package jsontext
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,20 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range samples {
 		if got, want := string(AppendString([]byte("x"), s)), "x"+encodingJSON(t, s); got != want {
 			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestAppendStringWordBoundaries puts each kind of byte that needs escaping (or is not
+// ASCII) at every position of plain text, so that the eight-byte fast path meets it in
+// every lane of a word and in the tail.
+func TestAppendStringWordBoundaries(t *testing.T) {
+	for _, special := range []string{`"`, `\`, "\x00", "\x1f", "\n", "\x7f", "é", "\xff", "\u2028"} {
+		for pos := 0; pos <= 19; pos++ {
+			s := strings.Repeat("a", pos) + special + strings.Repeat("b", 19-pos)
+			if got, want := string(AppendString(nil, s)), encodingJSON(t, s); got != want {
+				t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+			}
 		}
 	}
 }

@@ -27,6 +27,9 @@ type automaton struct {
 	// end in one state when rare bytes share a class.
 	slotStart []int32
 	slotLits  []int32
+	// shared is set when bytes share a class: the automaton then reports a superset of the
+	// literals that occur (each byte of a class stands for all of them).
+	shared bool
 }
 
 const (
@@ -99,6 +102,7 @@ func buildAutomaton(lits []string) *automaton {
 			}
 		}
 		n = maxClasses - 1
+		a.shared = true
 	}
 	for b := 'A'; b <= 'Z'; b++ {
 		a.class[b] = a.class[b+'a'-'A']
@@ -225,7 +229,7 @@ type literalIndex struct {
 	lits  []string
 	start []int32  // CSR offsets into runs, one per output slot, plus one
 	runs  []litRun // per slot, one run per log source group
-	rules []uint32 // rule index << 2 | literal group, sorted by rule
+	rules []uint32 // rule literal group keys (see groupKey), sorted by rule
 }
 
 // litRun is the part of an output slot's rule list that belongs to one log source group.
@@ -297,16 +301,42 @@ func literalWindow(l string) (from, to, score int) {
 	return best, best + maxLiteralLen, bestScore / 2
 }
 
-// litEntry says that literal lit satisfies literal group key&3 of engine rule key>>2.
+// litEntry says that literal lit satisfies the rule literal group key (see groupKey).
 type litEntry struct {
 	lit string
 	key uint32
 }
 
+// A rule literal group key is a rule state (see ruleState) and one of its groups, 0 to 3:
+// state ri is engine rule ri, whose groups are its literal groups (see literalPlan); state
+// vetoState(n, ri), for an engine of n rules, holds rule ri's veto groups, one per pair of
+// rule field and engine field its veto literals are looked for in (see vetoLiterals).
+func groupKey(state int32, group int) uint32 { return uint32(state)<<2 | uint32(group) }
+
+// keyState is the rule state of a rule literal group key.
+func keyState(key uint32) int32 { return int32(key >> 2) }
+
+// vetoState is the state of the veto groups of rule ri of an engine of n rules.
+func vetoState(n, ri int32) int32 { return n + ri }
+
+// maxVetoGroups is the number of veto groups a rule can have.
+const maxVetoGroups = 4
+
+// noCandidate is the full mask (see ruleState) of a rule without literal groups, and of a
+// veto state: no mask of groups equals it.
+const noCandidate = 0xff
+
+// stateGroups holds, per rule state, the log source group of its rule: the engine's rules,
+// then their veto states.
+type stateGroups []int32
+
+// veto reports whether key is a veto group's.
+func (sg stateGroups) veto(key uint32) bool { return int(keyState(key)) >= len(sg)/2 }
+
 // buildLiteralIndex compiles the automaton over the entries' literals (truncated to
 // maxLiteralLen) and the index from its output slots to the rule literal groups. The
 // automaton is nil when there are no literals, or when they need more than maxStates states.
-func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *automaton) {
+func buildLiteralIndex(entries []litEntry, groups stateGroups) (*literalIndex, *automaton) {
 	lits, pairs := collectLiterals(entries)
 	if len(lits) == 0 {
 		return &literalIndex{start: []int32{0}}, nil
@@ -315,6 +345,10 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 	if a == nil {
 		return nil, nil
 	}
+	if a.shared {
+		// A veto must only be reported for a literal that occurs.
+		pairs = slices.DeleteFunc(pairs, func(p [2]uint32) bool { return groups.veto(p[1]) })
+	}
 	slotOf := make([]uint32, len(lits))
 	nslots := len(a.slotStart) - 1
 	for k := 0; k < nslots; k++ {
@@ -322,12 +356,12 @@ func buildLiteralIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *a
 			slotOf[lit] = uint32(k)
 		}
 	}
-	return newLiteralIndex(lits, pairs, slotOf, nslots, ruleGroup), a
+	return newLiteralIndex(lits, pairs, slotOf, nslots, groups), a
 }
 
 // buildGramIndex is buildLiteralIndex with a gram set instead of an automaton: output slot k
 // is literal k. The gram set is nil when there are no literals.
-func buildGramIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *gramSet) {
+func buildGramIndex(entries []litEntry, groups stateGroups) (*literalIndex, *gramSet) {
 	lits, pairs := collectLiterals(entries)
 	if len(lits) == 0 {
 		return &literalIndex{start: []int32{0}}, nil
@@ -336,7 +370,7 @@ func buildGramIndex(entries []litEntry, ruleGroup []int32) (*literalIndex, *gram
 	for i := range slotOf {
 		slotOf[i] = uint32(i)
 	}
-	return newLiteralIndex(lits, pairs, slotOf, len(lits), ruleGroup), newGramSet(lits)
+	return newLiteralIndex(lits, pairs, slotOf, len(lits), groups), newGramSet(lits)
 }
 
 // collectLiterals returns the distinct literals of the entries (truncated to maxLiteralLen)
@@ -358,7 +392,7 @@ func collectLiterals(entries []litEntry) (lits []string, pairs [][2]uint32) {
 
 // newLiteralIndex builds the index from output slots to rule literal groups, given the pairs
 // (literal, rule literal group) and the output slot of each literal.
-func newLiteralIndex(lits []string, pairs [][2]uint32, slotOf []uint32, nslots int, ruleGroup []int32) *literalIndex {
+func newLiteralIndex(lits []string, pairs [][2]uint32, slotOf []uint32, nslots int, groups stateGroups) *literalIndex {
 	for i := range pairs {
 		pairs[i][0] = slotOf[pairs[i][0]]
 	}
@@ -380,9 +414,9 @@ func newLiteralIndex(lits []string, pairs [][2]uint32, slotOf []uint32, nslots i
 			slot++
 			li.start[slot] = int32(len(li.runs))
 		}
-		g := ruleGroup[pairs[i][1]>>2]
+		g := groups[keyState(pairs[i][1])]
 		j := i
-		for j < len(pairs) && pairs[j][0] == pairs[i][0] && ruleGroup[pairs[j][1]>>2] == g {
+		for j < len(pairs) && pairs[j][0] == pairs[i][0] && groups[keyState(pairs[j][1])] == g {
 			j++
 		}
 		li.runs = append(li.runs, litRun{group: g, start: int32(i), end: int32(j)})

@@ -62,7 +62,9 @@ type Engine struct {
 
 	pf        prefilter
 	ruleGroup []int32 // engine rule -> group
-	ruleLocal []int32 // engine rule -> index in its group
+	// stateGroups is ruleGroup for the rules' states, then for their veto states.
+	stateGroups stateGroups
+	ruleLocal   []int32 // engine rule -> index in its group
 
 	// kwMu guards kwSets: the keyword automata built so far, by set of groups (see
 	// Matcher.keywordAutomaton).
@@ -125,8 +127,8 @@ const maxAutomatonTable = 64 << 10
 // newFieldAutomata compiles the automaton of the entries' literals, or their gram set when
 // the automaton would be too large (see maxAutomatonTable). With grams false it only makes
 // automata: one, or several when one would need too many states.
-func newFieldAutomata(entries []litEntry, ruleGroup []int32, fid int32, grams bool) []fieldAutomaton {
-	fas := newFieldShards(entries, ruleGroup, fid, grams)
+func newFieldAutomata(entries []litEntry, groups stateGroups, fid int32, grams bool) []fieldAutomaton {
+	fas := newFieldShards(entries, groups, fid, grams)
 	for i := range fas {
 		fas[i].skipTyped = !slices.ContainsFunc(fas[i].li.lits, fitsTyped)
 	}
@@ -154,10 +156,10 @@ func fitsTyped(lit string) bool {
 	return true
 }
 
-func newFieldShards(entries []litEntry, ruleGroup []int32, fid int32, grams bool) []fieldAutomaton {
-	li, ac := buildLiteralIndex(entries, ruleGroup)
+func newFieldShards(entries []litEntry, groups stateGroups, fid int32, grams bool) []fieldAutomaton {
+	li, ac := buildLiteralIndex(entries, groups)
 	if grams && (ac != nil && 2*len(ac.delta) > maxAutomatonTable || ac == nil && li == nil) {
-		if li, gs := buildGramIndex(entries, ruleGroup); gs != nil {
+		if li, gs := buildGramIndex(entries, groups); gs != nil {
 			return []fieldAutomaton{{gs: gs, li: li, fid: fid, stamps: int32(len(li.lits)), next: -1}}
 		}
 	}
@@ -177,7 +179,7 @@ func newFieldShards(entries []litEntry, ruleGroup []int32, fid int32, grams bool
 	if mid == len(sorted) {
 		mid = len(sorted) / 2
 	}
-	return append(newFieldShards(sorted[:mid], ruleGroup, fid, false), newFieldShards(sorted[mid:], ruleGroup, fid, false)...)
+	return append(newFieldShards(sorted[:mid], groups, fid, false), newFieldShards(sorted[mid:], groups, fid, false)...)
 }
 
 // EngineStats describes a built engine.
@@ -187,6 +189,7 @@ type EngineStats struct {
 	Literals        int `json:"literals"`         // prefilter literals
 	Prefiltered     int `json:"prefiltered"`      // rules behind the literal prefilter
 	AlwaysEvaluated int `json:"always_evaluated"` // rules evaluated for every event of their log source
+	Vetoed          int `json:"vetoed"`           // rules with veto literals (see vetoLiterals)
 	AutomatonBytes  int `json:"automaton_bytes"`
 	Fields          int `json:"fields"`
 }
@@ -210,6 +213,9 @@ type groupVariant struct {
 	group      int32
 	fids       [][]int32   // per group-local rule: rule-local field -> engine field id
 	filterFids [][][]int32 // per group-local rule, per filter
+	// vetoes holds, per group-local rule, the veto groups of the rule's veto state that veto
+	// it under this mapping (a bit each); nil when no rule of the group has veto literals.
+	vetoes []uint8
 }
 
 type entryRT struct {
@@ -548,7 +554,10 @@ func (e *Engine) buildPrefilter() {
 	e.ruleGroup = make([]int32, len(e.rules))
 	e.ruleLocal = make([]int32, len(e.rules))
 	pf := &e.pf
-	pf.full = make([]uint8, len(e.rules))
+	pf.full = make([]uint8, 2*len(e.rules)) // the rules' states, then their veto states
+	for ri := range e.rules {
+		pf.full[vetoState(int32(len(e.rules)), int32(ri))] = noCandidate
+	}
 	pf.byField = make([][]int32, len(e.groups))
 	pf.keywords = make([][]litEntry, len(e.groups))
 	variants := make([][]int32, len(e.groups))
@@ -563,46 +572,94 @@ func (e *Engine) buildPrefilter() {
 	for gi, g := range e.groups {
 		for li, ri := range g.rules {
 			e.ruleGroup[ri], e.ruleLocal[ri] = int32(gi), int32(li)
+			if e.opts.DisablePrefilter {
+				g.always = append(g.always, int32(li))
+				pf.full[ri] = noCandidate
+				continue
+			}
+			// The fields a rule-local field is under the group's field mappings.
+			fieldsOf := func(local int32) []int32 {
+				fids = fids[:0]
+				for _, vi := range variants[gi] {
+					if fid := e.gvs[vi].fids[li][local]; !slices.Contains(fids, fid) {
+						fids = append(fids, fid)
+					}
+				}
+				return fids
+			}
+			add := func(fid int32, en litEntry) {
+				k := groupField{int32(gi), fid}
+				if _, ok := byGF[k]; !ok {
+					order = append(order, k)
+				}
+				byGF[k] = append(byGF[k], en)
+			}
 			plan, ok := literalPlan(e.rules[ri].det.root, minLiteralScore)
 			if !ok {
 				// Weaker literals, rather than an evaluation for every event.
 				plan, ok = literalPlan(e.rules[ri].det.root, minWeakLiteralScore)
 			}
-			if !ok || e.opts.DisablePrefilter {
+			if ok {
+				e.stats.Prefiltered++
+			} else {
 				g.always = append(g.always, int32(li))
-				continue
+				pf.full[ri] = noCandidate
 			}
-			e.stats.Prefiltered++
 			for bit, set := range plan {
 				pf.full[ri] |= 1 << bit
-				key := uint32(ri)<<2 | uint32(bit)
+				key := groupKey(ri, bit)
 				for _, l := range set {
 					if l.local < 0 {
 						pf.keywords[gi] = append(pf.keywords[gi], litEntry{l.s, key})
 						continue
 					}
-					// The field the literal belongs to, under each field mapping of the group.
-					fids = fids[:0]
-					for _, vi := range variants[gi] {
-						if fid := e.gvs[vi].fids[li][l.local]; !slices.Contains(fids, fid) {
-							fids = append(fids, fid)
-						}
-					}
-					for _, fid := range fids {
-						k := groupField{int32(gi), fid}
-						if _, ok := byGF[k]; !ok {
-							order = append(order, k)
-						}
-						byGF[k] = append(byGF[k], litEntry{l.s, key})
+					for _, fid := range fieldsOf(l.local) {
+						add(fid, litEntry{l.s, key})
 					}
 				}
+			}
+			// A veto literal counts where the rule reads its field: each pair of rule-local
+			// field and engine field its veto literals are looked for in has a veto group of
+			// its own, which vetoes the rule under the mappings that read that local field
+			// there (the group's mappings can put one rule field in several fields, as
+			// Image is NewProcessName in Security events and Image in Sysmon's).
+			type vetoField struct{ local, fid int32 }
+			var vfs []vetoField
+			vetoed := false
+			for _, l := range vetoLiterals(e.rules[ri].det.root) {
+				for _, fid := range fieldsOf(l.local) {
+					j := slices.Index(vfs, vetoField{l.local, fid})
+					if j < 0 && len(vfs) < maxVetoGroups {
+						j = len(vfs)
+						vfs = append(vfs, vetoField{l.local, fid})
+					}
+					if j < 0 {
+						continue
+					}
+					add(fid, litEntry{l.s, groupKey(vetoState(int32(len(e.rules)), ri), j)})
+					vetoed = true
+					for _, vi := range variants[gi] {
+						gv := &e.gvs[vi]
+						if gv.fids[li][l.local] != fid {
+							continue
+						}
+						if gv.vetoes == nil {
+							gv.vetoes = make([]uint8, len(g.rules))
+						}
+						gv.vetoes[li] |= 1 << j
+					}
+				}
+			}
+			if vetoed {
+				e.stats.Vetoed++
 			}
 		}
 		e.stats.AlwaysEvaluated += len(g.always)
 	}
-	pf.enabled = e.stats.Prefiltered > 0
+	e.stateGroups = append(slices.Clone(e.ruleGroup), e.ruleGroup...)
+	pf.enabled = e.stats.Prefiltered+e.stats.Vetoed > 0
 	for _, k := range order {
-		shards := newFieldAutomata(byGF[k], e.ruleGroup, k.fid, !e.opts.noGrams)
+		shards := newFieldAutomata(byGF[k], e.stateGroups, k.fid, !e.opts.noGrams)
 		if len(shards) == 0 {
 			continue
 		}

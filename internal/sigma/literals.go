@@ -897,3 +897,103 @@ func hasLongLine(v string, n int, dotAll bool) bool {
 	}
 	return false
 }
+
+// vetoLiterals returns literals of which any one, found in the prefilter text of its field
+// (see fieldLit), makes condition n false, so that a rule need not be evaluated when one
+// shows up: the literals of the negated selections of `... and not filter`, those that
+// decide the filter. A veto must be sound where a literal group only has to be necessary:
+// only literals that decide a pattern on their own qualify (see exactLiteral).
+func vetoLiterals(n node) []fieldLit {
+	return dedupLits(deciding(n, false))
+}
+
+// deciding returns literals of which any one, found in its field, makes n evaluate to v.
+func deciding(n node, v bool) []fieldLit {
+	switch x := n.(type) {
+	case *selNode:
+		return deciding(x.kid, v)
+	case *notNode:
+		return deciding(x.kid, !v)
+	case *andNode:
+		// False when one child is false; true only when all are.
+		if !v {
+			var out []fieldLit
+			for _, k := range x.kids {
+				out = append(out, deciding(k, false)...)
+			}
+			return out
+		}
+		if len(x.kids) == 1 {
+			return deciding(x.kids[0], true)
+		}
+	case *orNode:
+		if v {
+			var out []fieldLit
+			for _, k := range x.kids {
+				out = append(out, deciding(k, true)...)
+			}
+			return out
+		}
+		if len(x.kids) == 1 {
+			return deciding(x.kids[0], false)
+		}
+	case *fieldCond:
+		if x.neg == v {
+			return nil // a literal can only show that a value matches
+		}
+		return x.matchingLiterals()
+	}
+	return nil
+}
+
+// matchingLiterals returns literals of which any one, found in the prefilter text of f's
+// field, means that a value of the field matches f's patterns (f.neg aside).
+func (f *fieldCond) matchingLiterals() []fieldLit {
+	if f.kind != fcString || f.keyword || f.cased || f.local < 0 {
+		return nil
+	}
+	pats := f.pats
+	if f.all {
+		if len(f.groups) != 1 {
+			return nil
+		}
+		pats = f.groups[0]
+	}
+	var out []fieldLit
+	for i := range pats {
+		if l, ok := exactLiteral(&pats[i]); ok {
+			out = append(out, fieldLit{l, f.local})
+		}
+	}
+	return out
+}
+
+// exactLiteral returns the prefilter literal that occurs in the prefilter text of a value
+// (markStart + lower-case value + markEnd) exactly when the value matches p, when there is
+// one the prefilter keeps whole: a case-insensitive plain, prefix, suffix or substring
+// pattern of ASCII text, at most maxLiteralLen bytes with its anchors. (The prefilter scans
+// an ASCII value as it is with its letters folded, and any other value lower-cased as
+// evaluation matches it, so a literal found is the pattern matched.)
+func exactLiteral(p *pattern) (string, bool) {
+	const start, end = string(rune(markStart)), string(rune(markEnd))
+	if p.cased || !isASCII(p.a) || strings.ContainsAny(p.a, start+end) {
+		return "", false
+	}
+	var l string
+	switch p.kind {
+	case patExact:
+		l = start + p.a + end
+	case patPrefix:
+		l = start + p.a
+	case patSuffix:
+		l = p.a + end
+	case patContains:
+		l = p.a
+	default:
+		return "", false
+	}
+	if l == "" || len(l) > maxLiteralLen {
+		return "", false
+	}
+	return l, true
+}

@@ -21,11 +21,12 @@ type Matcher struct {
 	gen uint32
 	rec *Record
 
-	// Per engine field id: the first record field with that id (valid when fstamp == fgen).
-	fstamp []uint32
-	fgen   uint32
-	first  []int32
-	last   []int32 // scratch of link
+	// Per engine field id: the first record field with that id (valid when its stamp is
+	// fgen), stamp and index side by side (a record's switch of shape writes a few tens of
+	// them, and each is one cache line to fetch, not two).
+	first []fieldFirst
+	fgen  uint32
+	last  []int32 // scratch of link
 	// Per record field: its engine field id and the next field with the same id (the arrays
 	// of the current shape).
 	fidOf []int32
@@ -78,12 +79,11 @@ func (e *Engine) NewMatcher() *Matcher {
 	n := len(e.fields.names)
 	m := &Matcher{
 		e:        e,
-		fstamp:   make([]uint32, n),
-		first:    make([]int32, n),
+		first:    make([]fieldFirst, n),
 		last:     make([]int32, n),
 		gvStamp:  make([]uint32, len(e.gvs)),
 		grpStamp: make([]uint32, len(e.groups)),
-		rs:       make([]ruleState, len(e.rules)),
+		rs:       make([]ruleState, len(e.pf.full)),
 	}
 	for i := range m.rs {
 		m.rs[i].full = e.pf.full[i]
@@ -95,11 +95,18 @@ func (e *Engine) NewMatcher() *Matcher {
 	return m
 }
 
+// fieldFirst is the first record field with an engine field id, valid when stamp is the
+// Matcher's fgen.
+type fieldFirst struct {
+	stamp uint32
+	i     int32
+}
+
 func (m *Matcher) firstOf(fid int32) int32 {
-	if m.fstamp[fid] != m.fgen {
-		return -1
+	if f := m.first[fid]; f.stamp == m.fgen {
+		return f.i
 	}
-	return m.first[fid]
+	return -1
 }
 
 func (m *Matcher) bumpGen() {
@@ -130,7 +137,7 @@ func (m *Matcher) begin(rec *Record) {
 	m.curShape = nil // in case the shape is recycled below
 	m.fgen++
 	if m.fgen == 0 {
-		clear(m.fstamp)
+		clear(m.first)
 		m.fgen = 1
 	}
 	// Two places a shape can be in: a new shape takes its first, and the shape there moves
@@ -155,8 +162,7 @@ func (m *Matcher) begin(rec *Record) {
 	}
 	m.curShape = sh
 	for _, hd := range sh.heads {
-		m.fstamp[hd.fid] = m.fgen
-		m.first[hd.fid] = hd.first
+		m.first[hd.fid] = fieldFirst{m.fgen, hd.first}
 	}
 	m.fidOf, m.next = sh.fidOf, sh.next
 }
@@ -292,9 +298,8 @@ func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 		if fid < 0 {
 			continue
 		}
-		if m.fstamp[fid] != m.fgen {
-			m.fstamp[fid] = m.fgen
-			m.first[fid] = int32(i)
+		if m.first[fid].stamp != m.fgen {
+			m.first[fid] = fieldFirst{m.fgen, int32(i)}
 			sh.heads = append(sh.heads, fieldHead{fid, int32(i)})
 		} else {
 			sh.next[m.last[fid]] = int32(i)
@@ -506,10 +511,16 @@ func (m *Matcher) evalVariant(gvi int32) {
 func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	e := m.e
 	ri := e.groups[gv.group].rules[li]
-	if m.rs[ri].evalGen == m.gen {
+	r := &m.rs[ri]
+	if r.evalGen == m.gen {
 		return
 	}
-	m.rs[ri].evalGen = m.gen
+	if gv.vetoes != nil && gv.vetoes[li] != 0 {
+		if v := &m.rs[vetoState(int32(len(e.rules)), ri)]; v.maskGen == m.candGen && v.mask&gv.vetoes[li] != 0 {
+			return // a veto literal was found
+		}
+	}
+	r.evalGen = m.gen
 	m.evals++
 	er := e.rules[ri]
 	// One evaluation, collecting evidence as it goes: collecting does not change the result,
@@ -729,7 +740,7 @@ func (e *Engine) keywordSet(key string) *keywordSet {
 	for i := 0; i < len(key); i += 4 {
 		entries = append(entries, e.pf.keywords[binary.LittleEndian.Uint32([]byte(key[i:]))]...)
 	}
-	ks := &keywordSet{shards: newFieldAutomata(entries, e.ruleGroup, -1, false)}
+	ks := &keywordSet{shards: newFieldAutomata(entries, e.stateGroups, -1, false)}
 	var lits []string
 	for _, fa := range ks.shards {
 		lits = append(lits, fa.li.lits...)
@@ -1058,11 +1069,12 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 	}
 }
 
-// satisfy records rule literal groups (rule index << 2 | group) as satisfied: a rule whose
-// groups are all satisfied becomes a candidate.
+// satisfy records rule literal groups (see groupKey) as satisfied: a rule whose literal
+// groups are all satisfied becomes a candidate. (A veto state, whose groups are a rule's
+// veto groups, never does: evalRule reads them.)
 func (m *Matcher) satisfy(groups []uint32) {
 	for _, x := range groups {
-		ri := int32(x >> 2)
+		ri := keyState(x)
 		r := &m.rs[ri]
 		if r.candGen == m.candGen {
 			continue
@@ -1082,7 +1094,9 @@ func (m *Matcher) satisfy(groups []uint32) {
 
 // ruleState is a Matcher's state of a rule: the record generation it was evaluated for, and
 // the literal groups of its prefilter seen so far (mask, valid for maskGen; a candidate for
-// candGen), with the engine's full mask of the rule at hand.
+// candGen), with the engine's full mask of the rule at hand (noCandidate for a rule without
+// literal groups). A rule's veto state (see groupKey) keeps its veto groups seen the same
+// way.
 type ruleState struct {
 	evalGen, candGen, maskGen uint32
 	mask, full                uint8

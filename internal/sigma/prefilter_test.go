@@ -386,3 +386,105 @@ condition: (sel_tool or all of sel_cmd_*) and sel_flag
 		}
 	}
 }
+
+// TestVetoLiterals checks which literals veto a rule: those of the patterns of a negated
+// selection the rule needs false, each of which the prefilter finds exactly when its pattern
+// matches (whole, case-insensitive, ASCII, with its anchors).
+func TestVetoLiterals(t *testing.T) {
+	const s, e = "\x00", "\x01"
+	cases := []struct {
+		det  string
+		want []string
+	}{
+		// Lower-cased; the long pattern and the wildcard one are not found whole.
+		{`sel:
+    CommandLine|contains: 'run'
+filter:
+    Image|endswith:
+        - '.exe'
+        - '.COM'
+        - '\program files\microsoft\edge.exe'
+        - '.e*e'
+condition: sel and not filter`, []string{".com" + e, ".exe" + e}},
+		{"filter:\n    Image|contains: '\\'\ncondition: not filter", []string{`\`}},
+		{"filter:\n    Image: 'System'\ncondition: not filter", []string{s + "system" + e}},
+		{"filter:\n    Image: ''\ncondition: not filter", []string{s + e}},
+		{"filter:\n    Signature|startswith: 'Microsoft'\ncondition: not filter", []string{s + "microsoft"}},
+		{"f1:\n    Image|endswith: '.exe'\nf2:\n    CommandLine|contains: 'abc'\ncondition: not 1 of f*", []string{".exe" + e, "abc"}},
+		{"f1:\n    Image|endswith: '.exe'\nf2:\n    CommandLine|contains: 'abc'\ncondition: not all of f*", nil},
+		{"sel:\n    Image|endswith: '.exe'\ncondition: not not sel", nil},
+		{"sel:\n    Image|endswith: '.exe'\ncondition: sel", nil},
+		{"sel:\n    CommandLine|contains: 'abc'\nfilter:\n    Image|endswith: '.exe'\ncondition: sel or not filter", nil},
+		{"filter:\n    Image|endswith|cased: '.exe'\ncondition: not filter", nil},
+		{"filter:\n    CommandLine|contains|all:\n        - 'abc'\n        - 'def'\ncondition: not filter", nil},
+		{"filter:\n    Image|endswith: 'é.exe'\ncondition: not filter", nil},
+		{"keywords:\n    - 'abc'\ncondition: not keywords", nil},
+		{"filter:\n    Image|re: '\\.exe$'\ncondition: not filter", nil},
+	}
+	for i, c := range cases {
+		eng, err := compileOne(t, c.det, EngineOptions{})
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		var got []string
+		for _, l := range vetoLiterals(eng.rules[0].det.root) {
+			got = append(got, l.s)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("case %d: veto literals %q, want %q", i, got, c.want)
+		}
+	}
+}
+
+// TestVetoes checks that a rule is not evaluated when a veto literal shows up in the field it
+// reads, under each field mapping of its log source: Sigma's Image is Image in Sysmon's
+// process creation and NewProcessName in the Security log's, so an Image field in a Security
+// record is no veto. Every result is the one without the prefilter.
+func TestVetoes(t *testing.T) {
+	doc := `title: unusual image extension
+id: 11111111-2222-3333-4444-555555555555
+logsource: {product: windows, category: process_creation}
+detection:
+    known:
+        Image|endswith: '.exe'
+    condition: not known
+`
+	rs, refusals := LoadBytes("veto.yml", []byte(doc), LoadOptions{})
+	if len(refusals) > 0 {
+		t.Fatal(refusals[0].Err)
+	}
+	with, _ := NewEngine(rs, EngineOptions{})
+	without, _ := NewEngine(rs, EngineOptions{DisablePrefilter: true})
+	if st := with.Stats(); st.Vetoed != 1 || st.AlwaysEvaluated != 1 {
+		t.Fatalf("stats %+v, want one rule evaluated for every event, with vetoes", st)
+	}
+	const sysmon, security = "Microsoft-Windows-Sysmon/Operational", "Security"
+	cases := []struct {
+		rec       []string
+		match     bool
+		evaluated bool
+	}{
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\cmd.exe`}, false, false},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\CMD.EXE`}, false, false},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Users\x\doc.scr`}, true, true},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\x.exe.scr`}, true, true},
+		{[]string{"Channel", security, "EventID", "4688", "NewProcessName", `C:\Windows\cmd.exe`}, false, false},
+		{[]string{"Channel", security, "EventID", "4688", "NewProcessName", `C:\Users\x\doc.scr`}, true, true},
+		// The Security variant does not read Image: its .exe vetoes nothing there.
+		{[]string{"Channel", security, "EventID", "4688", "NewProcessName", `C:\Users\x\doc.scr`, "Image", `C:\Windows\cmd.exe`}, true, true},
+		// Sysmon's reads Image, not NewProcessName.
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Users\x\doc.scr`, "NewProcessName", `C:\Windows\cmd.exe`}, true, true},
+	}
+	mw, mo := with.NewMatcher(), without.NewMatcher()
+	for i, c := range cases {
+		r := record(c.rec...)
+		evals := mw.evals
+		got, want := len(mw.Match(r)) > 0, len(mo.Match(r)) > 0
+		if got != want || got != c.match {
+			t.Errorf("case %d: match %v with the prefilter, %v without, want %v", i, got, want, c.match)
+		}
+		if evaluated := mw.evals > evals; evaluated != c.evaluated {
+			t.Errorf("case %d: evaluated %v, want %v", i, evaluated, c.evaluated)
+		}
+	}
+}
