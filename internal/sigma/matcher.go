@@ -182,15 +182,23 @@ type shape struct {
 	next  []int32
 	// heads holds the first record field of each engine field the shape has.
 	heads []fieldHead
-	// The routing of the shape's last record (see route): its key and group variants.
+	// The routing of the shape's last record, with its scan plan, and the routing before it:
+	// one template can serve two event IDs, whose records come interleaved (BITS jobs
+	// started and done, Sysmon's registry events by event type), and each keeps its plan.
+	routing
+	alt routing
+}
+
+// routing is a routing of a shape's records (see route): its key and group variants, and the
+// prefilter's scan of the records under it (see scan), when planned, with the typed flags of
+// the record's values it was made for.
+type routing struct {
 	routeKey   []byte
 	routeGVs   []int32
 	routeValid bool
-	// The prefilter's scan of the shape's records under that routing (see scan), when
-	// planned, and the typed flags of the record's values it was made for.
-	plan      []scanStep
-	planTyped []bool
-	planValid bool
+	plan       []scanStep
+	planTyped  []bool
+	planValid  bool
 }
 
 // scanStep is a step of a shape's scan plan: scan record field i with field automaton fa
@@ -275,6 +283,7 @@ func (sh *shape) same(rec *Record) bool {
 func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 	n := len(rec.fields)
 	sh.hash, sh.valid, sh.routeValid, sh.planValid = h, true, false, false
+	sh.alt.routeValid, sh.alt.planValid = false, false
 	sh.names, sh.heads = sh.names[:0], sh.heads[:0]
 	sh.fidOf, sh.next = slices.Grow(sh.fidOf[:0], n)[:n], slices.Grow(sh.next[:0], n)[:n]
 	if rec.unstable {
@@ -397,7 +406,12 @@ func (m *Matcher) route() {
 		gvs = slices.Clone(m.active)
 		m.routes[string(key)] = gvs
 	}
-	// A new routing for the shape: its scan plan is made again.
+	// A new routing for the shape: the one before it again, with its plan, or a new one in the
+	// memory of the routing before, whose scan plan is made again.
+	sh.routing, sh.alt = sh.alt, sh.routing
+	if sh.routeValid && string(sh.routeKey) == string(key) {
+		return
+	}
 	sh.routeKey, sh.routeGVs, sh.routeValid = append(sh.routeKey[:0], key...), gvs, true
 	sh.planValid = false
 }
