@@ -569,6 +569,23 @@ func (e *Engine) buildPrefilter() {
 	byGF := map[groupField][]litEntry{}
 	var order []groupField
 	var fids []int32
+	// The fields a rule-local field is under the field mappings of its rule's group.
+	fieldsOf := func(gi, li int, local int32) []int32 {
+		fids = fids[:0]
+		for _, vi := range variants[gi] {
+			if fid := e.gvs[vi].fids[li][local]; !slices.Contains(fids, fid) {
+				fids = append(fids, fid)
+			}
+		}
+		return fids
+	}
+	add := func(gi int, fid int32, en litEntry) {
+		k := groupField{int32(gi), fid}
+		if _, ok := byGF[k]; !ok {
+			order = append(order, k)
+		}
+		byGF[k] = append(byGF[k], en)
+	}
 	for gi, g := range e.groups {
 		for li, ri := range g.rules {
 			e.ruleGroup[ri], e.ruleLocal[ri] = int32(gi), int32(li)
@@ -576,23 +593,6 @@ func (e *Engine) buildPrefilter() {
 				g.always = append(g.always, int32(li))
 				pf.full[ri] = noCandidate
 				continue
-			}
-			// The fields a rule-local field is under the group's field mappings.
-			fieldsOf := func(local int32) []int32 {
-				fids = fids[:0]
-				for _, vi := range variants[gi] {
-					if fid := e.gvs[vi].fids[li][local]; !slices.Contains(fids, fid) {
-						fids = append(fids, fid)
-					}
-				}
-				return fids
-			}
-			add := func(fid int32, en litEntry) {
-				k := groupField{int32(gi), fid}
-				if _, ok := byGF[k]; !ok {
-					order = append(order, k)
-				}
-				byGF[k] = append(byGF[k], en)
 			}
 			plan, ok := literalPlan(e.rules[ri].det.root, minLiteralScore)
 			if !ok {
@@ -613,46 +613,25 @@ func (e *Engine) buildPrefilter() {
 						pf.keywords[gi] = append(pf.keywords[gi], litEntry{l.s, key})
 						continue
 					}
-					for _, fid := range fieldsOf(l.local) {
-						add(fid, litEntry{l.s, key})
+					for _, fid := range fieldsOf(gi, li, l.local) {
+						add(gi, fid, litEntry{l.s, key})
 					}
 				}
 			}
-			// A veto literal counts where the rule reads its field: each pair of rule-local
-			// field and engine field its veto literals are looked for in has a veto group of
-			// its own, which vetoes the rule under the mappings that read that local field
-			// there (the group's mappings can put one rule field in several fields, as
-			// Image is NewProcessName in Security events and Image in Sysmon's).
-			type vetoField struct{ local, fid int32 }
-			var vfs []vetoField
-			vetoed := false
-			for _, l := range vetoLiterals(e.rules[ri].det.root) {
-				for _, fid := range fieldsOf(l.local) {
-					j := slices.Index(vfs, vetoField{l.local, fid})
-					if j < 0 && len(vfs) < maxVetoGroups {
-						j = len(vfs)
-						vfs = append(vfs, vetoField{l.local, fid})
-					}
-					if j < 0 {
-						continue
-					}
-					add(fid, litEntry{l.s, groupKey(vetoState(int32(len(e.rules)), ri), j)})
-					vetoed = true
-					for _, vi := range variants[gi] {
-						gv := &e.gvs[vi]
-						if gv.fids[li][l.local] != fid {
-							continue
-						}
-						if gv.vetoes == nil {
-							gv.vetoes = make([]uint8, len(g.rules))
-						}
-						gv.vetoes[li] |= 1 << j
-					}
+		}
+		if e.opts.DisablePrefilter {
+			continue
+		}
+		// Veto literals, in the fields the group's rules look for literals in: a field scanned
+		// for vetoes alone would cost the scan of every value it has, for a few rules.
+		for li, ri := range g.rules {
+			e.addVetoes(int32(gi), int32(li), ri, variants[gi], func(fid int32, en litEntry) bool {
+				if _, ok := byGF[groupField{int32(gi), fid}]; !ok {
+					return false
 				}
-			}
-			if vetoed {
-				e.stats.Vetoed++
-			}
+				add(gi, fid, en)
+				return true
+			})
 		}
 		e.stats.AlwaysEvaluated += len(g.always)
 	}
@@ -683,6 +662,52 @@ func (e *Engine) buildPrefilter() {
 	}
 	for _, kw := range pf.keywords {
 		e.stats.Literals += len(kw)
+	}
+}
+
+// addVetoes adds the veto literals of rule ri (group-local li in group gi, whose field
+// mappings are variants) with add, which reports whether it took the literal: each pair of
+// rule-local field and engine field the literals are looked for in has a veto group of its
+// own, which vetoes the rule under the mappings that read that local field there (the
+// group's mappings can put one rule field in several fields, as Image is NewProcessName in
+// Security events and Image in Sysmon's).
+func (e *Engine) addVetoes(gi, li int32, ri int32, variants []int32, add func(fid int32, en litEntry) bool) {
+	type vetoField struct{ local, fid int32 }
+	var vfs []vetoField
+	var fids []int32
+	for _, l := range vetoLiterals(e.rules[ri].det.root) {
+		fids = fids[:0]
+		for _, vi := range variants {
+			if fid := e.gvs[vi].fids[li][l.local]; !slices.Contains(fids, fid) {
+				fids = append(fids, fid)
+			}
+		}
+		for _, fid := range fids {
+			j := slices.Index(vfs, vetoField{l.local, fid})
+			if j < 0 && len(vfs) < maxVetoGroups {
+				j = len(vfs)
+				vfs = append(vfs, vetoField{l.local, fid})
+			}
+			if j < 0 || !add(fid, litEntry{l.s, groupKey(vetoState(int32(len(e.rules)), ri), j)}) {
+				continue
+			}
+			for _, vi := range variants {
+				gv := &e.gvs[vi]
+				if gv.fids[li][l.local] != fid {
+					continue
+				}
+				if gv.vetoes == nil {
+					gv.vetoes = make([]uint8, len(e.groups[gi].rules))
+				}
+				gv.vetoes[li] |= 1 << j
+			}
+		}
+	}
+	for _, vi := range variants {
+		if gv := &e.gvs[vi]; gv.vetoes != nil && gv.vetoes[li] != 0 {
+			e.stats.Vetoed++
+			return
+		}
 	}
 }
 

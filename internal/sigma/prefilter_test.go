@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func matchIDs(m *Matcher, rec *Record) []string {
@@ -449,13 +450,27 @@ detection:
         Image|endswith: '.exe'
     condition: not known
 `
-	rs, refusals := LoadBytes("veto.yml", []byte(doc), LoadOptions{})
+	// Another rule of the log source looks for images: veto literals are only looked for in
+	// fields the prefilter scans anyway.
+	other := `title: whoami
+id: 11111111-2222-3333-4444-666666666666
+logsource: {product: windows, category: process_creation}
+detection:
+    sel:
+        Image|endswith: '\whoami.exe'
+    condition: sel
+`
+	rs, refusals := LoadFS(fstest.MapFS{"veto.yml": {Data: []byte(doc)}, "whoami.yml": {Data: []byte(other)}}, ".", LoadOptions{})
 	if len(refusals) > 0 {
 		t.Fatal(refusals[0].Err)
 	}
+	alone, _ := LoadBytes("veto.yml", []byte(doc), LoadOptions{})
+	if eng, _ := NewEngine(alone, EngineOptions{}); eng.Stats().Vetoed != 0 {
+		t.Errorf("a rule alone has vetoes: %+v", eng.Stats())
+	}
 	with, _ := NewEngine(rs, EngineOptions{})
 	without, _ := NewEngine(rs, EngineOptions{DisablePrefilter: true})
-	if st := with.Stats(); st.Vetoed != 1 || st.AlwaysEvaluated != 1 {
+	if st := with.Stats(); st.Vetoed != 1 || st.AlwaysEvaluated != 1 || st.Prefiltered != 1 {
 		t.Fatalf("stats %+v, want one rule evaluated for every event, with vetoes", st)
 	}
 	const sysmon, security = "Microsoft-Windows-Sysmon/Operational", "Security"
