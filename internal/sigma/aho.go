@@ -322,10 +322,6 @@ func vetoState(n, ri int32) int32 { return n + ri }
 // maxVetoGroups is the number of veto groups a rule can have.
 const maxVetoGroups = 4
 
-// noCandidate is the full mask (see ruleState) of a rule without literal groups, and of a
-// veto state: no mask of groups equals it.
-const noCandidate = 0xff
-
 // stateGroups holds, per rule state, the log source group of its rule: the engine's rules,
 // then their veto states.
 type stateGroups []int32

@@ -554,10 +554,8 @@ func (e *Engine) buildPrefilter() {
 	e.ruleGroup = make([]int32, len(e.rules))
 	e.ruleLocal = make([]int32, len(e.rules))
 	pf := &e.pf
-	pf.full = make([]uint8, 2*len(e.rules)) // the rules' states, then their veto states
-	for ri := range e.rules {
-		pf.full[vetoState(int32(len(e.rules)), int32(ri))] = noCandidate
-	}
+	// The rules' states, then their veto states; a full mask of 0 is never a candidate's.
+	pf.full = make([]uint8, 2*len(e.rules))
 	pf.byField = make([][]int32, len(e.groups))
 	pf.keywords = make([][]litEntry, len(e.groups))
 	variants := make([][]int32, len(e.groups))
@@ -569,16 +567,6 @@ func (e *Engine) buildPrefilter() {
 	byGF := map[groupField][]litEntry{}
 	var order []groupField
 	var fids []int32
-	// The fields a rule-local field is under the field mappings of its rule's group.
-	fieldsOf := func(gi, li int, local int32) []int32 {
-		fids = fids[:0]
-		for _, vi := range variants[gi] {
-			if fid := e.gvs[vi].fids[li][local]; !slices.Contains(fids, fid) {
-				fids = append(fids, fid)
-			}
-		}
-		return fids
-	}
 	add := func(gi int, fid int32, en litEntry) {
 		k := groupField{int32(gi), fid}
 		if _, ok := byGF[k]; !ok {
@@ -591,7 +579,6 @@ func (e *Engine) buildPrefilter() {
 			e.ruleGroup[ri], e.ruleLocal[ri] = int32(gi), int32(li)
 			if e.opts.DisablePrefilter {
 				g.always = append(g.always, int32(li))
-				pf.full[ri] = noCandidate
 				continue
 			}
 			plan, ok := literalPlan(e.rules[ri].det.root, minLiteralScore)
@@ -603,7 +590,6 @@ func (e *Engine) buildPrefilter() {
 				e.stats.Prefiltered++
 			} else {
 				g.always = append(g.always, int32(li))
-				pf.full[ri] = noCandidate
 			}
 			for bit, set := range plan {
 				pf.full[ri] |= 1 << bit
@@ -613,7 +599,8 @@ func (e *Engine) buildPrefilter() {
 						pf.keywords[gi] = append(pf.keywords[gi], litEntry{l.s, key})
 						continue
 					}
-					for _, fid := range fieldsOf(gi, li, l.local) {
+					fids = e.fieldsOf(fids[:0], variants[gi], int32(li), l.local)
+					for _, fid := range fids {
 						add(gi, fid, litEntry{l.s, key})
 					}
 				}
@@ -665,6 +652,17 @@ func (e *Engine) buildPrefilter() {
 	}
 }
 
+// fieldsOf appends to dst the engine fields rule-local field local of group-local rule li is
+// under the field mappings (group variants) of its group, each once.
+func (e *Engine) fieldsOf(dst []int32, variants []int32, li, local int32) []int32 {
+	for _, vi := range variants {
+		if fid := e.gvs[vi].fids[li][local]; !slices.Contains(dst, fid) {
+			dst = append(dst, fid)
+		}
+	}
+	return dst
+}
+
 // addVetoes adds the veto literals of rule ri (group-local li in group gi, whose field
 // mappings are variants) with add, which reports whether it took the literal: each pair of
 // rule-local field and engine field the literals are looked for in has a veto group of its
@@ -676,12 +674,7 @@ func (e *Engine) addVetoes(gi, li int32, ri int32, variants []int32, add func(fi
 	var vfs []vetoField
 	var fids []int32
 	for _, l := range vetoLiterals(e.rules[ri].det.root) {
-		fids = fids[:0]
-		for _, vi := range variants {
-			if fid := e.gvs[vi].fids[li][l.local]; !slices.Contains(fids, fid) {
-				fids = append(fids, fid)
-			}
-		}
+		fids = e.fieldsOf(fids[:0], variants, li, l.local)
 		for _, fid := range fids {
 			j := slices.Index(vfs, vetoField{l.local, fid})
 			if j < 0 && len(vfs) < maxVetoGroups {

@@ -915,33 +915,31 @@ func deciding(n node, v bool) []fieldLit {
 	case *notNode:
 		return deciding(x.kid, !v)
 	case *andNode:
-		// False when one child is false; true only when all are.
-		if !v {
-			var out []fieldLit
-			for _, k := range x.kids {
-				out = append(out, deciding(k, false)...)
-			}
-			return out
-		}
-		if len(x.kids) == 1 {
-			return deciding(x.kids[0], true)
-		}
+		return decidingKids(x.kids, v, false)
 	case *orNode:
-		if v {
-			var out []fieldLit
-			for _, k := range x.kids {
-				out = append(out, deciding(k, true)...)
-			}
-			return out
-		}
-		if len(x.kids) == 1 {
-			return deciding(x.kids[0], false)
-		}
+		return decidingKids(x.kids, v, true)
 	case *fieldCond:
 		if x.neg == v {
 			return nil // a literal can only show that a value matches
 		}
 		return x.matchingLiterals()
+	}
+	return nil
+}
+
+// decidingKids is deciding for an AND (short false) or an OR (short true) of kids: one child
+// of value short decides it; the other value needs all children to have it, which one
+// literal decides only for a single child.
+func decidingKids(kids []node, v, short bool) []fieldLit {
+	if v == short {
+		var out []fieldLit
+		for _, k := range kids {
+			out = append(out, deciding(k, v)...)
+		}
+		return out
+	}
+	if len(kids) == 1 {
+		return deciding(kids[0], v)
 	}
 	return nil
 }

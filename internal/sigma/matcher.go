@@ -1108,9 +1108,9 @@ func (m *Matcher) satisfy(groups []uint32) {
 
 // ruleState is a Matcher's state of a rule: the record generation it was evaluated for, and
 // the literal groups of its prefilter seen so far (mask, valid for maskGen; a candidate for
-// candGen), with the engine's full mask of the rule at hand (noCandidate for a rule without
-// literal groups). A rule's veto state (see groupKey) keeps its veto groups seen the same
-// way.
+// candGen), with the engine's full mask of the rule at hand (0 for a rule without literal
+// groups: never a candidate). A rule's veto state (see groupKey) keeps its veto groups seen
+// the same way.
 type ruleState struct {
 	evalGen, candGen, maskGen uint32
 	mask, full                uint8

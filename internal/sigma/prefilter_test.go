@@ -356,13 +356,8 @@ condition: (sel_tool or all of sel_cmd_*) and sel_flag
 		t.Fatal(err)
 	}
 	without, _ := compileOne(t, det, EngineOptions{DisablePrefilter: true})
-	mw, mo := with.NewMatcher(), without.NewMatcher()
 	const parent = `C:\jumpbox\agentsvc\agent.exe`
-	cases := []struct {
-		rec       []string
-		match     bool
-		evaluated bool
-	}{
+	cases := []evalCase{
 		{[]string{"Image", `C:\Windows\System32\cmd.exe`, "CommandLine", `cmd /c copy a b`, "ParentImage", parent}, true, true},
 		{[]string{"Image", `C:\Windows\System32\robocopy.exe`, "CommandLine", `robocopy a b`, "ParentImage", parent}, true, true},
 		// cmd.exe without copy: the OR's groups need a copy (or robocopy.exe) too.
@@ -375,17 +370,7 @@ condition: (sel_tool or all of sel_cmd_*) and sel_flag
 		// All literals there, in the wrong place: evaluated, no match.
 		{[]string{"Image", `C:\cmd.exe\robocopy.exe.bak`, "CommandLine", `x copy y`, "ParentImage", parent}, false, true},
 	}
-	for i, c := range cases {
-		r := record(c.rec...)
-		evals := mw.evals
-		got, want := len(mw.Match(r)) > 0, len(mo.Match(r)) > 0
-		if got != want || got != c.match {
-			t.Errorf("case %d: match %v with the prefilter, %v without, want %v", i, got, want, c.match)
-		}
-		if evaluated := mw.evals > evals; evaluated != c.evaluated {
-			t.Errorf("case %d: evaluated %v, want %v", i, evaluated, c.evaluated)
-		}
-	}
+	checkEvalCases(t, with, without, cases)
 }
 
 // TestVetoLiterals checks which literals veto a rule: those of the patterns of a negated
@@ -474,11 +459,7 @@ detection:
 		t.Fatalf("stats %+v, want one rule evaluated for every event, with vetoes", st)
 	}
 	const sysmon, security = "Microsoft-Windows-Sysmon/Operational", "Security"
-	cases := []struct {
-		rec       []string
-		match     bool
-		evaluated bool
-	}{
+	cases := []evalCase{
 		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\cmd.exe`}, false, false},
 		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\CMD.EXE`}, false, false},
 		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Users\x\doc.scr`}, true, true},
@@ -490,6 +471,22 @@ detection:
 		// Sysmon's reads Image, not NewProcessName.
 		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Users\x\doc.scr`, "NewProcessName", `C:\Windows\cmd.exe`}, true, true},
 	}
+	checkEvalCases(t, with, without, cases)
+}
+
+// evalCase is a record (field names and values), whether a test's rule matches it, and
+// whether the rule is evaluated for it.
+type evalCase struct {
+	rec       []string
+	match     bool
+	evaluated bool
+}
+
+// checkEvalCases matches the cases' records with an engine and the same without the
+// prefilter: the two must agree with each other and with each case, and the engine must
+// evaluate its rule for a case's record, or not, as the case says.
+func checkEvalCases(t *testing.T, with, without *Engine, cases []evalCase) {
+	t.Helper()
 	mw, mo := with.NewMatcher(), without.NewMatcher()
 	for i, c := range cases {
 		r := record(c.rec...)
