@@ -328,26 +328,8 @@ func normValue(v string) string {
 // readValues reads every record of the file at path, failing the test on problems.
 func readValues(t *testing.T, path string) []*recordValues {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := NewReader(f)
-	if err != nil {
-		t.Errorf("%s: %v", path, err)
-		return nil
-	}
 	var recs []*recordValues
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Errorf("%s: %v", path, err)
-			break
-		}
+	problems, err := eachRecord(path, func(rec *Record) {
 		rv := &recordValues{norm: map[string]bool{}}
 		var joined strings.Builder
 		rec.Fields(func(name, value string) {
@@ -360,8 +342,11 @@ func readValues(t *testing.T, path string) []*recordValues {
 		})
 		rv.joined = joined.String()
 		recs = append(recs, rv)
+	})
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
 	}
-	for _, p := range rd.Problems() {
+	for _, p := range problems {
 		t.Errorf("%s: %v", path, p)
 	}
 	return recs

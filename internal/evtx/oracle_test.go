@@ -18,31 +18,43 @@ const dataDir = "../../../shared/data"
 // readAll parses a whole file and returns each record's JSON and fields, plus the problems.
 func readAll(t testing.TB, path string) (jsons [][]byte, fields [][][2]string, problems []*Error) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	problems, err := eachRecord(path, func(rec *Record) {
 		jsons = append(jsons, rec.AppendJSON(nil))
 		var fs [][2]string
 		rec.Fields(func(name, value string) {
 			fs = append(fs, [2]string{strings.Clone(name), strings.Clone(value)})
 		})
 		fields = append(fields, fs)
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	return jsons, fields, r.Problems()
+	return jsons, fields, problems
+}
+
+// eachRecord calls fn with every record of the file at path, in order (a record is valid
+// until fn returns), and returns the reader's problems. The error is the file's, when it
+// cannot be opened or read on: fn has then seen the records before it.
+func eachRecord(path string, fn func(*Record)) ([]*Error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return r.Problems(), nil
+		}
+		if err != nil {
+			return r.Problems(), err
+		}
+		fn(rec)
+	}
 }
 
 // decodeConcatenated decodes concatenated JSON objects.
