@@ -190,9 +190,10 @@ func scanIncidents(ctx context.Context, e *env, rules, files []string, output st
 type scanWriter struct {
 	format string
 	w      io.Writer
-	// jsonl: one line per detection, encoded by Detection.AppendJSON into line and written
-	// through buf (not one write per detection).
+	// jsonl: one line per detection, encoded by enc into line and written through buf (not
+	// one write per detection).
 	buf  *bufio.Writer
+	enc  scan.JSONEncoder
 	line []byte
 	csv  *csv.Writer
 	tab  *tabwriter.Writer
@@ -230,7 +231,7 @@ func matchesText(d scan.Detection) string {
 func (s *scanWriter) write(d scan.Detection) {
 	switch s.format {
 	case "jsonl":
-		line, err := d.AppendJSON(s.line[:0])
+		line, err := s.enc.Append(s.line[:0], &d)
 		if err != nil {
 			return // as json.Encoder: a detection that cannot be encoded is left out
 		}

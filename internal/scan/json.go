@@ -12,8 +12,32 @@ import (
 // escaping is off (json.Encoder with SetEscapeHTML(false)), without the newline. It exists
 // because a scan prints its detections by the thousand, and encoding them by reflection cost
 // a tenth of the CPU of a whole scan. The error is the one encoding/json would report (a
-// timestamp it cannot render); b is then returned unchanged.
+// timestamp it cannot render); b is then returned unchanged. A JSONEncoder writes the same
+// bytes faster for a stream of detections.
 func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
+	var e JSONEncoder
+	return e.Append(b, d)
+}
+
+// JSONEncoder appends detections as AppendJSON does, remembering the encodings of the parts
+// that consecutive detections repeat: the file (its records come together), and the record's
+// identity and identifying fields (its detections come together). A part is reused when it is
+// equal to the remembered one, compared by content (a string of the same memory compares at
+// once). The zero value is ready to use.
+type JSONEncoder struct {
+	// The last file, record identity (computer, channel, event ID) and identifying fields
+	// (a copy of the slice), with their encodings.
+	file       string
+	fileJSON   []byte
+	ident      [3]string
+	identJSON  []byte
+	fields     Fields
+	fieldsJSON []byte
+	valid      bool // the above hold an encoding
+}
+
+// Append appends the JSON of d to b, as d.AppendJSON(b).
+func (e *JSONEncoder) Append(b []byte, d *Detection) ([]byte, error) {
 	start := len(b)
 	b = append(b, `{"rule_id":`...)
 	b = jsontext.AppendString(b, d.RuleID)
@@ -27,23 +51,24 @@ func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 		return b[:start], err
 	}
 	b = tb
-	b = append(b, `","file":`...)
-	b = jsontext.AppendString(b, d.File)
+	if !e.valid || d.File != e.file {
+		n := len(b)
+		b = append(b, `","file":`...)
+		b = jsontext.AppendString(b, d.File)
+		e.file, e.fileJSON = d.File, append(e.fileJSON[:0], b[n:]...)
+	} else {
+		b = append(b, e.fileJSON...)
+	}
 	b = append(b, `,"record":`...)
 	b = strconv.AppendInt(b, d.Record, 10)
 	b = append(b, `,"tags":`...)
 	b = appendJSONStrings(b, d.Tags)
-	if d.Computer != "" {
-		b = append(b, `,"computer":`...)
-		b = jsontext.AppendString(b, d.Computer)
-	}
-	if d.Channel != "" {
-		b = append(b, `,"channel":`...)
-		b = jsontext.AppendString(b, d.Channel)
-	}
-	if d.EventID != "" {
-		b = append(b, `,"event_id":`...)
-		b = jsontext.AppendString(b, d.EventID)
+	if ident := [3]string{d.Computer, d.Channel, d.EventID}; !e.valid || ident != e.ident {
+		n := len(b)
+		b = d.appendIdent(b)
+		e.ident, e.identJSON = ident, append(e.identJSON[:0], b[n:]...)
+	} else {
+		b = append(b, e.identJSON...)
 	}
 	if len(d.Matches) > 0 {
 		b = append(b, `,"matches":[`...)
@@ -66,11 +91,36 @@ func (d *Detection) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"records":`...)
 		b = appendJSONStrings(b, d.Records)
 	}
-	if len(d.Fields) > 0 {
-		b = append(b, `,"fields":`...)
-		b = d.Fields.appendJSON(b)
+	if !e.valid || !slices.Equal(d.Fields, e.fields) {
+		n := len(b)
+		if len(d.Fields) > 0 {
+			b = append(b, `,"fields":`...)
+			b = d.Fields.appendJSON(b)
+		}
+		e.fields, e.fieldsJSON = append(e.fields[:0], d.Fields...), append(e.fieldsJSON[:0], b[n:]...)
+	} else {
+		b = append(b, e.fieldsJSON...)
 	}
+	e.valid = true
 	return append(b, '}'), nil
+}
+
+// appendIdent appends the computer, channel and event ID members of d's JSON (each left out
+// when empty).
+func (d *Detection) appendIdent(b []byte) []byte {
+	if d.Computer != "" {
+		b = append(b, `,"computer":`...)
+		b = jsontext.AppendString(b, d.Computer)
+	}
+	if d.Channel != "" {
+		b = append(b, `,"channel":`...)
+		b = jsontext.AppendString(b, d.Channel)
+	}
+	if d.EventID != "" {
+		b = append(b, `,"event_id":`...)
+		b = jsontext.AppendString(b, d.EventID)
+	}
+	return b
 }
 
 // appendJSON appends fs as a JSON object, names in sorted order (as encoding/json orders a

@@ -113,19 +113,70 @@ func TestAppendJSONAttackSamples(t *testing.T) {
 	if len(dets) == 0 {
 		t.Fatal("no detections")
 	}
+	// One encoder for the stream, as the CLI prints it: what it remembers from a detection
+	// (rule, file, record fields) must not leak into the next.
 	var b []byte
-	for i, d := range dets {
+	var enc JSONEncoder
+	for i := range dets {
 		var err error
-		if b, err = d.AppendJSON(b[:0]); err != nil {
+		if b, err = enc.Append(b[:0], &dets[i]); err != nil {
 			t.Fatal(err)
 		}
-		if want := encodingJSON(t, d); !bytes.Equal(b, want) {
+		if want := encodingJSON(t, dets[i]); !bytes.Equal(b, want) {
 			t.Fatalf("detection %d:\n got %s\nwant %s", i, b, want)
 		}
 	}
 }
 
-// BenchmarkAppendJSON encodes the detections of the attack samples.
+// TestJSONEncoderStream encodes a stream whose detections share and then change their rule,
+// tags, file, identity and fields (the same slice modified in place too): every line must be
+// encoding/json's.
+func TestJSONEncoderStream(t *testing.T) {
+	ts := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	fields := Fields{{"Computer", "pc"}, {"Image", `C:.exe`}}
+	tags := []string{"attack.t1059"}
+	base := Detection{RuleID: "r1", RuleTitle: "One", Level: "high", Timestamp: ts, File: "a.evtx", Record: 1, Tags: tags,
+		Computer: "pc", Channel: "Security", EventID: "4688", Fields: fields}
+	var stream []Detection
+	add := func(f func(d *Detection)) {
+		d := base
+		f(&d)
+		stream = append(stream, d)
+	}
+	add(func(d *Detection) {})
+	add(func(d *Detection) { d.Record = 2 })
+	add(func(d *Detection) { d.RuleTitle = "One, renamed" })
+	add(func(d *Detection) { d.Level = "low" })
+	add(func(d *Detection) { d.Tags = nil })
+	add(func(d *Detection) { d.Tags = []string{} })
+	add(func(d *Detection) { d.Tags = []string{"attack.t1059", "attack.execution"} })
+	add(func(d *Detection) { d.RuleID, d.RuleTitle = "r2", "Two" })
+	add(func(d *Detection) { d.File = `b "quoted".evtx` })
+	add(func(d *Detection) { d.Computer, d.Channel, d.EventID = "", "", "" })
+	add(func(d *Detection) { d.EventID = "1" })
+	add(func(d *Detection) { d.Fields = Fields{{"Computer", "pc"}, {"Image", `C:.exe`}} })
+	add(func(d *Detection) { d.Fields = nil })
+	add(func(d *Detection) {})
+	var enc JSONEncoder
+	var b []byte
+	for pass := range 2 {
+		for i := range stream {
+			if pass == 1 && i == len(stream)-1 {
+				fields[1].Value = `C:\changed in place.exe` // the same slice, new content
+			}
+			var err error
+			if b, err = enc.Append(b[:0], &stream[i]); err != nil {
+				t.Fatal(err)
+			}
+			if want := encodingJSON(t, stream[i]); !bytes.Equal(b, want) {
+				t.Errorf("pass %d, detection %d:\n got %s\nwant %s", pass, i, b, want)
+			}
+		}
+	}
+}
+
+// BenchmarkAppendJSON encodes the detections of the attack samples with one JSONEncoder, as a
+// scan prints them.
 func BenchmarkAppendJSON(b *testing.B) {
 	files := sampleFiles(b)
 	rs := windowsRules(b)
@@ -134,8 +185,9 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {
+		var enc JSONEncoder // a scan's
 		for i := range dets {
-			buf, _ = dets[i].AppendJSON(buf[:0])
+			buf, _ = enc.Append(buf[:0], &dets[i])
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(dets)), "ns/detection")
