@@ -330,7 +330,9 @@ type stateGroups []int32
 func (sg stateGroups) veto(key uint32) bool { return int(keyState(key)) >= len(sg)/2 }
 
 // buildLiteralIndex compiles the automaton over the entries' literals (truncated to
-// maxLiteralLen) and the index from its output slots to the rule literal groups. The
+// maxLiteralLen) and the index from its output slots to the rule literal groups. (An automaton
+// with shared byte classes reports literals that may not occur: its veto groups are then
+// checked, see Engine.buildPrefilter.) The
 // automaton is nil when there are no literals, or when they need more than maxStates states.
 func buildLiteralIndex(entries []litEntry, groups stateGroups) (*literalIndex, *automaton) {
 	lits, pairs := collectLiterals(entries)
@@ -340,10 +342,6 @@ func buildLiteralIndex(entries []litEntry, groups stateGroups) (*literalIndex, *
 	a := buildAutomaton(lits)
 	if a == nil {
 		return nil, nil
-	}
-	if a.shared {
-		// A veto must only be reported for a literal that occurs.
-		pairs = slices.DeleteFunc(pairs, func(p [2]uint32) bool { return groups.veto(p[1]) })
 	}
 	slotOf := make([]uint32, len(lits))
 	nslots := len(a.slotStart) - 1

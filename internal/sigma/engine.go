@@ -201,6 +201,17 @@ type engineRule struct {
 	// The conditions as programs: of det, and of each filter.
 	prog        program
 	filterProgs []program
+	// vetoChecks holds the field conditions of the rule's veto groups that are not exact:
+	// a veto literal of one found, the rule is skipped only when one of them matches (see
+	// Matcher.vetoed). Nil when all are exact.
+	vetoChecks *vetoChecks
+}
+
+// vetoChecks are the checks of a rule's veto groups (see engineRule.vetoChecks): inexact
+// marks the groups whose literals are not exact, fcs holds each group's field conditions.
+type vetoChecks struct {
+	inexact uint8
+	fcs     [maxVetoGroups][]*fieldCond
 }
 
 type group struct {
@@ -637,6 +648,9 @@ func (e *Engine) buildPrefilter() {
 		}
 		pf.byField[k.group][k.fid] = int32(len(pf.autos))
 		for i, fa := range shards {
+			if fa.ac != nil && fa.ac.shared {
+				e.checkVetoes(fa.li)
+			}
 			fa.base = pf.states
 			if i+1 < len(shards) {
 				fa.next = int32(len(pf.autos) + 1)
@@ -670,20 +684,27 @@ func (e *Engine) fieldsOf(dst []int32, variants []int32, li, local int32) []int3
 // group's mappings can put one rule field in several fields, as Image is NewProcessName in
 // Security events and Image in Sysmon's).
 func (e *Engine) addVetoes(gi, li int32, ri int32, variants []int32, add func(fid int32, en litEntry) bool) {
-	type vetoField struct{ local, fid int32 }
+	// A veto group per local field, engine field and exactness: a group whose literals are
+	// exact needs no check.
+	type vetoField struct {
+		local, fid int32
+		exact      bool
+	}
 	var vfs []vetoField
 	var fids []int32
-	for _, l := range vetoLiterals(e.rules[ri].det.root) {
+	er := e.rules[ri]
+	for _, l := range vetoLiterals(er.det.root) {
 		fids = e.fieldsOf(fids[:0], variants, li, l.local)
 		for _, fid := range fids {
-			j := slices.Index(vfs, vetoField{l.local, fid})
+			j := slices.Index(vfs, vetoField{l.local, fid, l.exact})
 			if j < 0 && len(vfs) < maxVetoGroups {
 				j = len(vfs)
-				vfs = append(vfs, vetoField{l.local, fid})
+				vfs = append(vfs, vetoField{l.local, fid, l.exact})
 			}
 			if j < 0 || !add(fid, litEntry{l.s, groupKey(vetoState(int32(len(e.rules)), ri), j)}) {
 				continue
 			}
+			e.addVetoCheck(er, j, l.fc, !l.exact)
 			for _, vi := range variants {
 				gv := &e.gvs[vi]
 				if gv.fids[li][l.local] != fid {
@@ -701,6 +722,32 @@ func (e *Engine) addVetoes(gi, li int32, ri int32, variants []int32, add func(fi
 			e.stats.Vetoed++
 			return
 		}
+	}
+}
+
+// checkVetoes marks the veto groups of li (an automaton's that reports literals that may not
+// occur) as checked: their field conditions must match before a rule is skipped.
+func (e *Engine) checkVetoes(li *literalIndex) {
+	for _, key := range li.rules {
+		if e.stateGroups.veto(key) {
+			e.rules[keyState(key)-int32(len(e.rules))].vetoChecks.inexact |= 1 << (key & 3)
+		}
+	}
+}
+
+// addVetoCheck adds field condition fc to the checks of veto group j of rule er, and marks the
+// group as checked when inexact.
+func (e *Engine) addVetoCheck(er *engineRule, j int, fc *fieldCond, inexact bool) {
+	vc := er.vetoChecks
+	if vc == nil {
+		vc = &vetoChecks{}
+		er.vetoChecks = vc
+	}
+	if !slices.Contains(vc.fcs[j], fc) {
+		vc.fcs[j] = append(vc.fcs[j], fc)
+	}
+	if inexact {
+		vc.inexact |= 1 << j
 	}
 }
 

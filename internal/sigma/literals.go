@@ -1,12 +1,14 @@
 package sigma
 
 import (
+	"cmp"
 	"regexp"
 	"regexp/syntax"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // A literal set is a list of lower-case byte strings, each tied to the field whose values must
@@ -901,14 +903,39 @@ func hasLongLine(v string, n int, dotAll bool) bool {
 // vetoLiterals returns literals of which any one, found in the prefilter text of its field
 // (see fieldLit), makes condition n false, so that a rule need not be evaluated when one
 // shows up: the literals of the negated selections of `... and not filter`, those that
-// decide the filter. A veto must be sound where a literal group only has to be necessary:
-// only literals that decide a pattern on their own qualify (see exactLiteral).
-func vetoLiterals(n node) []fieldLit {
-	return dedupLits(deciding(n, false))
+// decide the filter. A veto must be sound where a literal group only has to be necessary: a
+// literal that decides a pattern on its own is exact (see exactLiteral); one that is part of a
+// longer pattern only says that the pattern may match, and its field condition is checked
+// before the rule is skipped (see Matcher.vetoed).
+func vetoLiterals(n node) []vetoLit {
+	lits := deciding(n, false)
+	slices.SortFunc(lits, func(a, b vetoLit) int {
+		if c := compareFieldLit(a.fieldLit, b.fieldLit); c != 0 {
+			return c
+		}
+		if a.exact != b.exact {
+			if a.exact {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(uintptr(unsafe.Pointer(a.fc)), uintptr(unsafe.Pointer(b.fc)))
+	})
+	return slices.Compact(lits)
 }
 
-// deciding returns literals of which any one, found in its field, makes n evaluate to v.
-func deciding(n node, v bool) []fieldLit {
+// vetoLit is a veto literal (see vetoLiterals): found in the prefilter text of its field, it
+// shows that the patterns of field condition fc match a value of the field (exact), or that
+// they may.
+type vetoLit struct {
+	fieldLit
+	fc    *fieldCond
+	exact bool
+}
+
+// deciding returns literals of which any one, found in its field, makes n evaluate to v
+// (those not exact: when their field condition matches).
+func deciding(n node, v bool) []vetoLit {
 	switch x := n.(type) {
 	case *selNode:
 		return deciding(x.kid, v)
@@ -930,9 +957,9 @@ func deciding(n node, v bool) []fieldLit {
 // decidingKids is deciding for an AND (short false) or an OR (short true) of kids: one child
 // of value short decides it; the other value needs all children to have it, which one
 // literal decides only for a single child.
-func decidingKids(kids []node, v, short bool) []fieldLit {
+func decidingKids(kids []node, v, short bool) []vetoLit {
 	if v == short {
-		var out []fieldLit
+		var out []vetoLit
 		for _, k := range kids {
 			out = append(out, deciding(k, v)...)
 		}
@@ -945,8 +972,9 @@ func decidingKids(kids []node, v, short bool) []fieldLit {
 }
 
 // matchingLiterals returns literals of which any one, found in the prefilter text of f's
-// field, means that a value of the field matches f's patterns (f.neg aside).
-func (f *fieldCond) matchingLiterals() []fieldLit {
+// field, means that a value of the field matches f's patterns (f.neg aside), or, for those
+// not exact, that one may.
+func (f *fieldCond) matchingLiterals() []vetoLit {
 	if f.kind != fcString || f.keyword || f.cased || f.local < 0 {
 		return nil
 	}
@@ -957,13 +985,28 @@ func (f *fieldCond) matchingLiterals() []fieldLit {
 		}
 		pats = f.groups[0]
 	}
-	var out []fieldLit
+	var out []vetoLit
 	for i := range pats {
-		if l, ok := exactLiteral(&pats[i]); ok {
-			out = append(out, fieldLit{l, f.local})
+		if l, exact, ok := patternLiteral(&pats[i]); ok {
+			out = append(out, vetoLit{fieldLit{l, f.local}, f, exact})
 		}
 	}
 	return out
+}
+
+// patternLiteral returns the prefilter literal of a case-insensitive plain, prefix, suffix or
+// substring pattern of ASCII text: the pattern with its anchors (see exactLiteral), exact when
+// the prefilter keeps it whole, else a part of it that the prefilter looks for (see
+// truncateLiteral), which a matching value holds.
+func patternLiteral(p *pattern) (lit string, exact, ok bool) {
+	if l, ok := exactLiteral(p); ok {
+		return l, true, true
+	}
+	l, ok := anchoredLiteral(p)
+	if !ok {
+		return "", false, false
+	}
+	return truncateLiteral(l), false, true
 }
 
 // exactLiteral returns the prefilter literal that occurs in the prefilter text of a value
@@ -973,6 +1016,16 @@ func (f *fieldCond) matchingLiterals() []fieldLit {
 // an ASCII value as it is with its letters folded, and any other value lower-cased as
 // evaluation matches it, so a literal found is the pattern matched.)
 func exactLiteral(p *pattern) (string, bool) {
+	l, ok := anchoredLiteral(p)
+	if !ok || len(l) > maxLiteralLen {
+		return "", false
+	}
+	return l, true
+}
+
+// anchoredLiteral returns the text of a case-insensitive plain, prefix, suffix or substring
+// pattern p of ASCII text with its anchors, of any length.
+func anchoredLiteral(p *pattern) (string, bool) {
 	const start, end = string(rune(markStart)), string(rune(markEnd))
 	if p.cased || !isASCII(p.a) || strings.ContainsAny(p.a, start+end) {
 		return "", false
@@ -990,7 +1043,7 @@ func exactLiteral(p *pattern) (string, bool) {
 	default:
 		return "", false
 	}
-	if l == "" || len(l) > maxLiteralLen {
+	if l == "" {
 		return "", false
 	}
 	return l, true

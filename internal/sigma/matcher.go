@@ -531,7 +531,9 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	}
 	if gv.vetoes != nil && gv.vetoes[li] != 0 {
 		if v := &m.rs[vetoState(int32(len(e.rules)), ri)]; v.maskGen == m.candGen && v.mask&gv.vetoes[li] != 0 {
-			return // a veto literal was found
+			if m.vetoed(e.rules[ri].vetoChecks, v.mask&gv.vetoes[li], gv.fids[li]) {
+				return
+			}
 		}
 	}
 	r.evalGen = m.gen
@@ -562,6 +564,29 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 	}
 	m.evbuf = ev
 	m.matches = append(m.matches, Match{Rule: er.rule, Evidence: ev[start:len(ev):len(ev)]})
+}
+
+// vetoed reports whether the veto groups found (a mask of the rule's veto groups whose
+// literals the scan found, under the rule's field mapping fids) veto the rule: one of exact
+// literals, or one whose field conditions a value matches (see vetoLiterals).
+func (m *Matcher) vetoed(vc *vetoChecks, found uint8, fids []int32) bool {
+	if found&^vc.inexact != 0 {
+		return true
+	}
+	c := &m.ctx
+	c.fids = fids
+	c.collect = false
+	for j := range vc.fcs {
+		if found>>j&1 == 0 {
+			continue
+		}
+		for _, fc := range vc.fcs[j] {
+			if fc.match(c) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // scan runs the prefilter over the record's values and collects the candidate rules of the

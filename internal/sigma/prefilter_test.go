@@ -382,7 +382,8 @@ func TestVetoLiterals(t *testing.T) {
 		det  string
 		want []string
 	}{
-		// Lower-cased; the long pattern and the wildcard one are not found whole.
+		// Lower-cased; the long pattern is not found whole (a part of it is, marked ~: its
+		// condition is checked), the wildcard one not at all.
 		{`sel:
     CommandLine|contains: 'run'
 filter:
@@ -391,7 +392,7 @@ filter:
         - '.COM'
         - '\program files\microsoft\edge.exe'
         - '.e*e'
-condition: sel and not filter`, []string{".com" + e, ".exe" + e}},
+condition: sel and not filter`, []string{".com" + e, ".exe" + e, "~ft\\edge.exe" + e}},
 		{"filter:\n    Image|contains: '\\'\ncondition: not filter", []string{`\`}},
 		{"filter:\n    Image: 'System'\ncondition: not filter", []string{s + "system" + e}},
 		{"filter:\n    Image: ''\ncondition: not filter", []string{s + e}},
@@ -414,6 +415,9 @@ condition: sel and not filter`, []string{".com" + e, ".exe" + e}},
 		}
 		var got []string
 		for _, l := range vetoLiterals(eng.rules[0].det.root) {
+			if !l.exact {
+				l.s = "~" + l.s
+			}
 			got = append(got, l.s)
 		}
 		if !slices.Equal(got, c.want) {
@@ -470,6 +474,48 @@ detection:
 		{[]string{"Channel", security, "EventID", "4688", "NewProcessName", `C:\Users\x\doc.scr`, "Image", `C:\Windows\cmd.exe`}, true, true},
 		// Sysmon's reads Image, not NewProcessName.
 		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Users\x\doc.scr`, "NewProcessName", `C:\Windows\cmd.exe`}, true, true},
+	}
+	checkEvalCases(t, with, without, cases)
+}
+
+// TestCheckedVetoes checks vetoes by literals that are part of longer patterns (a system
+// folder): the rule is skipped only when its filter matches, and evaluated when the literal
+// shows up in a value the filter does not match.
+func TestCheckedVetoes(t *testing.T) {
+	doc := `title: system binary outside system32
+id: 11111111-2222-3333-4444-777777777777
+logsource: {product: windows, category: process_creation}
+detection:
+    sel:
+        Image|endswith: '\svchost.exe'
+    filter:
+        Image|startswith:
+            - 'C:\Windows\System32\'
+            - 'C:\Windows\SysWOW64\'
+    condition: sel and not filter
+`
+	rs, refusals := LoadBytes("checked.yml", []byte(doc), LoadOptions{})
+	if len(refusals) > 0 {
+		t.Fatal(refusals[0].Err)
+	}
+	with, _ := NewEngine(rs, EngineOptions{})
+	without, _ := NewEngine(rs, EngineOptions{DisablePrefilter: true})
+	if st := with.Stats(); st.Vetoed != 1 {
+		t.Fatalf("stats %+v, want the rule vetoed", st)
+	}
+	if vc := with.rules[0].vetoChecks; vc == nil || vc.inexact == 0 {
+		t.Fatalf("veto checks %+v, want checked groups", vc)
+	}
+	const sysmon = "Microsoft-Windows-Sysmon/Operational"
+	cases := []evalCase{
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\System32\svchost.exe`}, false, false},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `c:\windows\SYSWOW64\svchost.exe`}, false, false},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Users\x\svchost.exe`}, true, true},
+		// The folder, not at the start: the filter does not match, whatever part of it the
+		// prefilter found.
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `D:\C:\Windows\System32\svchost.exe`}, true, true},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\System32x\svchost.exe`}, true, true},
+		{[]string{"Channel", sysmon, "EventID", "1", "Image", `C:\Windows\System32\svchost.exe`, "Image", `C:\Temp\svchost.exe`}, false, false},
 	}
 	checkEvalCases(t, with, without, cases)
 }
