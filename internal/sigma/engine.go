@@ -201,9 +201,9 @@ type engineRule struct {
 	// The conditions as programs: of det, and of each filter.
 	prog        program
 	filterProgs []program
-	// vetoChecks holds the field conditions of the rule's veto groups that are not exact:
-	// a veto literal of one found, the rule is skipped only when one of them matches (see
-	// Matcher.vetoed). Nil when all are exact.
+	// vetoChecks holds the field conditions of the rule's veto groups, and which groups
+	// are not exact: a veto literal of one of these found, the rule is skipped only when
+	// one of its field conditions matches (see Matcher.vetoed). Nil without vetoes.
 	vetoChecks *vetoChecks
 }
 
