@@ -7,8 +7,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // LoadOptions tunes rule loading.
@@ -123,17 +126,24 @@ func LoadSources(sources []Source, opts LoadOptions) (*RuleSet, []Refusal) {
 
 // collectFS parses the rule files under root; file names get prefix joined in front.
 func collectFS(fsys fs.FS, root string, opts LoadOptions, prefix string) ([]loadedDoc, []Refusal) {
-	var docs []loadedDoc
-	var refusals []Refusal
 	fix := func(p string) string {
 		if prefix == "" {
 			return p
 		}
 		return filepath.Join(prefix, filepath.FromSlash(p))
 	}
+	// The walk lists the rule files (and what it could not read, in place); the files are
+	// read and parsed on every CPU (parsing is most of a load), and their documents and
+	// refusals put together in walk order.
+	type entry struct {
+		path     string // "" for a refusal of the walk's
+		docs     []loadedDoc
+		refusals []Refusal
+	}
+	var entries []entry
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			refusals = append(refusals, Refusal{File: fix(p), Error: err.Error(), Err: err})
+			entries = append(entries, entry{refusals: []Refusal{{File: fix(p), Error: err.Error(), Err: err}}})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -150,18 +160,38 @@ func collectFS(fsys fs.FS, root string, opts LoadOptions, prefix string) ([]load
 		if ext != ".yml" && ext != ".yaml" {
 			return nil
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			refusals = append(refusals, Refusal{File: fix(p), Error: err.Error(), Err: err})
-			return nil
-		}
-		ds, rf := parseFile(fix(p), data, opts)
-		docs = append(docs, ds...)
-		refusals = append(refusals, rf...)
+		entries = append(entries, entry{path: p})
 		return nil
 	})
 	if err != nil {
-		refusals = append(refusals, Refusal{File: fix(root), Error: err.Error(), Err: err})
+		entries = append(entries, entry{refusals: []Refusal{{File: fix(root), Error: err.Error(), Err: err}}})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(entries)/16, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(entries); i = int(next.Add(1) - 1) {
+				e := &entries[i]
+				if e.path == "" {
+					continue
+				}
+				data, err := fs.ReadFile(fsys, e.path)
+				if err != nil {
+					e.refusals = []Refusal{{File: fix(e.path), Error: err.Error(), Err: err}}
+					continue
+				}
+				e.docs, e.refusals = parseFile(fix(e.path), data, opts)
+			}
+		}()
+	}
+	wg.Wait()
+	var docs []loadedDoc
+	var refusals []Refusal
+	for _, e := range entries {
+		docs = append(docs, e.docs...)
+		refusals = append(refusals, e.refusals...)
 	}
 	return docs, refusals
 }
