@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/binary"
 	"slices"
+	"strings"
 	"unsafe"
 )
 
@@ -568,11 +569,10 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 
 // vetoed reports whether the veto groups found (a mask of the rule's veto groups whose
 // literals the scan found, under the rule's field mapping fids) veto the rule: one of exact
-// literals, or one whose field conditions a value matches (see vetoLiterals).
+// literals, or one whose field conditions a value matches (see vetoLiterals). An exact
+// literal is only the pattern matched in a value without the bytes of the marks around
+// values: in one with them (a NUL), the field conditions are checked too.
 func (m *Matcher) vetoed(vc *vetoChecks, found uint8, fids []int32) bool {
-	if found&^vc.inexact != 0 {
-		return true
-	}
 	c := &m.ctx
 	c.fids = fids
 	c.collect = false
@@ -580,10 +580,25 @@ func (m *Matcher) vetoed(vc *vetoChecks, found uint8, fids []int32) bool {
 		if found>>j&1 == 0 {
 			continue
 		}
+		if vc.inexact>>j&1 == 0 && !m.holdsMarks(c, vc.fcs[j][0].local) {
+			return true
+		}
 		for _, fc := range vc.fcs[j] {
 			if fc.match(c) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// holdsMarks reports whether a value of rule-local field local holds the byte of a mark
+// (see markStart): the prefilter cannot tell it from the mark.
+func (m *Matcher) holdsMarks(c *evalCtx, local int32) bool {
+	for i := c.first(local); i >= 0; i = c.next(i) {
+		v := c.rec.fields[i].value
+		if strings.IndexByte(v, markStart) >= 0 || strings.IndexByte(v, markEnd) >= 0 {
+			return true
 		}
 	}
 	return false
