@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,7 +19,8 @@ var fuzzRecords = func() []*Record {
 }()
 
 // FuzzLoadRule feeds arbitrary bytes to the rule loader, then builds an engine and a
-// correlator from whatever loaded and matches a few records: nothing may panic.
+// correlator from whatever loaded and matches a few records: nothing may panic, and the
+// engine must match what it matches without its prefilter.
 func FuzzLoadRule(f *testing.F) {
 	recoverPanics = false
 	f.Cleanup(func() { recoverPanics = true })
@@ -34,10 +36,26 @@ func FuzzLoadRule(f *testing.F) {
 			}
 		}
 		for _, ignore := range []bool{false, true} {
-			eng, _ := NewEngine(rs, EngineOptions{IgnoreLogSource: ignore, Placeholders: map[string][]string{"x": {"a*", "b"}}})
-			m := eng.NewMatcher()
-			for _, rec := range fuzzRecords {
-				for _, hit := range m.Match(rec) {
+			opts := EngineOptions{IgnoreLogSource: ignore, Placeholders: map[string][]string{"x": {"a*", "b"}}}
+			eng, _ := NewEngine(rs, opts)
+			opts.DisablePrefilter = true
+			plain, _ := NewEngine(rs, opts)
+			m, pm := eng.NewMatcher(), plain.NewMatcher()
+			for i, rec := range fuzzRecords {
+				hits := m.Match(rec)
+				// The prefilter only skips rules that cannot match.
+				got := make([]*Rule, 0, len(hits))
+				for _, hit := range hits {
+					got = append(got, hit.Rule)
+				}
+				var want []*Rule
+				for _, hit := range pm.Match(rec) {
+					want = append(want, hit.Rule)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("record %d: %d rules match with the prefilter, %d without", i, len(got), len(want))
+				}
+				for _, hit := range hits {
 					NewCorrelator(rs, CorrelatorOptions{}).Observe(Detection{Rule: hit.Rule, Time: t0, Record: rec})
 				}
 			}
