@@ -330,10 +330,10 @@ type stateGroups []int32
 func (sg stateGroups) veto(key uint32) bool { return int(keyState(key)) >= len(sg)/2 }
 
 // buildLiteralIndex compiles the automaton over the entries' literals (truncated to
-// maxLiteralLen) and the index from its output slots to the rule literal groups. (An automaton
-// with shared byte classes reports literals that may not occur: its veto groups are then
-// checked, see Engine.buildPrefilter.) The
-// automaton is nil when there are no literals, or when they need more than maxStates states.
+// maxLiteralLen) and the index from its output slots to the rule literal groups. The automaton
+// is nil when there are no literals, or when they need more than maxStates states. (One with
+// shared byte classes reports literals that may not occur: its veto groups are then checked,
+// see Engine.checkVetoes.)
 func buildLiteralIndex(entries []litEntry, groups stateGroups) (*literalIndex, *automaton) {
 	lits, pairs := collectLiterals(entries)
 	if len(lits) == 0 {

@@ -442,14 +442,7 @@ detection:
 `
 	// Another rule of the log source looks for images: veto literals are only looked for in
 	// fields the prefilter scans anyway.
-	other := `title: whoami
-id: 11111111-2222-3333-4444-666666666666
-logsource: {product: windows, category: process_creation}
-detection:
-    sel:
-        Image|endswith: '\whoami.exe'
-    condition: sel
-`
+	other := imageRule
 	rs, refusals := LoadFS(fstest.MapFS{"veto.yml": {Data: []byte(doc)}, "whoami.yml": {Data: []byte(other)}}, ".", LoadOptions{})
 	if len(refusals) > 0 {
 		t.Fatal(refusals[0].Err)
@@ -524,6 +517,17 @@ detection:
 	checkEvalCases(t, with, without, cases)
 }
 
+// imageRule is a rule of the process creation log source that looks for an image: beside it,
+// the prefilter scans Image, and a rule's filter on Image gives veto literals.
+const imageRule = `title: whoami
+id: 11111111-2222-3333-4444-666666666666
+logsource: {product: windows, category: process_creation}
+detection:
+    sel:
+        Image|endswith: '\whoami.exe'
+    condition: sel
+`
+
 // evalCase is a record (field names and values), whether a test's rule matches it, and
 // whether the rule is evaluated for it.
 type evalCase struct {
@@ -564,14 +568,7 @@ func FuzzVetoEquivalence(f *testing.F) {
 	f.Add(`.exe`, `É\x`, uint8(3), `C:\É\x\é.exe`, `C:\é\X\a.exe`)
 	f.Add(`.exe`, `/c`, uint8(8), "cmd.exe \u2013c", "cmd.exe -c")
 	mods := []string{"", "|startswith", "|endswith", "|contains", "|contains|all", "|cased", "|startswith|cased", "|re", "|windash|contains"}
-	other := `title: whoami
-id: 11111111-2222-3333-4444-666666666666
-logsource: {product: windows, category: process_creation}
-detection:
-    sel:
-        Image|endswith: '\whoami.exe'
-    condition: sel
-`
+	other := imageRule
 	f.Fuzz(func(t *testing.T, sel, filter string, mod uint8, v1, v2 string) {
 		doc := fmt.Sprintf(`title: fuzzed
 id: 11111111-2222-3333-4444-777777777777
