@@ -89,8 +89,11 @@ type prefilter struct {
 	byField [][]int32
 	// keywords holds, per group, the literals of its keyword searches.
 	keywords [][]litEntry
-	full     []uint8 // per engine rule: one bit per literal group
-	states   int32   // states of all automata, numbered consecutively
+	full     []uint8 // per rule state: one bit per literal group
+	// fullNibs holds full four bits per rule state, sixteen states per word: the layout of
+	// a Matcher's satisfied groups (see Matcher.satisfy).
+	fullNibs []uint64
+	states   int32 // states of all automata, numbered consecutively
 }
 
 // fieldAutomaton is one automaton of the prefilter and the rule literal groups of its outputs.
@@ -663,6 +666,10 @@ func (e *Engine) buildPrefilter() {
 	}
 	for _, kw := range pf.keywords {
 		e.stats.Literals += len(kw)
+	}
+	pf.fullNibs = make([]uint64, (len(pf.full)+15)/16)
+	for s, f := range pf.full {
+		pf.fullNibs[s>>4] |= uint64(f) << ((s & 15) << 2)
 	}
 }
 

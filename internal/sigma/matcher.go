@@ -45,12 +45,17 @@ type Matcher struct {
 	grpStamp []uint32 // per group: active for this record
 	groups   []int32  // the active groups
 	sg       []int32  // the active groups with field automata
-	// Per rule, side by side: what satisfy and evalRule read and write for the rule.
-	rs      []ruleState
-	candGen uint32
-	cands   []int32
-	acStamp []uint32
-	acGen   uint32
+	// Per rule: the record generation it was evaluated for.
+	rs []ruleState
+	// The rule literal groups satisfied for the current record: bit k of the bitmap for group
+	// key k (see groupKey), so four bits per rule state, sixteen states per word, next to
+	// their full masks in the engine's fullNibs; touched lists the words not zero. Small
+	// enough for the nearest CPU cache, where a state per rule would not be.
+	satisfied []uint64
+	touched   []int32
+	cands     []int32
+	acStamp   []uint32
+	acGen     uint32
 
 	ctx     evalCtx
 	evals   uint64 // rule evaluations, for measurements
@@ -84,10 +89,9 @@ func (e *Engine) NewMatcher() *Matcher {
 		last:     make([]int32, n),
 		gvStamp:  make([]uint32, len(e.gvs)),
 		grpStamp: make([]uint32, len(e.groups)),
-		rs:       make([]ruleState, len(e.pf.full)),
-	}
-	for i := range m.rs {
-		m.rs[i].full = e.pf.full[i]
+		rs:       make([]ruleState, len(e.rules)),
+
+		satisfied: make([]uint64, len(e.pf.fullNibs)),
 	}
 	// Room for the states of the keyword automata the Matcher adds as it meets them.
 	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
@@ -469,13 +473,10 @@ func (m *Matcher) Match(rec *Record) []Match {
 	m.route()
 	if len(m.active) > 0 {
 		m.cands = m.cands[:0]
-		m.candGen++
-		if m.candGen == 0 {
-			for i := range m.rs {
-				m.rs[i].candGen, m.rs[i].maskGen = 0, 0
-			}
-			m.candGen = 1
+		for _, w := range m.touched {
+			m.satisfied[w] = 0
 		}
+		m.touched = m.touched[:0]
 		if m.e.pf.enabled {
 			m.scan()
 			if len(m.cands) > 1 {
@@ -531,8 +532,8 @@ func (m *Matcher) evalRule(gv *groupVariant, li int32) {
 		return
 	}
 	if gv.vetoes != nil && gv.vetoes[li] != 0 {
-		if v := &m.rs[vetoState(int32(len(e.rules)), ri)]; v.maskGen == m.candGen && v.mask&gv.vetoes[li] != 0 {
-			if m.vetoed(e.rules[ri].vetoChecks, v.mask&gv.vetoes[li], gv.fids[li]) {
+		if found := m.found(vetoState(int32(len(e.rules)), ri)) & gv.vetoes[li]; found != 0 {
+			if m.vetoed(e.rules[ri].vetoChecks, found, gv.fids[li]) {
 				return
 			}
 		}
@@ -1126,32 +1127,37 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 // satisfy records rule literal groups (see groupKey) as satisfied: a rule whose literal
 // groups are all satisfied becomes a candidate. (A veto state, whose groups are a rule's
 // veto groups, never does: evalRule reads them.)
+//
+// A rule becomes a candidate when the last of its groups is satisfied, which happens once per
+// record: the groups' bits are only ever set until the next record clears them.
 func (m *Matcher) satisfy(groups []uint32) {
+	sat, full := m.satisfied, m.e.pf.fullNibs
 	for _, x := range groups {
-		ri := keyState(x)
-		r := &m.rs[ri]
-		if r.candGen == m.candGen {
+		w := x >> 6
+		b := uint64(1) << (x & 63)
+		old := sat[w]
+		if old&b != 0 {
 			continue
 		}
-		mask := uint8(1) << (x & 3)
-		if r.maskGen == m.candGen {
-			mask |= r.mask
+		if old == 0 {
+			m.touched = append(m.touched, int32(w))
 		}
-		r.maskGen = m.candGen
-		r.mask = mask
-		if mask == r.full {
-			r.candGen = m.candGen
-			m.cands = append(m.cands, ri)
+		old |= b
+		sat[w] = old
+		// The state's four bits, and its full mask (0, never a candidate's, for a rule
+		// without literal groups and for a veto state).
+		if sh := x & 60; (old^full[w])>>sh&15 == 0 {
+			m.cands = append(m.cands, keyState(x))
 		}
 	}
 }
 
-// ruleState is a Matcher's state of a rule: the record generation it was evaluated for, and
-// the literal groups of its prefilter seen so far (mask, valid for maskGen; a candidate for
-// candGen), with the engine's full mask of the rule at hand (0 for a rule without literal
-// groups: never a candidate). A rule's veto state (see groupKey) keeps its veto groups seen
-// the same way.
+// found returns the satisfied literal groups of rule state st, as a mask.
+func (m *Matcher) found(st int32) uint8 {
+	return uint8(m.satisfied[st>>4] >> ((st & 15) << 2) & 15)
+}
+
+// ruleState is a Matcher's state of a rule: the record generation it was evaluated for.
 type ruleState struct {
-	evalGen, candGen, maskGen uint32
-	mask, full                uint8
+	evalGen uint32
 }
