@@ -90,7 +90,7 @@ func (e *Engine) NewMatcher() *Matcher {
 		gvStamp:  make([]uint32, len(e.gvs)),
 		grpStamp: make([]uint32, len(e.groups)),
 		rs:       make([]ruleState, len(e.rules)),
-
+		// Zero: the first record has nothing to clear.
 		satisfied: make([]uint64, len(e.pf.fullNibs)),
 	}
 	// Room for the states of the keyword automata the Matcher adds as it meets them.

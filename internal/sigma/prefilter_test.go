@@ -603,3 +603,70 @@ detection:
 		}
 	})
 }
+
+// TestSatisfiedGroups checks the prefilter's record of satisfied literal groups (see
+// Matcher.satisfy) across many rules, whose states fill several words of its bitmap: a rule
+// that needs two groups is a candidate only with both, from the same record, and the
+// groups of one record are gone with the next.
+func TestSatisfiedGroups(t *testing.T) {
+	const n = 40 // sixteen rule states to a word: three words
+	fs := fstest.MapFS{}
+	for k := range n {
+		fs[fmt.Sprintf("r%02d.yml", k)] = &fstest.MapFile{Data: []byte(fmt.Sprintf(`title: rule %02d
+id: 00000000-0000-0000-0000-0000000000%02d
+logsource: {product: windows, category: process_creation}
+detection:
+    img:
+        Image|endswith: '\tool%02dx.exe'
+    cli:
+        CommandLine|contains: 'zqarg%02dv'
+    condition: img and cli
+`, k, k, k, k))}
+	}
+	rs, refusals := LoadFS(fs, ".", LoadOptions{})
+	if len(refusals) > 0 || len(rs.Rules) != n {
+		t.Fatalf("loaded %d rules, refusals %v", len(rs.Rules), refusals)
+	}
+	with, _ := NewEngine(rs, EngineOptions{})
+	if with.Stats().Prefiltered != n {
+		t.Fatalf("%d rules behind the prefilter, want %d", with.Stats().Prefiltered, n)
+	}
+	without, _ := NewEngine(rs, EngineOptions{DisablePrefilter: true})
+	mw, mo := with.NewMatcher(), without.NewMatcher()
+	sysmon := "Microsoft-Windows-Sysmon/Operational"
+	record := func(image, cli string) *Record {
+		r := &Record{}
+		for _, f := range [][2]string{{"Channel", sysmon}, {"EventID", "1"}, {"Image", image}, {"CommandLine", cli}} {
+			r.Add(f[0], f[1])
+		}
+		return r
+	}
+	check := func(rec *Record, want ...int) {
+		t.Helper()
+		var names []string
+		for _, k := range want {
+			names = append(names, fmt.Sprintf("r%02d.yml", k))
+		}
+		evals := mw.evals
+		got, full := matchIDs(mw, rec), matchIDs(mo, rec)
+		if !slices.Equal(got, names) || !slices.Equal(full, names) {
+			t.Errorf("image %q, command line %q: prefilter %v, without %v, want %v", rec.fields[2].value, rec.fields[3].value, got, full, names)
+		}
+		// Only the rules with both groups are evaluated: not one with a group alone, nor
+		// one with a group left over from the record before.
+		if n := mw.evals - evals; n != uint64(len(want)) {
+			t.Errorf("image %q, command line %q: %d rules evaluated, want %d", rec.fields[2].value, rec.fields[3].value, n, len(want))
+		}
+	}
+	for k := range n {
+		j := (k + 17) % n // another word of the bitmap
+		image := fmt.Sprintf(`C:\x\tool%02dx.exe`, k)
+		check(record(image, fmt.Sprintf("run ZQARG%02dV now", k)), k)
+		// Each group alone, then the other rule's group beside it: no candidate.
+		check(record(image, "nothing"))
+		check(record(`C:\x\other.exe`, fmt.Sprintf("zqarg%02dv", k)))
+		check(record(image, fmt.Sprintf("zqarg%02dv", j)))
+		// The groups of both rules, one of them twice.
+		check(record(image, fmt.Sprintf("zqarg%02dv zqarg%02dv zqarg%02dv", j, k, k)), k)
+	}
+}
