@@ -89,9 +89,9 @@ type prefilter struct {
 	byField [][]int32
 	// keywords holds, per group, the literals of its keyword searches.
 	keywords [][]litEntry
-	full     []uint8 // per rule state: one bit per literal group
-	// fullNibs holds full four bits per rule state, sixteen states per word: the layout of
-	// a Matcher's satisfied groups (see Matcher.satisfy).
+	// fullNibs holds per rule state one bit per literal group, four bits per state and
+	// sixteen states per word: the layout of a Matcher's satisfied groups (see
+	// Matcher.satisfy).
 	fullNibs []uint64
 	states   int32 // states of all automata, numbered consecutively
 }
@@ -569,7 +569,7 @@ func (e *Engine) buildPrefilter() {
 	e.ruleLocal = make([]int32, len(e.rules))
 	pf := &e.pf
 	// The rules' states, then their veto states; a full mask of 0 is never a candidate's.
-	pf.full = make([]uint8, 2*len(e.rules))
+	pf.fullNibs = make([]uint64, (2*len(e.rules)+15)/16)
 	pf.byField = make([][]int32, len(e.groups))
 	pf.keywords = make([][]litEntry, len(e.groups))
 	variants := make([][]int32, len(e.groups))
@@ -606,7 +606,7 @@ func (e *Engine) buildPrefilter() {
 				g.always = append(g.always, int32(li))
 			}
 			for bit, set := range plan {
-				pf.full[ri] |= 1 << bit
+				pf.fullNibs[ri>>4] |= 1 << ((ri&15)<<2 + int32(bit))
 				key := groupKey(ri, bit)
 				for _, l := range set {
 					if l.local < 0 {
@@ -666,10 +666,6 @@ func (e *Engine) buildPrefilter() {
 	}
 	for _, kw := range pf.keywords {
 		e.stats.Literals += len(kw)
-	}
-	pf.fullNibs = make([]uint64, (len(pf.full)+15)/16)
-	for s, f := range pf.full {
-		pf.fullNibs[s>>4] |= uint64(f) << ((s & 15) << 2)
 	}
 }
 

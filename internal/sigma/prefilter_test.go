@@ -442,8 +442,7 @@ detection:
 `
 	// Another rule of the log source looks for images: veto literals are only looked for in
 	// fields the prefilter scans anyway.
-	other := imageRule
-	rs, refusals := LoadFS(fstest.MapFS{"veto.yml": {Data: []byte(doc)}, "whoami.yml": {Data: []byte(other)}}, ".", LoadOptions{})
+	rs, refusals := LoadFS(fstest.MapFS{"veto.yml": {Data: []byte(doc)}, "whoami.yml": {Data: []byte(imageRule)}}, ".", LoadOptions{})
 	if len(refusals) > 0 {
 		t.Fatal(refusals[0].Err)
 	}
@@ -568,7 +567,6 @@ func FuzzVetoEquivalence(f *testing.F) {
 	f.Add(`.exe`, `É\x`, uint8(3), `C:\É\x\é.exe`, `C:\é\X\a.exe`)
 	f.Add(`.exe`, `/c`, uint8(8), "cmd.exe \u2013c", "cmd.exe -c")
 	mods := []string{"", "|startswith", "|endswith", "|contains", "|contains|all", "|cased", "|startswith|cased", "|re", "|windash|contains"}
-	other := imageRule
 	f.Fuzz(func(t *testing.T, sel, filter string, mod uint8, v1, v2 string) {
 		doc := fmt.Sprintf(`title: fuzzed
 id: 11111111-2222-3333-4444-777777777777
@@ -582,7 +580,7 @@ detection:
             - %s
     condition: sel and not filter
 `, strconv.Quote(sel), mods[int(mod)%len(mods)], strconv.Quote(filter), strconv.Quote(filter+`\x`))
-		rs, refusals := LoadFS(fstest.MapFS{"fuzzed.yml": {Data: []byte(doc)}, "whoami.yml": {Data: []byte(other)}}, ".", LoadOptions{})
+		rs, refusals := LoadFS(fstest.MapFS{"fuzzed.yml": {Data: []byte(doc)}, "whoami.yml": {Data: []byte(imageRule)}}, ".", LoadOptions{})
 		if len(refusals) > 0 {
 			return // a pattern the rule language refuses
 		}
@@ -633,13 +631,9 @@ detection:
 	}
 	without, _ := NewEngine(rs, EngineOptions{DisablePrefilter: true})
 	mw, mo := with.NewMatcher(), without.NewMatcher()
-	sysmon := "Microsoft-Windows-Sysmon/Operational"
-	record := func(image, cli string) *Record {
-		r := &Record{}
-		for _, f := range [][2]string{{"Channel", sysmon}, {"EventID", "1"}, {"Image", image}, {"CommandLine", cli}} {
-			r.Add(f[0], f[1])
-		}
-		return r
+	const sysmon = "Microsoft-Windows-Sysmon/Operational"
+	process := func(image, cli string) *Record {
+		return record("Channel", sysmon, "EventID", "1", "Image", image, "CommandLine", cli)
 	}
 	check := func(rec *Record, want ...int) {
 		t.Helper()
@@ -661,12 +655,12 @@ detection:
 	for k := range n {
 		j := (k + 17) % n // another word of the bitmap
 		image := fmt.Sprintf(`C:\x\tool%02dx.exe`, k)
-		check(record(image, fmt.Sprintf("run ZQARG%02dV now", k)), k)
+		check(process(image, fmt.Sprintf("run ZQARG%02dV now", k)), k)
 		// Each group alone, then the other rule's group beside it: no candidate.
-		check(record(image, "nothing"))
-		check(record(`C:\x\other.exe`, fmt.Sprintf("zqarg%02dv", k)))
-		check(record(image, fmt.Sprintf("zqarg%02dv", j)))
+		check(process(image, "nothing"))
+		check(process(`C:\x\other.exe`, fmt.Sprintf("zqarg%02dv", k)))
+		check(process(image, fmt.Sprintf("zqarg%02dv", j)))
 		// The groups of both rules, one of them twice.
-		check(record(image, fmt.Sprintf("zqarg%02dv zqarg%02dv zqarg%02dv", j, k, k)), k)
+		check(process(image, fmt.Sprintf("zqarg%02dv zqarg%02dv zqarg%02dv", j, k, k)), k)
 	}
 }
