@@ -327,9 +327,10 @@ func sameLines(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
-// TestMissingRules checks that a rules path that cannot be read, or that holds no rule, fails
-// (exit 2, naming it) rather than scanning with no rules and reporting a clean result, and
-// that one rule file can stand for a folder.
+// TestMissingRules checks that a rules path that cannot be read, or whose rules are all
+// refused, fails (exit 2, naming it) rather than scanning with no rules and reporting a clean
+// result; that an empty folder scans without rules, saying so; and that one rule file can
+// stand for a folder.
 func TestMissingRules(t *testing.T) {
 	sample := data + "/evtx-attack-samples/Credential Access"
 	missing := filepath.Join(t.TempDir(), "no-such-rules")
@@ -348,8 +349,20 @@ func TestMissingRules(t *testing.T) {
 			t.Errorf("rules check: report %q does not name the unreadable folder", out)
 		}
 	}
-	if code, _, errs := run(t, "scan", "--rules", empty, sample); code != 2 || !strings.Contains(errs, "no rule loaded from "+empty) {
-		t.Errorf("empty rules folder: exit %d, stderr %q", code, errs)
+	// A folder with no rule file scans without rules (the baseline "scan with no rules"),
+	// and says so even with --quiet; one whose rules are all refused fails.
+	code, out, errs := run(t, "scan", "--rules", empty, "--output", "jsonl", "--stats", "--quiet", sample)
+	if code != 0 || out != "" || !strings.Contains(errs, "no rule files in "+empty) {
+		t.Errorf("empty rules folder: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	_, _, parsed := run(t, "scan", "--parse-only", "--stats", "--quiet", sample)
+	if got, want := statsOf(t, errs), statsOf(t, parsed); got["records"] != want["records"] || got["records"] == 0.0 || got["detections"] != 0.0 {
+		t.Errorf("empty rules folder: stats %v, parse-only stats %v", got, want)
+	}
+	broken := t.TempDir()
+	os.WriteFile(filepath.Join(broken, "bad.yml"), []byte("title: no detection\nlogsource: {product: windows}\n"), 0o600)
+	if code, _, errs := run(t, "scan", "--rules", broken, sample); code != 2 || !strings.Contains(errs, "no rule loaded from "+broken+" (1 refused)") {
+		t.Errorf("rules folder with only a refused rule: exit %d, stderr %q", code, errs)
 	}
 	// One rule file as the rule set.
 	rule := filepath.Join(empty, "lsass.yml")
@@ -402,4 +415,15 @@ func TestScanBadFiles(t *testing.T) {
 	if strings.Count(errs, "header") != 1 || strings.Contains(errs, `"reason"`) || strings.Count(errs, text) != 1 {
 		t.Errorf("problems repeat themselves:\n%s", errs)
 	}
+}
+
+// statsOf decodes the --stats line, the last line of stderr.
+func statsOf(t *testing.T, stderr string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var st map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &st); err != nil {
+		t.Fatalf("stats line of %q: %v", stderr, err)
+	}
+	return st
 }

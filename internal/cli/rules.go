@@ -59,8 +59,9 @@ func rulesCheck(e *env, args []string) error {
 
 // loadRules loads the rule folders (or files) as one rule set, failing (exit 2) when one
 // cannot be read at all, or when none of their rules loads: a mistyped path must not pass
-// for a clean result.
-func loadRules(dirs []string) (*sigma.RuleSet, []sigma.Refusal, error) {
+// for a clean result. With allowEmpty, folders that hold no rule file at all (nothing
+// refused either) give an empty rule set instead.
+func loadRules(dirs []string, allowEmpty bool) (*sigma.RuleSet, []sigma.Refusal, error) {
 	var sources []sigma.Source
 	for _, d := range dirs {
 		sources = append(sources, sigma.DirSource(d))
@@ -71,7 +72,7 @@ func loadRules(dirs []string) (*sigma.RuleSet, []sigma.Refusal, error) {
 			return nil, nil, &exitError{code: 2, err: fmt.Errorf("%s: %s", r.File, r.Error)}
 		}
 	}
-	if len(rs.Rules)+len(rs.Correlations) == 0 {
+	if len(rs.Rules)+len(rs.Correlations) == 0 && !(allowEmpty && len(refusals) == 0) {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("no rule loaded from %s (%d refused)", strings.Join(dirs, ", "), len(refusals))}
 	}
 	return rs, refusals, nil
@@ -90,7 +91,7 @@ func rulesTest(ctx context.Context, e *env, args []string) error {
 	if len(dirs) == 0 || *reg == "" {
 		return &exitError{code: 2, err: errors.New("usage: vigil rules test --rules DIR --regression DIR --json")}
 	}
-	rs, _, err := loadRules(dirs)
+	rs, _, err := loadRules(dirs, false)
 	if err != nil {
 		return err
 	}
