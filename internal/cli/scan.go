@@ -72,9 +72,11 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		return err
 	} else if len(rs.Rules)+len(rs.Correlations) == 0 {
 		// Folders without a single rule file: the scan reads every record and matches
-		// nothing, which is the baseline for measuring the cost of matching. Said even with
-		// --quiet: an empty result must not pass for a clean one.
+		// nothing, as --parse-only does (no matcher call per record), which is the baseline
+		// for measuring the cost of matching. Said even with --quiet: an empty result must
+		// not pass for a clean one.
 		fmt.Fprintf(e.stderr, "vigil scan: no rule files in %s: reading the records without matching\n", strings.Join(rules, ", "))
+		*parseOnly = true
 	}
 	eng, more := sigma.NewEngine(rs, sigma.EngineOptions{Fields: scan.EngineFields()})
 	refusals = append(refusals, more...)
