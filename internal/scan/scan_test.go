@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,6 +128,48 @@ func benchScan(b *testing.B, parseOnly bool) {
 	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(records), "cpu-ns/record")
 	b.ReportMetric(float64(records)/cpu.Seconds(), "records/cpu-s")
+}
+
+// BenchmarkScanRatio alternates a scan with every Windows rule and the same scan with
+// --parse-only in one process, on as many workers as `vigil scan` takes by default (the
+// BENCH_WORKERS environment variable sets another number), and reports the median of each and
+// the median of the rounds' ratios. The two runs of a round see the same machine: steadier than
+// comparing two processes, whose speeds differ by up to a third on a shared machine.
+func BenchmarkScanRatio(b *testing.B) {
+	files := sampleFiles(b)
+	rs := windowsRules(b)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	workers := 0
+	if w, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
+		workers = w
+	}
+	full := Options{Engine: eng, Rules: rs, Workers: workers}
+	parse := full
+	parse.ParseOnly = true
+	runScan(b, files, full) // warm the page cache and the engine's shared tables
+	runScan(b, files, parse)
+	var tf, tp, ratios []float64
+	// No collection during a timed run, as in `vigil scan`, whose heap (the rules) is large
+	// enough that a scan's allocations do not start one: each run starts after a collection.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for b.Loop() {
+		runtime.GC()
+		t0 := time.Now()
+		runScan(b, files, parse)
+		p := time.Since(t0).Seconds()
+		runtime.GC()
+		t1 := time.Now()
+		runScan(b, files, full)
+		f := time.Since(t1).Seconds()
+		tp, tf, ratios = append(tp, p), append(tf, f), append(ratios, f/p)
+	}
+	median := func(xs []float64) float64 {
+		slices.Sort(xs)
+		return xs[len(xs)/2]
+	}
+	b.ReportMetric(median(tf)*1e3, "full-ms")
+	b.ReportMetric(median(tp)*1e3, "parse-ms")
+	b.ReportMetric(median(ratios), "ratio")
 }
 
 // BenchmarkScanParseOnly reads every record of the attack samples on one worker: the
