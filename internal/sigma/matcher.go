@@ -92,6 +92,7 @@ func (e *Engine) NewMatcher() *Matcher {
 		rs:       make([]ruleState, len(e.rules)),
 		// Zero: the first record has nothing to clear.
 		satisfied: make([]uint64, len(e.pf.fullNibs)),
+		touched:   make([]int32, 0, len(e.pf.fullNibs)+1), // see satisfy
 	}
 	// Room for the states of the keyword automata the Matcher adds as it meets them.
 	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
@@ -1131,7 +1132,14 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 // A rule becomes a candidate when the last of its groups is satisfied, which happens once per
 // record: the groups' bits are only ever set until the next record clears them.
 func (m *Matcher) satisfy(groups []uint32) {
-	sat, full := m.satisfied, m.e.pf.fullNibs
+	sat := m.satisfied
+	full := m.e.pf.fullNibs[:len(sat)]
+	// A word is touched at most once per record, so touched has room for every word and one
+	// more (see NewMatcher), and takes the word without a branch: whether a word is new to
+	// the record is a coin toss the CPU would mispredict. The word is written at the end of
+	// the list every time, and only kept (nt grows) when it is new.
+	nt := len(m.touched)
+	touched := m.touched[:len(sat)+1]
 	for _, x := range groups {
 		w := x >> 6
 		b := uint64(1) << (x & 63)
@@ -1139,8 +1147,9 @@ func (m *Matcher) satisfy(groups []uint32) {
 		if old&b != 0 {
 			continue
 		}
+		touched[nt] = int32(w)
 		if old == 0 {
-			m.touched = append(m.touched, int32(w))
+			nt++
 		}
 		old |= b
 		sat[w] = old
@@ -1150,6 +1159,7 @@ func (m *Matcher) satisfy(groups []uint32) {
 			m.cands = append(m.cands, keyState(x))
 		}
 	}
+	m.touched = touched[:nt]
 }
 
 // found returns the satisfied literal groups of rule state st, as a mask.
