@@ -72,7 +72,7 @@ func loadRules(dirs []string, allowEmpty bool) (*sigma.RuleSet, []sigma.Refusal,
 			return nil, nil, &exitError{code: 2, err: fmt.Errorf("%s: %s", r.File, r.Error)}
 		}
 	}
-	if len(rs.Rules)+len(rs.Correlations) == 0 && !(allowEmpty && len(refusals) == 0) {
+	if rs.Empty() && !(allowEmpty && len(refusals) == 0) {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("no rule loaded from %s (%d refused)", strings.Join(dirs, ", "), len(refusals))}
 	}
 	return rs, refusals, nil

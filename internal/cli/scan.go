@@ -70,7 +70,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 		rs, _ = sigma.LoadSources(nil, sigma.LoadOptions{})
 	} else if rs, refusals, err = loadRules(rules, true); err != nil {
 		return err
-	} else if len(rs.Rules)+len(rs.Correlations) == 0 {
+	} else if rs.Empty() {
 		// Folders without a single rule file: the scan reads every record and matches
 		// nothing, as --parse-only does (no matcher call per record), which is the baseline
 		// for measuring the cost of matching. Said even with --quiet: an empty result must

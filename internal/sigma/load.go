@@ -60,6 +60,9 @@ func (rs *RuleSet) Lookup(ref string) any {
 	return rs.byRef[ref]
 }
 
+// Empty reports whether the set holds neither a detection rule nor a correlation.
+func (rs *RuleSet) Empty() bool { return len(rs.Rules)+len(rs.Correlations) == 0 }
+
 // RuleByID returns the detection rule with the given id or name.
 func (rs *RuleSet) RuleByID(ref string) *Rule {
 	r, _ := rs.byRef[ref].(*Rule)
