@@ -230,7 +230,16 @@ type literalIndex struct {
 	start []int32  // CSR offsets into runs, one per output slot, plus one
 	runs  []litRun // per slot, one run per log source group
 	rules []uint32 // rule literal group keys (see groupKey), sorted by rule
+	// slots, when the index's rules are all of one log source group (a field's literals in
+	// one group, whose automaton is only scanned when the group is active), is the slots'
+	// keys without the runs: per slot, its one key (flagged slotOneKey), or the bounds of its
+	// keys in rules (start<<32 | end). A literal found then costs one load to satisfy, not
+	// the three of the chain through start and runs.
+	slots []uint64
 }
+
+// slotOneKey flags an entry of literalIndex.slots holding a slot's only key.
+const slotOneKey = 1 << 63
 
 // litRun is the part of an output slot's rule list that belongs to one log source group.
 type litRun struct {
@@ -419,6 +428,16 @@ func newLiteralIndex(lits []string, pairs [][2]uint32, slotOf []uint32, nslots i
 	for slot < uint32(nslots) {
 		slot++
 		li.start[slot] = int32(len(li.runs))
+	}
+	if len(li.runs) == nslots && !slices.ContainsFunc(li.runs, func(r litRun) bool { return r.group != li.runs[0].group }) {
+		li.slots = make([]uint64, nslots)
+		for k, r := range li.runs {
+			if r.end-r.start == 1 {
+				li.slots[k] = slotOneKey | uint64(li.rules[r.start])
+			} else {
+				li.slots[k] = uint64(r.start)<<32 | uint64(r.end)
+			}
+		}
 	}
 	return li
 }

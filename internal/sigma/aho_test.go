@@ -405,3 +405,48 @@ func TestAutomatonSharedClass(t *testing.T) {
 		}
 	}
 }
+
+// TestLiteralIndexSlots checks the runless slot keys of a literal index whose rules are all of
+// one log source group: each slot's keys must be the keys of its one run, and an index over
+// several groups must have none (its runs say which group each key is of).
+func TestLiteralIndexSlots(t *testing.T) {
+	entries := []litEntry{
+		{"evil", groupKey(0, 0)}, {"evil", groupKey(1, 2)}, {"evil", groupKey(3, 1)},
+		{"bad", groupKey(2, 0)}, {"mimikatz", groupKey(1, 0)}, {"mimikatz", groupKey(1, 0)},
+	}
+	for _, tc := range []struct {
+		name   string
+		groups stateGroups
+		flat   bool
+	}{
+		{"one group", stateGroups{5, 5, 5, 5, 5, 5, 5, 5}, true},
+		{"two groups", stateGroups{5, 6, 5, 5, 5, 5, 5, 5}, false},
+	} {
+		li, a := buildLiteralIndex(entries, tc.groups)
+		if a == nil || li == nil {
+			t.Fatalf("%s: no index", tc.name)
+		}
+		if (li.slots != nil) != tc.flat {
+			t.Fatalf("%s: slots %v, want them: %v", tc.name, li.slots, tc.flat)
+		}
+		if !tc.flat {
+			continue
+		}
+		for slot := range len(li.start) - 1 {
+			runs := li.runs[li.start[slot]:li.start[slot+1]]
+			if len(runs) != 1 {
+				t.Fatalf("%s: slot %d has %d runs", tc.name, slot, len(runs))
+			}
+			want := li.rules[runs[0].start:runs[0].end]
+			var got []uint32
+			if k := li.slots[slot]; k&slotOneKey != 0 {
+				got = []uint32{uint32(k)}
+			} else {
+				got = li.rules[uint32(k>>32):uint32(k)]
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: slot %d keys %v, want %v", tc.name, slot, got, want)
+			}
+		}
+	}
+}

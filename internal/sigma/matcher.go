@@ -1115,6 +1115,18 @@ func (m *Matcher) report(fa *fieldAutomaton, t int32) {
 // reportSlot records the rule literal groups of output slot slot of li, in the active log
 // source groups, as satisfied, and appends them to m.hits.
 func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
+	if li.slots != nil {
+		k := li.slots[slot]
+		if k&slotOneKey != 0 {
+			m.hits = append(m.hits, uint32(k))
+			m.satisfyOne(uint32(k))
+			return
+		}
+		groups := li.rules[uint32(k>>32):uint32(k)]
+		m.hits = append(m.hits, groups...)
+		m.satisfy(groups)
+		return
+	}
 	for _, run := range li.runs[li.start[slot]:li.start[slot+1]] {
 		if m.grpStamp[run.group] != m.gen {
 			continue
@@ -1160,6 +1172,24 @@ func (m *Matcher) satisfy(groups []uint32) {
 		}
 	}
 	m.touched = touched[:nt]
+}
+
+// satisfyOne is satisfy of one rule literal group.
+func (m *Matcher) satisfyOne(x uint32) {
+	w := x >> 6
+	b := uint64(1) << (x & 63)
+	old := m.satisfied[w]
+	if old&b != 0 {
+		return
+	}
+	if old == 0 {
+		m.touched = append(m.touched, int32(w))
+	}
+	old |= b
+	m.satisfied[w] = old
+	if sh := x & 60; (old^m.e.pf.fullNibs[w])>>sh&15 == 0 {
+		m.cands = append(m.cands, keyState(x))
+	}
 }
 
 // found returns the satisfied literal groups of rule state st, as a mask.
