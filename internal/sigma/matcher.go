@@ -36,6 +36,7 @@ type Matcher struct {
 	// and the shape of the current record.
 	shapes   [shapeSlots]*shape
 	curShape *shape
+	spare    *shape // the shape placeShape dropped last, whose memory the next new one takes
 	// The group variants of each combination of routing inputs met (see route).
 	routeKey []byte
 	routes   map[string][]int32
@@ -59,6 +60,7 @@ type Matcher struct {
 
 	ctx     evalCtx
 	evals   uint64 // rule evaluations, for measurements
+	links   uint64 // record shapes linked (see begin), for measurements
 	matches []Match
 	evbuf   []Evidence
 	keyBuf  []byte // routing scratch
@@ -146,21 +148,16 @@ func (m *Matcher) begin(rec *Record) {
 		clear(m.first)
 		m.fgen = 1
 	}
-	// Two places a shape can be in: a new shape takes its first, and the shape there moves
-	// to the other (the shape it evicts lends its memory to the new one).
-	a, b := &m.shapes[h&(shapeSlots-1)], &m.shapes[(h>>32)&(shapeSlots-1)]
+	// Two places a shape can be in (see shapePlaces).
+	a, b := m.shapePlaces(h)
 	switch {
 	case *a != nil && (*a).hash == h && (*a).same(rec):
 		sh = *a
 	case *b != nil && (*b).hash == h && (*b).same(rec):
 		sh = *b
 	default:
-		sh = *b
-		if sh == nil {
-			sh = &shape{}
-		}
-		*b = *a
-		*a = sh
+		sh = m.placeShape(a, b)
+		m.links++
 		m.link(sh, rec, h)
 		m.curShape = sh
 		m.fidOf, m.next = sh.fidOf, sh.next
@@ -175,6 +172,50 @@ func (m *Matcher) begin(rec *Record) {
 
 // shapeSlots is the number of record shapes a Matcher keeps the field links of.
 const shapeSlots = 256
+
+// shapePlaces returns the two places of the shapes of hash h.
+func (m *Matcher) shapePlaces(h uint64) (a, b **shape) {
+	return &m.shapes[h&(shapeSlots-1)], &m.shapes[(h>>32)&(shapeSlots-1)]
+}
+
+// placeShape returns the shape to link a new shape into, placed in a, the first of its two
+// places, or b when that one is free. The shape in a moves to its own other place, the one
+// there to its own other place in turn, and so on for a few moves at most: the last shape
+// moved out is dropped, and lends its memory to the next new shape. Every shape kept is in one
+// of its own two places, where begin looks for it.
+func (m *Matcher) placeShape(a, b **shape) *shape {
+	sh := m.spare
+	if sh == nil {
+		sh = &shape{}
+	}
+	m.spare = nil
+	if *b == nil && *a != nil {
+		*b = sh
+		return sh
+	}
+	cur, at := *a, a
+	*a = sh
+	for range maxShapeMoves {
+		if cur == nil {
+			break
+		}
+		pa, pb := m.shapePlaces(cur.hash)
+		other := pa
+		if pa == at {
+			other = pb
+		}
+		if other == at || other == a {
+			break // cur has no other place
+		}
+		cur, *other = *other, cur
+		at = other
+	}
+	m.spare = cur // dropped (or nil)
+	return sh
+}
+
+// maxShapeMoves bounds the shapes a new shape moves (see placeShape).
+const maxShapeMoves = 8
 
 // shape holds the field links of the records with given field names.
 type shape struct {

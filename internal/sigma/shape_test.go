@@ -124,3 +124,36 @@ func TestMatcherManyShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestMatcherKeepsShapes cycles through half as many record shapes as a Matcher has places
+// for: after the first round, the shapes must be found again rather than linked anew (a shape
+// moved out of its place must still be in one of its own two places).
+func TestMatcherKeepsShapes(t *testing.T) {
+	eng := evilAdminEngine(t)
+	const shapes = shapeSlots / 2
+	names := make([]string, shapes)
+	for i := range names {
+		names[i] = fmt.Sprintf("Pad%d", i)
+	}
+	m := eng.NewMatcher()
+	var r Record
+	for round := range 4 {
+		before := m.links
+		for s := range shapes {
+			r.Reset()
+			r.AddStable("Image", `c:\evil.exe`)
+			r.AddStable(names[s], "y")
+			r.AddStable("User", "admin")
+			if len(m.Match(&r)) != 1 {
+				t.Fatalf("round %d shape %d: no match", round, s)
+			}
+		}
+		links := m.links - before
+		switch {
+		case round == 0 && links != shapes:
+			t.Fatalf("round 0: %d shapes linked, want %d", links, shapes)
+		case round > 0 && links > shapes/16:
+			t.Errorf("round %d: %d of %d shapes linked again, want at most %d", round, links, shapes, shapes/16)
+		}
+	}
+}
