@@ -280,6 +280,7 @@ type worker struct {
 	// Scratch of match, and the slabs the detections' strings and slices are carved from.
 	kept      []Field
 	srcs      []keptSource
+	srcSlots  [1 << srcSlotBits]uint16 // see match
 	slab      stringSlab
 	evSlab    matchSlab
 	fieldSlab fieldSlab
@@ -465,16 +466,23 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 	// The record's strings are only valid until the next record: the ones detections keep are
 	// copied into the worker's slab, once each (evidence often shows a field the detections
 	// keep anyway, and the rules matching a record often show the same field).
+	// The copies made are found by where the record's string is, in a small open-addressed
+	// table of indices into srcs (plus one; zero is free), emptied at the end.
 	srcs := w.srcs[:0]
+	slots := &w.srcSlots
 	keep := func(s string) string {
 		p := unsafe.StringData(s)
-		for _, k := range srcs {
-			if k.p == p && len(k.copy) == len(s) {
+		h := uint(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15) >> (64 - srcSlotBits)
+		for ; slots[h] != 0; h = (h + 1) & (1<<srcSlotBits - 1) {
+			if k := &srcs[slots[h]-1]; k.p == p && len(k.copy) == len(s) {
 				return k.copy
 			}
 		}
 		c := w.slab.copy(s)
-		srcs = append(srcs, keptSource{p, c})
+		if len(srcs) < 1<<(srcSlotBits-1) { // at most half full
+			srcs = append(srcs, keptSource{p, c})
+			slots[h] = uint16(len(srcs))
+		}
 		return c
 	}
 	var computer, channel, eventID string
@@ -543,7 +551,11 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 	}
 	clear(srcs) // drops the pointers into the record
 	w.srcs = srcs[:0]
+	clear(slots[:])
 }
+
+// srcSlotBits sizes the table match finds the strings it copied in.
+const srcSlotBits = 8
 
 // keptSource is a string of a record a worker copied into its slab (see match): the
 // string's data, and the copy.

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-soc/vigil/internal/evtx"
 	"github.com/vigil-soc/vigil/internal/sigma"
@@ -297,5 +298,31 @@ func TestScanCompressedAndRenamedEVTX(t *testing.T) {
 	}
 	if len(files) != 2 || !slices.Contains(files, gz) || !slices.Contains(files, plain) {
 		t.Errorf("Files(%s) = %v", dir, files)
+	}
+}
+
+// TestScanCopiesOnce checks that a detection's evidence showing a field the detection keeps
+// anyway (Image, CommandLine…) holds the very copy of the value the kept fields hold: the
+// strings of a record are copied once.
+func TestScanCopiesOnce(t *testing.T) {
+	files := sampleFiles(t)
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	dets, _ := runScan(t, files, Options{Engine: eng, Rules: rs, Workers: 1})
+	shared := 0
+	for _, d := range dets {
+		for _, m := range d.Matches {
+			v, ok := d.Fields.Get(m.Field)
+			if !ok || v != m.Value || v == "" {
+				continue
+			}
+			if unsafe.StringData(v) != unsafe.StringData(m.Value) {
+				t.Fatalf("%s record %d, rule %s: evidence %s=%q is a copy of its own", d.File, d.Record, d.RuleTitle, m.Field, v)
+			}
+			shared++
+		}
+	}
+	if shared < 100 {
+		t.Fatalf("%d evidence values shared with the kept fields, want at least 100", shared)
 	}
 }
