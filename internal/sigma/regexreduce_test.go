@@ -236,7 +236,9 @@ func FuzzRegexReduce(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		expr, v, ok := strings.Cut(in, "\x00")
-		if !ok {
+		// Longer expressions find nothing new, and nested repetitions of them take Go's
+		// regexp long enough to compile and run that a fuzzing worker overruns its deadline.
+		if !ok || len(expr) > 256 {
 			return
 		}
 		if _, err := syntax.Parse(expr, syntax.Perl); err != nil {
