@@ -36,7 +36,8 @@ type Matcher struct {
 	// and the shape of the current record.
 	shapes   [shapeSlots]*shape
 	curShape *shape
-	spare    *shape // the shape placeShape dropped last, whose memory the next new one takes
+	spare    *shape                       // the shape placeShape dropped last, whose memory the next new one takes
+	names    *[1 << nameSlotBits]nameSlot // see stableFid
 	// The group variants of each combination of routing inputs met (see route).
 	routeKey []byte
 	routes   map[string][]int32
@@ -100,6 +101,7 @@ func (e *Engine) NewMatcher() *Matcher {
 	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
 	m.ctx.m = m
 	m.gramReport = m.reportGram
+	m.names = new([1 << nameSlotBits]nameSlot)
 	return m
 }
 
@@ -331,8 +333,14 @@ func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 	n := len(rec.fields)
 	sh.hash, sh.valid, sh.routeValid, sh.planValid = h, true, false, false
 	sh.alt.routeValid, sh.alt.planValid = false, false
-	sh.names, sh.heads = sh.names[:0], sh.heads[:0]
-	sh.fidOf, sh.next = slices.Grow(sh.fidOf[:0], n)[:n], slices.Grow(sh.next[:0], n)[:n]
+	// Room for all at once: a new shape grows them from nothing, and a Matcher meets a few
+	// hundred shapes, each once.
+	sh.names, sh.heads = slices.Grow(sh.names[:0], n), slices.Grow(sh.heads[:0], n)
+	if cap(sh.fidOf) < n {
+		links := make([]int32, 2*n)
+		sh.fidOf, sh.next = links[:n:n], links[n:]
+	}
+	sh.fidOf, sh.next = sh.fidOf[:n], sh.next[:n]
 	if rec.unstable {
 		size := 0
 		for i := range rec.fields {
@@ -349,7 +357,12 @@ func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 			name = bytesString(sh.buf[start:])
 		}
 		sh.names = append(sh.names, name)
-		fid := ft.lookup(name)
+		var fid int32
+		if rec.unstable {
+			fid = ft.lookup(name)
+		} else {
+			fid = m.stableFid(name)
+		}
 		sh.fidOf[i], sh.next[i] = fid, -1
 		if fid < 0 {
 			continue
@@ -363,6 +376,29 @@ func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 		m.last[fid] = int32(i)
 	}
 }
+
+// stableFid returns the engine field id of a stable (interned) field name, remembered by
+// where the name is: a log's few hundred names make up the shapes it has, most of them the
+// same System and EventData names.
+func (m *Matcher) stableFid(name string) int32 {
+	p := unsafe.StringData(name)
+	slot := &m.names[uint(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>(64-nameSlotBits)]
+	if slot.p == p && int(slot.n) == len(name) && p != nil {
+		return slot.fid
+	}
+	fid := m.e.fields.lookup(name)
+	*slot = nameSlot{p, int32(len(name)), fid}
+	return fid
+}
+
+// nameSlot is a stable field name a Matcher has looked up, and its engine field id.
+type nameSlot struct {
+	p      *byte
+	n, fid int32
+}
+
+// nameSlotBits sizes the table of stable names a Matcher remembers.
+const nameSlotBits = 10
 
 func (m *Matcher) activate(gv int32) {
 	if m.gvStamp[gv] != m.gen {
@@ -704,8 +740,9 @@ func (m *Matcher) planScan(sh *shape) {
 		}
 	}
 	kw := m.keywordAutomaton()
-	plan := sh.plan[:0]
-	typedOf := sh.planTyped[:0]
+	// Room for a step per field, as a rule enough: a new shape's plan grows from nothing.
+	plan := slices.Grow(sh.plan[:0], len(m.rec.fields))
+	typedOf := slices.Grow(sh.planTyped[:0], len(m.rec.fields))
 	for i := range m.rec.fields {
 		typed := m.rec.fields[i].typed
 		typedOf = append(typedOf, typed)

@@ -157,3 +157,23 @@ func TestMatcherKeepsShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestStableFid checks the Matcher's memory of stable names against the engine's field
+// table: equal names at other addresses, names sharing a slot, and the empty name.
+func TestStableFid(t *testing.T) {
+	eng := evilAdminEngine(t)
+	m := eng.NewMatcher()
+	names := []string{"Image", "User", "", "Other", "image", "USER"}
+	for i := range 4 * (1 << nameSlotBits) {
+		names = append(names, fmt.Sprintf("F%d", i))
+	}
+	for round := range 3 {
+		for _, n := range names {
+			for _, s := range []string{n, strings.Clone(n)} {
+				if got, want := m.stableFid(s), eng.fields.lookup(s); got != want {
+					t.Fatalf("round %d: stableFid(%q) = %d, want %d", round, s, got, want)
+				}
+			}
+		}
+	}
+}
