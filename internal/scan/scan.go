@@ -472,7 +472,7 @@ func (w *worker) match(path string, record int64, t time.Time, res *fileResult) 
 	slots := &w.srcSlots
 	keep := func(s string) string {
 		p := unsafe.StringData(s)
-		h := uint(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15) >> (64 - srcSlotBits)
+		h := uint64(uintptr(unsafe.Pointer(p))) * 0x9E3779B97F4A7C15 >> (64 - srcSlotBits)
 		for ; slots[h] != 0; h = (h + 1) & (1<<srcSlotBits - 1) {
 			if k := &srcs[slots[h]-1]; k.p == p && len(k.copy) == len(s) {
 				return k.copy

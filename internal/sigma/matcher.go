@@ -382,7 +382,7 @@ func (m *Matcher) link(sh *shape, rec *Record, h uint64) {
 // same System and EventData names.
 func (m *Matcher) stableFid(name string) int32 {
 	p := unsafe.StringData(name)
-	slot := &m.names[uint(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>(64-nameSlotBits)]
+	slot := &m.names[uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15>>(64-nameSlotBits)]
 	if slot.p == p && int(slot.n) == len(name) && p != nil {
 		return slot.fid
 	}
