@@ -1197,7 +1197,7 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 		k := li.slots[slot]
 		if k&slotOneKey != 0 {
 			m.hits = append(m.hits, uint32(k))
-			m.satisfyOne(uint32(k))
+			m.satisfy(m.hits[len(m.hits)-1:])
 			return
 		}
 		groups := li.rules[uint32(k>>32):uint32(k)]
@@ -1250,24 +1250,6 @@ func (m *Matcher) satisfy(groups []uint32) {
 		}
 	}
 	m.touched = touched[:nt]
-}
-
-// satisfyOne is satisfy of one rule literal group.
-func (m *Matcher) satisfyOne(x uint32) {
-	w := x >> 6
-	b := uint64(1) << (x & 63)
-	old := m.satisfied[w]
-	if old&b != 0 {
-		return
-	}
-	if old == 0 {
-		m.touched = append(m.touched, int32(w))
-	}
-	old |= b
-	m.satisfied[w] = old
-	if sh := x & 60; (old^m.e.pf.fullNibs[w])>>sh&15 == 0 {
-		m.cands = append(m.cands, keyState(x))
-	}
 }
 
 // found returns the satisfied literal groups of rule state st, as a mask.

@@ -87,6 +87,15 @@ func TestMatcherShapes(t *testing.T) {
 	}
 }
 
+// padNames returns n distinct field names, each the name of its own record shape.
+func padNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("Pad%d", i)
+	}
+	return names
+}
+
 // TestMatcherManyShapes cycles through more record shapes than a Matcher keeps, so that
 // shapes collide, move to their second place and are evicted: every record must still match
 // like on a fresh Matcher.
@@ -94,10 +103,7 @@ func TestMatcherManyShapes(t *testing.T) {
 	eng := evilAdminEngine(t)
 	imageID := eng.FieldID("Image")
 	const shapes = 3 * shapeSlots
-	names := make([]string, shapes)
-	for i := range names {
-		names[i] = fmt.Sprintf("Pad%d", i)
-	}
+	names := padNames(shapes)
 	m := eng.NewMatcher()
 	var r Record
 	for round := range 3 {
@@ -131,10 +137,7 @@ func TestMatcherManyShapes(t *testing.T) {
 func TestMatcherKeepsShapes(t *testing.T) {
 	eng := evilAdminEngine(t)
 	const shapes = shapeSlots / 2
-	names := make([]string, shapes)
-	for i := range names {
-		names[i] = fmt.Sprintf("Pad%d", i)
-	}
+	names := padNames(shapes)
 	m := eng.NewMatcher()
 	var r Record
 	for round := range 4 {
