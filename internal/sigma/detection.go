@@ -1264,11 +1264,19 @@ func (f *fieldCond) matchNumbers(c *evalCtx) bool {
 }
 
 func (f *fieldCond) matchFieldRef(c *evalCtx) bool {
+	// The lower-case form of an ASCII value is as long as the value: two ASCII values whose
+	// lengths already rule the comparison out are not lowered (an image and its parent's
+	// mostly differ in length). Lower-casing may change the length of other values.
 	one := func(ref int32) bool {
 		for i := c.first(f.local); i >= 0; i = c.next(i) {
-			v := c.rec.lowerAt(i)
+			rv := c.rec.fields[i].value
+			vASCII := isASCII(rv)
 			for j := c.first(ref); j >= 0; j = c.next(j) {
-				w := c.rec.lowerAt(j)
+				rw := c.rec.fields[j].value
+				if (len(rv) < len(rw) || f.refMod == refEqual && len(rv) != len(rw)) && vASCII && isASCII(rw) {
+					continue
+				}
+				v, w := c.rec.lowerAt(i), c.rec.lowerAt(j) // each lowered once per record
 				var ok bool
 				switch f.refMod {
 				case refEqual:

@@ -180,6 +180,15 @@ func TestModifiers(t *testing.T) {
 		{"fieldref startswith", "s: {Path|fieldref|startswith: Dir}\ncondition: s", []string{"Path", `C:\dir\x`, "Dir", `C:\dir`}, true},
 		{"fieldref endswith", "s: {Path|fieldref|endswith: Name}\ncondition: s", []string{"Path", `C:\dir\x.exe`, "Name", `x.exe`}, true},
 		{"fieldref contains", "s: {Cmd|fieldref|contains: User}\ncondition: s", []string{"Cmd", `runas bob x`, "User", `BOB`}, true},
+		// Lengths: ASCII values of other lengths are ruled out unlowered; lower-casing Ⱥ (two
+		// bytes) gives ⱥ (three), so other values are compared lowered whatever their lengths.
+		{"fieldref longer", "s: {Image|fieldref: ParentImage}\ncondition: s", []string{"Image", `C:\a.exe`, "ParentImage", `C:\ab.exe`}, false},
+		{"fieldref shorter", "s: {Image|fieldref: ParentImage}\ncondition: s", []string{"Image", `C:\ab.exe`, "ParentImage", `C:\a.exe`}, false},
+		{"fieldref startswith longer", "s: {Path|fieldref|startswith: Dir}\ncondition: s", []string{"Path", `C:\d`, "Dir", `C:\dir`}, false},
+		{"fieldref second value", "s: {Image|fieldref: ParentImage}\ncondition: s", []string{"Image", `C:\a.exe`, "ParentImage", `C:\ab.exe`, "ParentImage", `c:\A.EXE`}, true},
+		{"fieldref case changes length", "s: {Image|fieldref: ParentImage}\ncondition: s", []string{"Image", "x\u2c65", "ParentImage", "X\u023a"}, true},
+		{"fieldref startswith case changes length", "s: {Path|fieldref|startswith: Dir}\ncondition: s", []string{"Path", "\u023a", "Dir", "\u2c65"}, true},
+		{"fieldref contains case changes length", "s: {Cmd|fieldref|contains: User}\ncondition: s", []string{"Cmd", "\u023a", "User", "\u2c65"}, true},
 		{"fieldref neq", "s: {A|fieldref|neq: B}\ncondition: s", []string{"A", "x", "B", "y"}, true},
 		{"fieldref neq equal", "s: {A|fieldref|neq: B}\ncondition: s", []string{"A", "x", "B", "x"}, false},
 		// Time parts.
