@@ -111,8 +111,8 @@ func checkRules(t *testing.T, args ...string) checkReport {
 
 func TestRulesCheckJSON(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "ok.yml"), []byte("title: ok\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"), 0o600)
+	writeFile(t, filepath.Join(dir, "ok.yml"), []byte("title: ok\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel\n"))
+	writeFile(t, filepath.Join(dir, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"))
 	rep := checkRules(t, "--rules", dir)
 	if rep.Total != 2 || rep.Loaded != 1 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].File, "bad.yml") || rep.Errors[0].Error == "" {
 		t.Fatalf("report %+v", rep)
@@ -123,9 +123,9 @@ func TestRulesCheckJSON(t *testing.T) {
 // references a rule in the first, and both folders' counts and refusals are reported.
 func TestRulesCheckSeveralFolders(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(a, "base.yml"), []byte("title: base\nname: failed_logon\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\n"), 0o600)
-	os.WriteFile(filepath.Join(b, "corr.yml"), []byte("title: many\ncorrelation: {type: event_count, rules: [failed_logon], group-by: [TargetUserName], timespan: 5m, condition: {gte: 10}}\n"), 0o600)
-	os.WriteFile(filepath.Join(b, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"), 0o600)
+	writeFile(t, filepath.Join(a, "base.yml"), []byte("title: base\nname: failed_logon\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\n"))
+	writeFile(t, filepath.Join(b, "corr.yml"), []byte("title: many\ncorrelation: {type: event_count, rules: [failed_logon], group-by: [TargetUserName], timespan: 5m, condition: {gte: 10}}\n"))
+	writeFile(t, filepath.Join(b, "bad.yml"), []byte("title: bad\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 1}\n  condition: sel and nope\n"))
 	rep := checkRules(t, "--rules", a, "--rules", b)
 	if rep.Total != 3 || rep.Loaded != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].File, "bad.yml") {
 		t.Fatalf("report %+v: want 3 documents, 2 loaded (the correlation resolving across folders), bad.yml refused", rep)
@@ -360,13 +360,13 @@ func TestMissingRules(t *testing.T) {
 		t.Errorf("empty rules folder: stats %v, parse-only stats %v", got, want)
 	}
 	broken := t.TempDir()
-	os.WriteFile(filepath.Join(broken, "bad.yml"), []byte("title: no detection\nlogsource: {product: windows}\n"), 0o600)
+	writeFile(t, filepath.Join(broken, "bad.yml"), []byte("title: no detection\nlogsource: {product: windows}\n"))
 	if code, _, errs := run(t, "scan", "--rules", broken, sample); code != 2 || !strings.Contains(errs, "no rule loaded from "+broken+" (1 refused)") {
 		t.Errorf("rules folder with only a refused rule: exit %d, stderr %q", code, errs)
 	}
 	// One rule file as the rule set.
 	rule := filepath.Join(empty, "lsass.yml")
-	os.WriteFile(rule, []byte("title: lsass access\nlogsource: {product: windows}\ndetection:\n  sel: {TargetImage|endswith: '\\lsass.exe'}\n  condition: sel\nlevel: high\n"), 0o600)
+	writeFile(t, rule, []byte("title: lsass access\nlogsource: {product: windows}\ndetection:\n  sel: {TargetImage|endswith: '\\lsass.exe'}\n  condition: sel\nlevel: high\n"))
 	dets, _, _ := scanLines(t, "--rules", rule, sample)
 	if len(dets) == 0 || dets[0]["rule_title"] != "lsass access" {
 		t.Fatalf("scan with one rule file: %d detections", len(dets))
@@ -397,8 +397,8 @@ func TestScanFlagsAfterPaths(t *testing.T) {
 func TestScanBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	bad, text := filepath.Join(dir, "bad.evtx"), filepath.Join(dir, "notes.json")
-	os.WriteFile(bad, bytes.Repeat([]byte{0x5a}, 5000), 0o600)
-	os.WriteFile(text, []byte("hello world\n"), 0o600)
+	writeFile(t, bad, bytes.Repeat([]byte{0x5a}, 5000))
+	writeFile(t, text, []byte("hello world\n"))
 	code, _, errs := run(t, "scan", "--rules", data+"/sigma/rules/windows", "--output", "jsonl", "--stats", bad, text, data+"/evtx-attack-samples/Other")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -426,4 +426,12 @@ func statsOf(t *testing.T, stderr string) map[string]any {
 		t.Fatalf("stats line of %q: %v", stderr, err)
 	}
 	return st
+}
+
+// writeFile writes a test fixture, failing the test when it cannot.
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
