@@ -50,14 +50,15 @@ type Matcher struct {
 	// Per rule: the record generation it was evaluated for.
 	rs []ruleState
 	// The rule literal groups satisfied for the current record: bit k of the bitmap for group
-	// key k (see groupKey), so four bits per rule state, sixteen states per word, next to
-	// their full masks in the engine's fullNibs; touched lists the words not zero. Small
-	// enough for the nearest CPU cache, where a state per rule would not be.
-	satisfied []uint64
-	touched   []int32
-	cands     []int32
-	acStamp   []uint32
-	acGen     uint32
+	// key k (see groupKey), so four bits per rule state, sixteen states per word, each word
+	// next to its full mask (a copy of the engine's fullNibs: one cache line holds both);
+	// touched lists the words not zero. Small enough for the nearest CPU cache, where a state
+	// per rule would not be.
+	words   []satWord
+	touched []int32
+	cands   []int32
+	acStamp []uint32
+	acGen   uint32
 
 	ctx     evalCtx
 	evals   uint64 // rule evaluations, for measurements
@@ -94,8 +95,11 @@ func (e *Engine) NewMatcher() *Matcher {
 		grpStamp: make([]uint32, len(e.groups)),
 		rs:       make([]ruleState, len(e.rules)),
 		// Zero: the first record has nothing to clear.
-		satisfied: make([]uint64, len(e.pf.fullNibs)),
-		touched:   make([]int32, 0, len(e.pf.fullNibs)+1), // see satisfy
+		words:   make([]satWord, len(e.pf.fullNibs)),
+		touched: make([]int32, 0, len(e.pf.fullNibs)+1), // see satisfy
+	}
+	for w, f := range e.pf.fullNibs {
+		m.words[w].full = f
 	}
 	// Room for the states of the keyword automata the Matcher adds as it meets them.
 	m.acStamp = make([]uint32, e.pf.states, e.pf.states+1<<13)
@@ -552,7 +556,7 @@ func (m *Matcher) Match(rec *Record) []Match {
 	if len(m.active) > 0 {
 		m.cands = m.cands[:0]
 		for _, w := range m.touched {
-			m.satisfied[w] = 0
+			m.words[w].sat = 0
 		}
 		m.touched = m.touched[:0]
 		if m.e.pf.enabled {
@@ -1222,42 +1226,74 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 // A rule becomes a candidate when the last of its groups is satisfied, which happens once per
 // record: the groups' bits are only ever set until the next record clears them.
 func (m *Matcher) satisfy(groups []uint32) {
-	sat := m.satisfied
-	full := m.e.pf.fullNibs[:len(sat)]
-	// A word is touched at most once per record, so touched has room for every word and one
-	// more (see NewMatcher), and takes the word without a branch: whether a word is new to
-	// the record is a coin toss the CPU would mispredict. The word is written at the end of
-	// the list every time, and only kept (nt grows) when it is new.
+	// The keys index words (key>>6 < len(m.words), see groupKey) and touched has room for
+	// every word and one more (see NewMatcher): the loop reaches both through pointers, and
+	// keeps its few values in registers. A word is touched at most once per record, and
+	// touched takes the word without a branch (whether a word is new to the record is a coin
+	// toss the CPU would mispredict): the word is written at the end of the list every time,
+	// and only kept (nt grows) when it is new. The loop has no call either: it only notes
+	// whether some rule state has all its groups now, and addCands finds which (rare: about
+	// one candidate per record).
+	words := unsafe.Pointer(unsafe.SliceData(m.words))
 	nt := len(m.touched)
-	touched := m.touched[:len(sat)+1]
+	touched := unsafe.Pointer(unsafe.SliceData(m.touched[:len(m.words)+1]))
+	var filled uint
 	for _, x := range groups {
-		w := x >> 6
-		b := uint64(1) << (x & 63)
-		old := sat[w]
-		if old&b != 0 {
-			continue
-		}
-		touched[nt] = int32(w)
-		if old == 0 {
-			nt++
-		}
-		old |= b
-		sat[w] = old
-		// The state's four bits, and its full mask (0, never a candidate's, for a rule
+		sw := (*satWord)(unsafe.Add(words, uintptr(x>>6)*unsafe.Sizeof(satWord{})))
+		old := sw.sat
+		now := old | 1<<(x&63)
+		sw.sat = now
+		*(*int32)(unsafe.Add(touched, uintptr(nt)*4)) = int32(x >> 6)
+		nt += int(b2u(old == 0))
+		// The state's four bits against its full mask (0, never a candidate's, for a rule
 		// without literal groups and for a veto state).
-		if sh := x & 60; (old^full[w])>>sh&15 == 0 {
+		filled |= b2u((now^sw.full)&nibbleMask[x>>2&15] == 0)
+	}
+	m.touched = m.touched[:nt]
+	if filled != 0 {
+		m.addCands(groups)
+	}
+}
+
+// satWord is a word of satisfied literal groups of sixteen rule states, and the mask of all
+// their groups.
+type satWord struct{ sat, full uint64 }
+
+// nibbleMask[k] is the mask of the k-th four bits of a word: a table load rather than a shift
+// by a variable count, which on amd64 must go through CX and costs satisfy's loop a register.
+var nibbleMask = func() (t [16]uint64) {
+	for k := range t {
+		t[k] = 15 << (4 * k)
+	}
+	return t
+}()
+
+// addCands makes candidates of the rule states of groups that have all their groups, but for
+// those that are candidates already (that had them before).
+func (m *Matcher) addCands(groups []uint32) {
+	for _, x := range groups {
+		sw := &m.words[x>>6]
+		if (sw.sat^sw.full)&nibbleMask[x>>2&15] == 0 && !slices.Contains(m.cands, keyState(x)) {
 			m.cands = append(m.cands, keyState(x))
 		}
 	}
-	m.touched = touched[:nt]
 }
 
 // found returns the satisfied literal groups of rule state st, as a mask.
 func (m *Matcher) found(st int32) uint8 {
-	return uint8(m.satisfied[st>>4] >> ((st & 15) << 2) & 15)
+	return uint8(m.words[st>>4].sat >> ((st & 15) << 2) & 15)
 }
 
 // ruleState is a Matcher's state of a rule: the record generation it was evaluated for.
 type ruleState struct {
 	evalGen uint32
+}
+
+// b2u is 1 for true and 0 for false, without a branch.
+func b2u(b bool) uint {
+	var u uint
+	if b {
+		u = 1
+	}
+	return u
 }
