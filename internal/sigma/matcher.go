@@ -42,11 +42,15 @@ type Matcher struct {
 	routeKey []byte
 	routes   map[string][]int32
 
+	// The active group variants and groups, valid while the routing stays the same (the
+	// routing's group variants are activeOf); their stamps are of generation agen.
 	gvStamp  []uint32
 	active   []int32
-	grpStamp []uint32 // per group: active for this record
+	grpStamp []uint32 // per group: active for the routing
 	groups   []int32  // the active groups
-	sg       []int32  // the active groups with field automata
+	activeOf []int32
+	agen     uint32
+	sg       []int32 // the active groups with field automata
 	// Per rule: the record generation it was evaluated for.
 	rs []ruleState
 	// The rule literal groups satisfied for the current record: bit k of the bitmap for group
@@ -126,8 +130,6 @@ func (m *Matcher) firstOf(fid int32) int32 {
 func (m *Matcher) bumpGen() {
 	m.gen++
 	if m.gen == 0 {
-		clear(m.gvStamp)
-		clear(m.grpStamp)
 		for i := range m.rs {
 			m.rs[i].evalGen = 0
 		}
@@ -405,11 +407,11 @@ type nameSlot struct {
 const nameSlotBits = 10
 
 func (m *Matcher) activate(gv int32) {
-	if m.gvStamp[gv] != m.gen {
-		m.gvStamp[gv] = m.gen
+	if m.gvStamp[gv] != m.agen {
+		m.gvStamp[gv] = m.agen
 		m.active = append(m.active, gv)
-		if g := m.e.gvs[gv].group; m.grpStamp[g] != m.gen {
-			m.grpStamp[g] = m.gen
+		if g := m.e.gvs[gv].group; m.grpStamp[g] != m.agen {
+			m.grpStamp[g] = m.agen
 			m.groups = append(m.groups, g)
 		}
 	}
@@ -455,8 +457,6 @@ func (m *Matcher) checkEntry(ei int32) {
 // and the hints): the result is kept per combination.
 func (m *Matcher) route() {
 	e := m.e
-	m.active = m.active[:0]
-	m.groups = m.groups[:0]
 	// The raw values: equal raw values route alike (lower-casing them would cost more).
 	key := m.routeKey[:0]
 	for _, fid := range e.routeFids {
@@ -475,23 +475,21 @@ func (m *Matcher) route() {
 	// The records of a shape mostly route alike: the shape keeps its last routing.
 	sh := m.curShape
 	if sh.routeValid && string(sh.routeKey) == string(key) {
-		for _, gv := range sh.routeGVs {
-			m.activate(gv)
-		}
+		m.setActive(sh.routeGVs)
 		return
 	}
 	gvs, ok := m.routes[string(key)]
 	if ok {
-		for _, gv := range gvs {
-			m.activate(gv)
-		}
+		m.setActive(gvs)
 	} else {
+		m.newActive()
 		m.routeFresh()
 		if m.routes == nil || len(m.routes) >= maxRoutes {
 			m.routes = map[string][]int32{}
 		}
 		gvs = slices.Clone(m.active)
 		m.routes[string(key)] = gvs
+		m.activeOf = gvs
 	}
 	// A new routing for the shape: the one before it again, with its plan, or a new one in the
 	// memory of the routing before, whose scan plan is made again.
@@ -501,6 +499,32 @@ func (m *Matcher) route() {
 	}
 	sh.routeKey, sh.routeGVs, sh.routeValid = append(sh.routeKey[:0], key...), gvs, true
 	sh.planValid = false
+}
+
+// setActive makes group variants gvs (a routing's, kept in routes) the active ones. Records
+// mostly route as the record before them did: the active lists and stamps are then left as
+// they are, rather than made again from the routing, which reads a cache line or three per
+// group variant.
+func (m *Matcher) setActive(gvs []int32) {
+	if len(gvs) == len(m.activeOf) && (len(gvs) == 0 || &gvs[0] == &m.activeOf[0]) {
+		return
+	}
+	m.newActive()
+	for _, gv := range gvs {
+		m.activate(gv)
+	}
+	m.activeOf = gvs
+}
+
+// newActive empties the active group variants and groups for a new routing.
+func (m *Matcher) newActive() {
+	m.active, m.groups, m.activeOf = m.active[:0], m.groups[:0], nil
+	m.agen++
+	if m.agen == 0 {
+		clear(m.gvStamp)
+		clear(m.grpStamp)
+		m.agen = 1
+	}
 }
 
 // maxRoutes bounds the routing results a Matcher keeps.
@@ -1210,7 +1234,7 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 		return
 	}
 	for _, run := range li.runs[li.start[slot]:li.start[slot+1]] {
-		if m.grpStamp[run.group] != m.gen {
+		if m.grpStamp[run.group] != m.agen {
 			continue
 		}
 		groups := li.rules[run.start:run.end]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // evilAdminEngine compiles the one rule the shape tests match: evil.exe run as admin.
@@ -176,6 +177,62 @@ func TestStableFid(t *testing.T) {
 				if got, want := m.stableFid(s), eng.fields.lookup(s); got != want {
 					t.Fatalf("round %d: stableFid(%q) = %d, want %d", round, s, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestMatcherRoutingChanges checks that records routed to other log sources than the record
+// before them get their own active rules, and records routed alike keep them: the Matcher
+// keeps the active group variants while the routing stays the same (see setActive). The two
+// log sources have one group variant each, so their lists are alike but for what they hold.
+func TestMatcherRoutingChanges(t *testing.T) {
+	fs := fstest.MapFS{
+		"sysmon.yml": &fstest.MapFile{Data: []byte(`title: sysmon tool
+logsource: {product: windows, service: sysmon}
+detection:
+    sel: {Image|endswith: '\zqtool.exe'}
+    condition: sel
+`)},
+		"security.yml": &fstest.MapFile{Data: []byte(`title: security tool
+logsource: {product: windows, service: security}
+detection:
+    sel: {NewProcessName|endswith: '\zqtool.exe'}
+    condition: sel
+`)},
+	}
+	rs, refusals := LoadFS(fs, ".", LoadOptions{})
+	if len(refusals) > 0 || len(rs.Rules) != 2 {
+		t.Fatalf("loaded %d rules, refusals %v", len(rs.Rules), refusals)
+	}
+	for _, prefilter := range []bool{true, false} {
+		e, err := NewEngine(rs, EngineOptions{DisablePrefilter: !prefilter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := e.NewMatcher()
+		sysmon := func() *Record {
+			return record("Channel", "Microsoft-Windows-Sysmon/Operational", "EventID", "1",
+				"Image", `C:\x\zqtool.exe`, "NewProcessName", `C:\x\zqtool.exe`)
+		}
+		security := func() *Record {
+			return record("Channel", "Security", "EventID", "4688",
+				"Image", `C:\x\zqtool.exe`, "NewProcessName", `C:\x\zqtool.exe`)
+		}
+		for i, c := range []struct {
+			rec  *Record
+			want string
+		}{
+			{sysmon(), "sysmon tool"}, {security(), "security tool"}, {security(), "security tool"},
+			{sysmon(), "sysmon tool"}, {sysmon(), "sysmon tool"}, {security(), "security tool"},
+		} {
+			ms := m.Match(c.rec)
+			if len(ms) != 1 || ms[0].Rule.Title != c.want {
+				var got []string
+				for _, x := range ms {
+					got = append(got, x.Rule.Title)
+				}
+				t.Fatalf("prefilter %v, record %d: matched %q, want [%q]", prefilter, i, got, c.want)
 			}
 		}
 	}
