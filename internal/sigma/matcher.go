@@ -1250,20 +1250,19 @@ func (m *Matcher) reportSlot(li *literalIndex, slot int32) {
 // A rule becomes a candidate when the last of its groups is satisfied, which happens once per
 // record: the groups' bits are only ever set until the next record clears them.
 func (m *Matcher) satisfy(groups []uint32) {
-	// The keys index words (key>>6 < len(m.words), see groupKey) and touched has room for
-	// every word and one more (see NewMatcher): the loop reaches both through pointers, and
-	// keeps its few values in registers. A word is touched at most once per record, and
-	// touched takes the word without a branch (whether a word is new to the record is a coin
-	// toss the CPU would mispredict): the word is written at the end of the list every time,
-	// and only kept (nt grows) when it is new. The loop has no call either: it only notes
-	// whether some rule state has all its groups now, and addCands finds which (rare: about
-	// one candidate per record).
-	words := unsafe.Pointer(unsafe.SliceData(m.words))
+	// A word is touched at most once per record, so touched has room for every word and one
+	// more (see NewMatcher): it is written through a pointer, without a bounds check, and
+	// takes the word without a branch (whether a word is new to the record is a coin toss the
+	// CPU would mispredict): the word is written at the end of the list every time, and only
+	// kept (nt grows) when it is new. The loop has no call either (the compiler would keep its
+	// values on the stack around it): it only notes whether some rule state has all its groups
+	// now, and addCands finds which (rare: about one candidate per record).
+	words := m.words
 	nt := len(m.touched)
-	touched := unsafe.Pointer(unsafe.SliceData(m.touched[:len(m.words)+1]))
+	touched := unsafe.Pointer(unsafe.SliceData(m.touched[:len(words)+1]))
 	var filled uint
 	for _, x := range groups {
-		sw := (*satWord)(unsafe.Add(words, uintptr(x>>6)*unsafe.Sizeof(satWord{})))
+		sw := &words[x>>6]
 		old := sw.sat
 		now := old | 1<<(x&63)
 		sw.sat = now
