@@ -187,19 +187,18 @@ func TestStableFid(t *testing.T) {
 // keeps the active group variants while the routing stays the same (see setActive). The two
 // log sources have one group variant each, so their lists are alike but for what they hold.
 func TestMatcherRoutingChanges(t *testing.T) {
+	// A rule per log source: the tool's image in the field that source names it by.
+	toolRule := func(service, field string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte(fmt.Sprintf(`title: %s tool
+logsource: {product: windows, service: %s}
+detection:
+    sel: {%s|endswith: '\zqtool.exe'}
+    condition: sel
+`, service, service, field))}
+	}
 	fs := fstest.MapFS{
-		"sysmon.yml": &fstest.MapFile{Data: []byte(`title: sysmon tool
-logsource: {product: windows, service: sysmon}
-detection:
-    sel: {Image|endswith: '\zqtool.exe'}
-    condition: sel
-`)},
-		"security.yml": &fstest.MapFile{Data: []byte(`title: security tool
-logsource: {product: windows, service: security}
-detection:
-    sel: {NewProcessName|endswith: '\zqtool.exe'}
-    condition: sel
-`)},
+		"sysmon.yml":   toolRule("sysmon", "Image"),
+		"security.yml": toolRule("security", "NewProcessName"),
 	}
 	rs, refusals := LoadFS(fs, ".", LoadOptions{})
 	if len(refusals) > 0 || len(rs.Rules) != 2 {
@@ -211,14 +210,13 @@ detection:
 			t.Fatal(err)
 		}
 		m := e.NewMatcher()
-		sysmon := func() *Record {
-			return record("Channel", "Microsoft-Windows-Sysmon/Operational", "EventID", "1",
+		// A process creation, logged to channel as event eventID, with the tool's image in both fields.
+		process := func(channel, eventID string) *Record {
+			return record("Channel", channel, "EventID", eventID,
 				"Image", `C:\x\zqtool.exe`, "NewProcessName", `C:\x\zqtool.exe`)
 		}
-		security := func() *Record {
-			return record("Channel", "Security", "EventID", "4688",
-				"Image", `C:\x\zqtool.exe`, "NewProcessName", `C:\x\zqtool.exe`)
-		}
+		sysmon := func() *Record { return process("Microsoft-Windows-Sysmon/Operational", "1") }
+		security := func() *Record { return process("Security", "4688") }
 		for i, c := range []struct {
 			rec  *Record
 			want string
