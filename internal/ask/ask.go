@@ -874,9 +874,12 @@ func looksLikeDomain(w string) bool {
 // (".biz", "*.biz") → "*.biz".
 func domainPattern(w string) string { return "*" + strings.TrimPrefix(w, "*") }
 
+// isIPOrPrefix reports whether w is an IP address or a CIDR prefix. An IPv6 address with a
+// zone ("fe80::1%eth0") is neither: events do not carry zones, and a zone is free text
+// ("::%/" parses as :: in zone "/", which the query language would read as a bad prefix).
 func isIPOrPrefix(w string) bool {
-	if _, err := netip.ParseAddr(w); err == nil {
-		return true
+	if a, err := netip.ParseAddr(w); err == nil {
+		return a.Zone() == ""
 	}
 	_, err := netip.ParsePrefix(w)
 	return err == nil

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/query"
 )
 
 // A Friday afternoon.
@@ -122,5 +124,25 @@ func TestCompileQuotesValues(t *testing.T) {
 	want := `class = authentication user = "bob | count" host = "a or b"`
 	if tr.Query != want {
 		t.Fatalf("got %s, want %s", tr.Query, want)
+	}
+}
+
+// An IPv6 address with a zone is not taken for an address: a zone is free text, and "::%/"
+// (:: in zone "/") became `ip = "::%/"`, which the query language reads as a bad prefix
+// (found by FuzzCompile; its input is in testdata/fuzz).
+func TestIPOrPrefix(t *testing.T) {
+	for w, want := range map[string]bool{
+		"203.0.113.7": true, "2001:db8::1": true, "10.0.0.0/8": true, "2001:db8::/32": true,
+		"::%/": false, "fe80::1%eth0": false, "10.0.0.0/33": false, "ws01": false,
+	} {
+		if got := isIPOrPrefix(w); got != want {
+			t.Errorf("isIPOrPrefix(%q) = %v, want %v", w, got, want)
+		}
+	}
+	tr, err := Compile("connections from ::%/", now)
+	if err == nil {
+		if _, perr := query.Parse(tr.Query); perr != nil {
+			t.Fatalf("compiled to %q, which does not parse: %v", tr.Query, perr)
+		}
 	}
 }
