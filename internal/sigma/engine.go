@@ -595,10 +595,10 @@ func (e *Engine) buildPrefilter() {
 				g.always = append(g.always, int32(li))
 				continue
 			}
-			plan, ok := literalPlan(e.rules[ri].det.root, minLiteralScore)
+			plan, ok := rulePlan(e.rules[ri].det.root, minLiteralScore)
 			if !ok {
 				// Weaker literals, rather than an evaluation for every event.
-				plan, ok = literalPlan(e.rules[ri].det.root, minWeakLiteralScore)
+				plan, ok = rulePlan(e.rules[ri].det.root, minWeakLiteralScore)
 			}
 			if ok {
 				e.stats.Prefiltered++

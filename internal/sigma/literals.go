@@ -201,6 +201,104 @@ func literalPlan(n node, minScore int) (groups [][]fieldLit, ok bool) {
 	return nil, false
 }
 
+// rulePlan is literalPlan of a rule's condition, with the literals common to the patterns of
+// the field conditions the rule needs true whatever else holds (see commonGroups).
+func rulePlan(n node, minScore int) ([][]fieldLit, bool) {
+	groups, ok := literalPlan(n, minScore)
+	common := commonGroups(nil, n, minScore)
+	if len(common) == 0 {
+		return groups, ok
+	}
+	return bestGroups(append(groups, common...))
+}
+
+// commonGroups appends to groups the common literal (see commonLiteral) of each field
+// condition that n needs true through ANDs and selections alone, where it is at least as
+// telling as the condition's own literal set. (Under an OR, a branch's extra group would
+// change which unions literalPlan makes of the branches' groups, often for the worse.)
+func commonGroups(groups [][]fieldLit, n node, minScore int) [][]fieldLit {
+	switch x := n.(type) {
+	case *selNode:
+		return commonGroups(groups, x.kid, minScore)
+	case *andNode:
+		for _, k := range x.kids {
+			groups = commonGroups(groups, k, minScore)
+		}
+	case *fieldCond:
+		set, ok := x.literalSet(minScore)
+		if !ok {
+			break
+		}
+		c, ok := x.commonLiteral(minScore)
+		// A common literal that each literal of the set holds is found whenever the set is:
+		// it would cost a group and filter nothing.
+		if ok && selectivity(c.s) >= setScore(set) && slices.ContainsFunc(set, func(l fieldLit) bool { return !strings.Contains(l.s, c.s) }) {
+			groups = append(groups, []fieldLit{c})
+		}
+	}
+	return groups
+}
+
+// commonLiteral returns a literal that every pattern of an OR of several string patterns
+// holds, scoring at least minScore and the most selective of them: a second literal group the
+// condition requires, often more telling than the union of the patterns' own literals
+// ('net*|*find', 'ping*|*find' and 'whoami*|*find' all need a "find"; any one of "net",
+// "ping" or "whoami" shows up in far more command lines).
+func (f *fieldCond) commonLiteral(minScore int) (fieldLit, bool) {
+	if f.neg || f.kind != fcString || f.all || len(f.pats) < 2 || len(f.pats) > maxCommonPatterns {
+		return fieldLit{}, false
+	}
+	local := f.local
+	if f.keyword {
+		local = -1
+	}
+	frags := make([][]string, len(f.pats))
+	for i := range f.pats {
+		frags[i] = f.pats[i].literalFragments()
+	}
+	holds := func(s string) bool {
+		for _, fs := range frags[1:] {
+			if !slices.ContainsFunc(fs, func(x string) bool { return strings.Contains(x, s) }) {
+				return false
+			}
+		}
+		return true
+	}
+	best, bestSel := "", -1
+	for _, fr := range frags[0] {
+		// Parts of common fragments ("windows\sys" of "c:\windows\system32\") are as frequent as
+		// the fragments, although selectivity does not see them as such out of context.
+		covered := make([]bool, len(fr)+1)
+		for _, cf := range commonFragments {
+			for i := 0; i+len(cf) <= len(fr); i++ {
+				if fr[i:i+len(cf)] == cf {
+					for k := i; k < i+len(cf); k++ {
+						covered[k] = true
+					}
+				}
+			}
+		}
+		for i := range len(fr) {
+			for j := i + 1; j <= min(len(fr), i+maxGramLiteral) && !covered[j-1]; j++ {
+				s := fr[i:j]
+				if literalScore(s) < minScore {
+					continue
+				}
+				if sel := selectivity(s); (sel > bestSel || sel == bestSel && len(s) > len(best)) && holds(s) {
+					best, bestSel = s, sel
+				}
+			}
+		}
+	}
+	if bestSel < 0 {
+		return fieldLit{}, false
+	}
+	return fieldLit{strings.Clone(best), local}, true
+}
+
+// maxCommonPatterns bounds the patterns commonLiteral compares.
+const maxCommonPatterns = 64
+
 // bestGroups keeps the best maxLiteralGroups of groups (see better), each once.
 func bestGroups(groups [][]fieldLit) ([][]fieldLit, bool) {
 	if len(groups) == 0 {

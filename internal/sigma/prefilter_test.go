@@ -374,6 +374,80 @@ condition: (sel_tool or all of sel_cmd_*) and sel_flag
 	checkEvalCases(t, with, without, cases)
 }
 
+// TestCommonLiteral checks the literal group of what every pattern of a condition holds: a
+// command line needs a "find" to get the rule below evaluated, not just one of the commands
+// before the pipe. A literal each of the condition's own literals holds adds nothing.
+func TestCommonLiteral(t *testing.T) {
+	det := `
+sel:
+    CommandLine|contains:
+        - 'ipconfig*|*find'
+        - 'net*|*find'
+        - 'ping*|*find'
+        - 'whoami*|*find'
+condition: sel
+`
+	with, err := compileOne(t, det, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, _ := compileOne(t, det, EngineOptions{DisablePrefilter: true})
+	cases := []evalCase{
+		{[]string{"CommandLine", `ping -n 1 10.0.0.1`}, false, false},
+		{[]string{"CommandLine", `cmd /c whoami /all`}, false, false},
+		{[]string{"CommandLine", `cmd /c "whoami /groups | findstr /i admin"`}, true, true},
+		{[]string{"CommandLine", `NET USER | FIND "adm"`}, true, true},
+		// Both literals, not in the patterns' order: evaluated, no match.
+		{[]string{"CommandLine", `find net`}, false, true},
+		// "find" is also the literal of one of the patterns: both groups are satisfied.
+		{[]string{"CommandLine", `findstr x`}, false, true},
+	}
+	checkEvalCases(t, with, without, cases)
+
+	for _, c := range []struct {
+		det  string
+		want string // the common literal group, "" for none
+	}{
+		{det, "find"},
+		// Each pattern's literal holds "currentversi": no group of its own.
+		{`
+sel:
+    TargetObject|contains:
+        - '\Microsoft\Windows\CurrentVersion\Run\'
+        - '\Microsoft\Windows\CurrentVersion\RunOnce\'
+condition: sel
+`, ""},
+		// A part of a common fragment ("windows\sys") is not taken, however long.
+		{`
+sel:
+    ParentImage|startswith:
+        - 'C:\Windows\System32\'
+        - 'C:\Windows\SysWOW64\'
+condition: sel
+`, ""},
+		// Under an OR, a branch keeps its own group only.
+		{`
+a:
+    CommandLine|contains: ['net*|*find', 'ping*|*find']
+b:
+    Image|endswith: '\robocopy.exe'
+condition: a or b
+`, ""},
+	} {
+		eng, err := compileOne(t, c.det, EngineOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, g := range commonGroups(nil, eng.rules[0].det.root, minLiteralScore) {
+			got = append(got, g[0].s)
+		}
+		if c.want == "" && len(got) != 0 || c.want != "" && !slices.Equal(got, []string{c.want}) {
+			t.Errorf("common literal groups %q, want %q, of%s", got, c.want, c.det)
+		}
+	}
+}
+
 // TestVetoLiterals checks which literals veto a rule: those of the patterns of a negated
 // selection the rule needs false, each of which the prefilter finds exactly when its pattern
 // matches (whole, case-insensitive, ASCII, with its anchors).
