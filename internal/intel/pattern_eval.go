@@ -133,6 +133,11 @@ func (c *Comparison) compile() error {
 		if !ok {
 			return bad("%q is not an address range", clip(c.Values[0].Text))
 		}
+		if !c.mask.has(v.typ) {
+			// An IPv6 range for an ipv4-addr, or the other way round: as for "=", an operand
+			// the property cannot hold is an error, not a term to index.
+			return bad("%q is not a valid %s range", clip(c.Values[0].Text), typeList(c.mask))
+		}
 		c.vals = []value{v}
 	case "LIKE", "<", "<=", ">", ">=":
 		c.lowered = []string{strings.ToLower(c.Values[0].Text)}

@@ -130,6 +130,11 @@ func TestParsePatternErrors(t *testing.T) {
 		{`[file:hashes.'SHA-256' = 'f00']`, "not a valid sha256"},
 		{`[ipv4-addr:value = '198.51.100.300']`, "not a valid ipv4-addr"},
 		{`[ipv4-addr:value ISSUBSET 'example.com']`, "not an address range"},
+		// The other family (found by FuzzPattern: '::' was indexed as a term the pattern
+		// could not match).
+		{`[ipv4-addr:value ISSUBSET '::']`, "not a valid ipv4-addr range"},
+		{`[ipv6-addr:value ISSUBSET '10.0.0.0/8']`, "not a valid ipv6-addr range"},
+		{`[ipv4-addr:value ISSUPERSET '2001:db8::1']`, "not a valid ipv4-addr range"},
 		{`[url:value MATCHES '(?<=x)y']`, "regular expression not supported"},
 		{`[a:b = 'unterminated]`, "unterminated string"},
 		{`[a:b = 1] /* open comment`, "unterminated comment"},
