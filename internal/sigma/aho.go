@@ -270,15 +270,7 @@ func literalWindow(l string) (from, to, score int) {
 		points, covered = make([]int32, len(l)+1), make([]bool, len(l))
 	}
 	points, covered = points[:len(l)+1], covered[:len(l)]
-	for _, f := range commonFragments {
-		for i := 0; i+len(f) <= len(l); i++ {
-			if l[i:i+len(f)] == f {
-				for j := i; j < i+len(f); j++ {
-					covered[j] = true
-				}
-			}
-		}
-	}
+	markCommon(l, covered)
 	for i := 0; i < len(l); i++ {
 		p := int32(0)
 		switch c := l[i]; {

@@ -262,15 +262,7 @@ func anchorWindow(l string, n int, shared func(i int) int) int {
 	} else {
 		covered = make([]bool, len(l))
 	}
-	for _, f := range commonFragments {
-		for i := 0; i+len(f) <= len(l); i++ {
-			if l[i:i+len(f)] == f {
-				for j := i; j < i+len(f); j++ {
-					covered[j] = true
-				}
-			}
-		}
-	}
+	markCommon(l, covered)
 	rarity := func(i int) int {
 		switch c := l[i]; {
 		case covered[i]:

@@ -83,6 +83,21 @@ var commonFragments = []string{
 	".exe", ".dll", "c:\\",
 }
 
+// markCommon sets covered[i] for each byte i of l inside a common fragment, and returns covered
+// (at least len(l) long).
+func markCommon(l string, covered []bool) []bool {
+	for _, f := range commonFragments {
+		for i := 0; i+len(f) <= len(l); i++ {
+			if l[i:i+len(f)] == f {
+				for j := i; j < i+len(f); j++ {
+					covered[j] = true
+				}
+			}
+		}
+	}
+	return covered
+}
+
 // selectivity estimates how selective a literal is in the prefilter, which only looks for
 // its most telling maxLiteralLen bytes (see literalWindow).
 func selectivity(s string) int {
@@ -268,16 +283,7 @@ func (f *fieldCond) commonLiteral(minScore int) (fieldLit, bool) {
 	for _, fr := range frags[0] {
 		// Parts of common fragments ("windows\sys" of "c:\windows\system32\") are as frequent as
 		// the fragments, although selectivity does not see them as such out of context.
-		covered := make([]bool, len(fr)+1)
-		for _, cf := range commonFragments {
-			for i := 0; i+len(cf) <= len(fr); i++ {
-				if fr[i:i+len(cf)] == cf {
-					for k := i; k < i+len(cf); k++ {
-						covered[k] = true
-					}
-				}
-			}
-		}
+		covered := markCommon(fr, make([]bool, len(fr)))
 		for i := range len(fr) {
 			for j := i + 1; j <= min(len(fr), i+maxGramLiteral) && !covered[j-1]; j++ {
 				s := fr[i:j]
