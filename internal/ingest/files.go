@@ -104,27 +104,57 @@ func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (Fi
 		if err != nil {
 			return res, fmt.Errorf("open zip %s: %w", path, err)
 		}
+		// A member that cannot be read (damaged, or compressed by a method Go does not
+		// read) is reported, and the members after it are still read; a failure to deliver
+		// what was read (out) stops the file.
+		mout := func(ctx context.Context, subject string, b *pipeline.RawBatch) error {
+			if err := out(ctx, subject, b); err != nil {
+				return outputError{err}
+			}
+			return nil
+		}
 		var done int64
+		var bad []error
 		for _, m := range zr.File {
 			if m.FileInfo().IsDir() {
 				continue
 			}
 			rc, err := m.Open()
 			if err != nil {
-				return res, fmt.Errorf("open %s in %s: %w", m.Name, path, err)
+				bad = append(bad, fmt.Errorf("open %s in %s: %w", m.Name, path, err))
+				continue
 			}
 			mr := &countingReader{r: rc, base: done, total: st.Size(), progress: opt.Progress, scale: float64(m.CompressedSize64) / float64(max(m.UncompressedSize64, 1))}
-			err = readStream(ctx, abs, m.Name, mr, opt, out, &res)
+			err = readStream(ctx, abs, m.Name, mr, opt, mout, &res)
 			rc.Close()
 			done += int64(m.CompressedSize64)
 			if err != nil {
-				return res, err
+				if errors.As(err, new(outputError)) || ctx.Err() != nil {
+					return res, err
+				}
+				bad = append(bad, err)
 			}
 		}
-		return res, nil
+		return res, errors.Join(bad...)
 	}
 	return res, readStream(ctx, abs, "", counted, opt, out, &res)
 }
+
+// ReadStream is ReadFile for one logical file already open as r (a member of an archive the
+// caller opened, say), named name in records' provenance and in errors: plain or gzipped.
+func ReadStream(ctx context.Context, name string, r io.Reader, opt FileOptions, out Output) (FileResult, error) {
+	var res FileResult
+	if opt.Format != "" && !validFormat(opt.Format) {
+		return res, fmt.Errorf("%s: %w %q (want one of %s)", name, ErrUnknownFormat, opt.Format, strings.Join(Formats, ", "))
+	}
+	return res, readStream(ctx, name, "", r, opt, out, &res)
+}
+
+// outputError is an error of ReadFile's output, told apart from the errors of reading.
+type outputError struct{ err error }
+
+func (e outputError) Error() string { return e.err.Error() }
+func (e outputError) Unwrap() error { return e.err }
 
 func validFormat(f string) bool {
 	for _, x := range Formats {
@@ -178,6 +208,11 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 1<<20)
 		name = strings.TrimSuffix(name, ".gz")
+	}
+	// A stream that fails at once (a damaged gzip or zip member, a read error) is an error,
+	// not an empty file.
+	if _, err := br.Peek(1); err != nil && err != io.EOF {
+		return fmt.Errorf("%s: %w", display, err)
 	}
 	format := opt.Format
 	if format == "" {
@@ -380,7 +415,10 @@ func readLines(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 // possibly pretty-printed values (a syntax error there ends the file, since the next record
 // boundary cannot be found).
 func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
-	head, _ := br.Peek(64 << 10)
+	head, err := br.Peek(64 << 10)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return err
+	}
 	t := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
 	if len(t) == 0 {
 		return nil

@@ -166,6 +166,36 @@ func TestReadZipMembers(t *testing.T) {
 	}
 }
 
+// TestReadZipDamagedMember: a member that cannot be read is reported by name, and the members
+// after it are still read. A gzip stream that fails at once is an error, not an empty file.
+func TestReadZipDamagedMember(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("one.json")
+	w.Write([]byte("{\"a\":1}\n"))
+	// Deflated data that is not deflate.
+	w, _ = zw.CreateRaw(&zip.FileHeader{Name: "broken.json", Method: zip.Deflate, CompressedSize64: 8, UncompressedSize64: 64})
+	w.Write(bytes.Repeat([]byte{0xff}, 8))
+	// A gzip header and then garbage.
+	w, _ = zw.Create("bad.json.gz")
+	w.Write(append(gz(nil)[:10], bytes.Repeat([]byte{0xff}, 8)...))
+	w, _ = zw.Create("two.json")
+	w.Write([]byte("{\"a\":2}\n{\"a\":3}\n"))
+	zw.Close()
+	p := write(t, "bundle.zip", buf.Bytes())
+	got, res, err := readAll(t, p, FileOptions{})
+	if err == nil || !strings.Contains(err.Error(), "broken.json") || !strings.Contains(err.Error(), "bad.json.gz") {
+		t.Fatalf("err = %v, want the two damaged members named", err)
+	}
+	if res.Records != 3 || len(got) != 3 || !strings.HasSuffix(got[2].file, "bundle.zip!two.json") {
+		t.Fatalf("records = %d (%v), want the 3 of one.json and two.json", res.Records, got)
+	}
+	p = write(t, "x.json.gz", append(gz(nil)[:10], bytes.Repeat([]byte{0xff}, 8)...))
+	if _, _, err := readAll(t, p, FileOptions{}); err == nil || !strings.Contains(err.Error(), "x.json.gz") {
+		t.Fatalf("damaged gzip: err = %v, want an error naming the file", err)
+	}
+}
+
 func TestReadFileErrors(t *testing.T) {
 	if _, _, err := readAll(t, filepath.Join(t.TempDir(), "missing.json"), FileOptions{}); err == nil {
 		t.Fatal("missing file accepted")
