@@ -47,7 +47,7 @@ func commands() []command {
 		{"import", "feed files (EVTX, JSON, CSV, CEF, syslog; .gz/.zip) through the pipeline", runImport},
 		{"config", "check a configuration file (config check --config FILE)", runConfig},
 		{"demo", "play a simulated organisation and attacks through the whole pipeline", runDemo},
-		{"scan", "hunt through EVTX/JSON files with Sigma rules, no server (DFIR)", runScan},
+		{"scan", "hunt through EVTX/JSON files (also .gz, and in .zip) with Sigma rules, no server (DFIR)", runScan},
 		{"hunt", "search the stored events with a hunting query (hunt 'class = authentication status = failure | since 24h')", runHunt},
 		{"ask", "ask in plain English; shows the query it compiles to, and its answer (ask \"failed logins for alice this week\")", runAsk},
 		{"incidents", "list incidents, show one as a timeline or an attack graph (DOT, Mermaid), merge or split them", runIncidents},

@@ -68,6 +68,38 @@ func TestScanJSONL(t *testing.T) {
 	}
 }
 
+// TestScanZipDataset scans one of the OTRF datasets as it is published, a zip of a JSON export:
+// the LSASS dump through comsvcs.dll is found in the member that records it.
+func TestScanZipDataset(t *testing.T) {
+	zipped := data + "/otrf/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip"
+	code, out, errs := run(t, "scan", "--rules", data+"/sigma/rules/windows", "--output", "jsonl", "--stats", "--quiet", zipped)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	found := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d struct {
+			RuleTitle string `json:"rule_title"`
+			File      string `json:"file"`
+		}
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("bad JSON line %q: %v", l, err)
+		}
+		if !strings.HasPrefix(d.File, zipped+"!") || !strings.HasSuffix(d.File, ".json") {
+			t.Fatalf("detection in %q, want a member of %s", d.File, zipped)
+		}
+		found[d.RuleTitle] = true
+	}
+	for _, want := range []string{"Process Memory Dump Via Comsvcs.DLL", "LSASS Process Memory Dump Files"} {
+		if !found[want] {
+			t.Errorf("no %q detection in %v", want, found)
+		}
+	}
+	if !strings.Contains(errs, `"errors":0`) {
+		t.Errorf("stats %q: want no errors", errs)
+	}
+}
+
 func TestScanCSVAndTable(t *testing.T) {
 	rules := data + "/sigma/rules/windows/process_creation"
 	sample := data + "/evtx-attack-samples/Execution"

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -324,5 +325,119 @@ func TestScanCopiesOnce(t *testing.T) {
 	}
 	if shared < 100 {
 		t.Fatalf("%d evidence values shared with the kept fields, want at least 100", shared)
+	}
+}
+
+// TestScanZip scans a zip archive of logs (two EVTX files, one of them gzipped, and a JSON
+// rendering) and the same files unpacked: the archive's members give the same records and
+// detections, named archive!member. Members that are not logs, and folders, are passed over; a
+// damaged member is reported, counted as an error, and the members after it are still scanned.
+func TestScanZip(t *testing.T) {
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	opt := Options{Engine: eng, Rules: rs, Workers: 2}
+	reg := filepath.Join(dataDir, "sigma", "regression_data", "rules", "windows", "process_creation", "proc_creation_win_bitsadmin_download")
+	members := []struct{ name, src string }{
+		{"Security/Sysmon_1.evtx", filepath.Join(dataDir, "evtx-attack-samples", "Execution", "exec_persist_rundll32_mshta_scheduledtask_sysmon_1_3_11.evtx")},
+		{"Execution/exec.evtx.gz", filepath.Join(dataDir, "evtx-attack-samples", "Credential Access", "CA_Mimikatz_Memssp_Default_Logs_Sysmon_11.evtx")},
+		{"rendered/bits.json", ""},
+	}
+	jsons, _ := filepath.Glob(filepath.Join(reg, "*.json"))
+	if len(jsons) == 0 {
+		t.Fatalf("no JSON sample in %s", reg)
+	}
+	members[2].src = jsons[0]
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	var unpacked []string
+	add := func(name string, data []byte) {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := zw.Create("Security/"); err != nil { // a folder entry
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		data, err := os.ReadFile(m.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same bytes unpacked, under the member's name (gunzipped files keep .gz).
+		p := filepath.Join(dir, strings.ReplaceAll(m.name, "/", "_"))
+		if strings.HasSuffix(m.name, ".gz") {
+			var gz bytes.Buffer
+			zw := gzip.NewWriter(&gz)
+			zw.Write(data)
+			zw.Close()
+			data = gz.Bytes()
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		unpacked = append(unpacked, p)
+		add(m.name, data)
+		if m.name == "Security/Sysmon_1.evtx" {
+			add("README.txt", []byte("collected with a script\n"))
+			add("inner.zip", []byte("PK\x03\x04 not scanned"))
+			// Deflated data that is not deflate: reading it fails at once.
+			w, err := zw.CreateRaw(&zip.FileHeader{Name: "broken.json", Method: zip.Deflate, CompressedSize64: 16, UncompressedSize64: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(bytes.Repeat([]byte{0xff}, 16))
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "collection.zip")
+	if err := os.WriteFile(archive, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	files, err := Files([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files, archive) || len(files) != len(members)+1 {
+		t.Fatalf("files %q: want the archive and the %d unpacked files", files, len(members))
+	}
+	var problems []string
+	zopt := opt
+	zopt.Problem = func(file string, err error) { problems = append(problems, file+": "+err.Error()) }
+	zdets, zst := runScan(t, []string{archive}, zopt)
+	udets, ust := runScan(t, unpacked, opt)
+	if zst.Records != ust.Records || ust.Records == 0 {
+		t.Fatalf("records: %d in the archive, %d unpacked", zst.Records, ust.Records)
+	}
+	if zst.Errors != 1 || len(problems) != 1 || !strings.HasPrefix(problems[0], archive+"!broken.json: ") {
+		t.Fatalf("errors %d, problems %q: want the broken member alone", zst.Errors, problems)
+	}
+	if len(zdets) == 0 || len(zdets) != len(udets) {
+		t.Fatalf("%d detections in the archive, %d unpacked", len(zdets), len(udets))
+	}
+	key := func(d Detection, file string) string { return fmt.Sprintf("%s|%s|%d", d.RuleID, file, d.Record) }
+	var zk, uk []string
+	for _, d := range zdets {
+		member, ok := strings.CutPrefix(d.File, archive+"!")
+		if !ok {
+			t.Fatalf("detection file %q is not a member of %s", d.File, archive)
+		}
+		zk = append(zk, key(d, strings.ReplaceAll(member, "/", "_")))
+	}
+	for _, d := range udets {
+		zk0 := filepath.Base(d.File)
+		uk = append(uk, key(d, zk0))
+	}
+	slices.Sort(zk)
+	slices.Sort(uk)
+	if !slices.Equal(zk, uk) {
+		t.Fatalf("detections differ:\narchive  %q\nunpacked %q", zk, uk)
 	}
 }
