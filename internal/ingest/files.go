@@ -69,8 +69,9 @@ const MalformedFormat = "malformed"
 
 // ReadFile streams one file (plain, .gz, or every member of a .zip) into out. Malformed records
 // are published flagged as malformed, so that they reach the dead-letter store through the
-// pipeline like everything else, and reading goes on. The error is non-nil only when the file
-// as a whole cannot be read.
+// pipeline like everything else, and reading goes on. The error is non-nil when the file, or a
+// member of a zip, cannot be read: the members after a damaged one are still read, and the
+// error names every damaged member.
 func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (FileResult, error) {
 	var res FileResult
 	if opt.Format != "" && !validFormat(opt.Format) {
@@ -233,17 +234,25 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 			recFormat = FormatEVTX
 		}
 	}
+	// outFailed notes whether out failed: after a read error, the records read before it are
+	// still delivered (the batchers hold up to a batch of them), unless delivering is what failed.
+	outFailed := false
+	deliver := func(ctx context.Context, subject string, b *pipeline.RawBatch) error {
+		err := out(ctx, subject, b)
+		outFailed = outFailed || err != nil
+		return err
+	}
 	good := &Batcher{
 		Template: pipeline.RawBatch{Source: "file", Format: recFormat, File: display, Hint: name},
 		N:        max(opt.BatchSize, 1),
 		MaxBytes: opt.MaxBytes,
-		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return out(ctx, subject, b) },
+		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return deliver(ctx, subject, b) },
 	}
 	bad := &Batcher{
 		Template: pipeline.RawBatch{Source: "file", Format: MalformedFormat, File: display, Hint: format},
 		N:        max(opt.BatchSize, 1),
 		MaxBytes: opt.MaxBytes,
-		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return out(ctx, pipeline.SubjectRawEvents, b) },
+		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return deliver(ctx, pipeline.SubjectRawEvents, b) },
 	}
 	prefix := event.PrefixEvent
 	if subject == pipeline.SubjectRawAlerts {
@@ -284,6 +293,9 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 			func(rec int64, e error) error { return malformed(rec, 0, nil, e) })
 	}
 	if err != nil {
+		if !outFailed && ctx.Err() == nil {
+			err = errors.Join(err, good.Close(ctx), bad.Close(ctx))
+		}
 		return fmt.Errorf("%s: %w", display, err)
 	}
 	if err := good.Close(ctx); err != nil {
@@ -415,12 +427,14 @@ func readLines(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 // possibly pretty-printed values (a syntax error there ends the file, since the next record
 // boundary cannot be found).
 func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+	// A read error after some data is met again, and reported, by the record readers below,
+	// once the records before it are read.
 	head, err := br.Peek(64 << 10)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return err
-	}
 	t := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
 	if len(t) == 0 {
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return err
+		}
 		return nil
 	}
 	if skip := len(head) - len(t); skip > 0 {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,6 +194,38 @@ func TestReadZipDamagedMember(t *testing.T) {
 	p = write(t, "x.json.gz", append(gz(nil)[:10], bytes.Repeat([]byte{0xff}, 8)...))
 	if _, _, err := readAll(t, p, FileOptions{}); err == nil || !strings.Contains(err.Error(), "x.json.gz") {
 		t.Fatalf("damaged gzip: err = %v, want an error naming the file", err)
+	}
+}
+
+// failingReader fails every read.
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// TestReadStreamError: the records before a read error are read (the first 64 KB, which the
+// JSON reader looks at first, included), and the error ends the stream, named.
+func TestReadStreamError(t *testing.T) {
+	for _, body := range []string{"{\"a\":1}\n{\"a\":2}\n", "[{\"a\":1},{\"a\":2},", "{\"a\":1} {\"a\":2}"} {
+		r := io.MultiReader(strings.NewReader(body), failingReader{errors.New("disk on fire")})
+		var recs int
+		res, err := ReadStream(context.Background(), "case.zip!x.json", r, FileOptions{Format: FormatJSON, BatchSize: 1}, func(_ context.Context, _ string, b *pipeline.RawBatch) error {
+			if b.Format != MalformedFormat {
+				recs += len(b.Records)
+			}
+			return nil
+		})
+		if recs != 2 {
+			t.Errorf("%q: %d records read before the error, want 2", body, recs)
+		}
+		// NDJSON ends with the error; concatenated or array JSON, whose decoder meets it, sets
+		// the rest of the stream aside as a malformed record that says why.
+		named := err != nil && strings.Contains(err.Error(), "case.zip!x.json: disk on fire")
+		if !named && res.Malformed != 1 {
+			t.Errorf("%q: err = %v, %+v: want the read error reported", body, err, res)
+		}
+	}
+	if _, err := ReadStream(context.Background(), "y.json", failingReader{errors.New("disk on fire")}, FileOptions{}, nil); err == nil || !strings.Contains(err.Error(), "y.json: disk on fire") {
+		t.Errorf("a stream that fails at once: err = %v", err)
 	}
 }
 
