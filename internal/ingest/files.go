@@ -252,7 +252,9 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 		Template: pipeline.RawBatch{Source: "file", Format: MalformedFormat, File: display, Hint: format},
 		N:        max(opt.BatchSize, 1),
 		MaxBytes: opt.MaxBytes,
-		Flush:    func(ctx context.Context, b *pipeline.RawBatch) error { return deliver(ctx, pipeline.SubjectRawEvents, b) },
+		Flush: func(ctx context.Context, b *pipeline.RawBatch) error {
+			return deliver(ctx, pipeline.SubjectRawEvents, b)
+		},
 	}
 	prefix := event.PrefixEvent
 	if subject == pipeline.SubjectRawAlerts {
