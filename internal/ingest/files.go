@@ -74,8 +74,8 @@ const MalformedFormat = "malformed"
 // error names every damaged member.
 func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (FileResult, error) {
 	var res FileResult
-	if opt.Format != "" && !validFormat(opt.Format) {
-		return res, fmt.Errorf("%s: %w %q (want one of %s)", path, ErrUnknownFormat, opt.Format, strings.Join(Formats, ", "))
+	if err := checkFormat(path, opt.Format); err != nil {
+		return res, err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -108,12 +108,6 @@ func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (Fi
 		// A member that cannot be read (damaged, or compressed by a method Go does not
 		// read) is reported, and the members after it are still read; a failure to deliver
 		// what was read (out) stops the file.
-		mout := func(ctx context.Context, subject string, b *pipeline.RawBatch) error {
-			if err := out(ctx, subject, b); err != nil {
-				return outputError{err}
-			}
-			return nil
-		}
 		var done int64
 		var bad []error
 		for _, m := range zr.File {
@@ -126,7 +120,7 @@ func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (Fi
 				continue
 			}
 			mr := &countingReader{r: rc, base: done, total: st.Size(), progress: opt.Progress, scale: float64(m.CompressedSize64) / float64(max(m.UncompressedSize64, 1))}
-			err = readStream(ctx, abs, m.Name, mr, opt, mout, &res)
+			err = readStream(ctx, abs, m.Name, mr, opt, out, &res)
 			rc.Close()
 			done += int64(m.CompressedSize64)
 			if err != nil {
@@ -145,13 +139,22 @@ func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (Fi
 // caller opened, say), named name in records' provenance and in errors: plain or gzipped.
 func ReadStream(ctx context.Context, name string, r io.Reader, opt FileOptions, out Output) (FileResult, error) {
 	var res FileResult
-	if opt.Format != "" && !validFormat(opt.Format) {
-		return res, fmt.Errorf("%s: %w %q (want one of %s)", name, ErrUnknownFormat, opt.Format, strings.Join(Formats, ", "))
+	if err := checkFormat(name, opt.Format); err != nil {
+		return res, err
 	}
 	return res, readStream(ctx, name, "", r, opt, out, &res)
 }
 
-// outputError is an error of ReadFile's output, told apart from the errors of reading.
+// checkFormat checks a forced format (empty: detect it) for the file name.
+func checkFormat(name, format string) error {
+	if format != "" && !validFormat(format) {
+		return fmt.Errorf("%s: %w %q (want one of %s)", name, ErrUnknownFormat, format, strings.Join(Formats, ", "))
+	}
+	return nil
+}
+
+// outputError is an error of the output a file is read into (see readStream), told apart from
+// the errors of reading the file.
 type outputError struct{ err error }
 
 func (e outputError) Error() string { return e.err.Error() }
@@ -234,13 +237,13 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 			recFormat = FormatEVTX
 		}
 	}
-	// outFailed notes whether out failed: after a read error, the records read before it are
-	// still delivered (the batchers hold up to a batch of them), unless delivering is what failed.
-	outFailed := false
+	// After a read error, the records read before it are still delivered (the batchers hold up
+	// to a batch of them), unless delivering is what failed: out's errors are outputErrors.
 	deliver := func(ctx context.Context, subject string, b *pipeline.RawBatch) error {
-		err := out(ctx, subject, b)
-		outFailed = outFailed || err != nil
-		return err
+		if err := out(ctx, subject, b); err != nil {
+			return outputError{err}
+		}
+		return nil
 	}
 	good := &Batcher{
 		Template: pipeline.RawBatch{Source: "file", Format: recFormat, File: display, Hint: name},
@@ -295,7 +298,7 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 			func(rec int64, e error) error { return malformed(rec, 0, nil, e) })
 	}
 	if err != nil {
-		if !outFailed && ctx.Err() == nil {
+		if !errors.As(err, new(outputError)) && ctx.Err() == nil {
 			err = errors.Join(err, good.Close(ctx), bad.Close(ctx))
 		}
 		return fmt.Errorf("%s: %w", display, err)
