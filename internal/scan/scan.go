@@ -327,12 +327,11 @@ func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) err
 	var src io.Reader = f
 	var head [8]byte
 	if strings.HasSuffix(lower, ".gz") {
-		zr, err := gzip.NewReader(f)
+		br, zr, err := gunzip(f)
 		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
+			return err
 		}
 		defer zr.Close()
-		br := bufio.NewReaderSize(zr, 64<<10)
 		peek, _ := br.Peek(len(head))
 		copy(head[:], peek)
 		src = br
@@ -340,7 +339,7 @@ func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) err
 	} else if !strings.HasSuffix(lower, ".evtx") {
 		_, _ = f.ReadAt(head[:], 0) // a short file is no EVTX: head stays zero
 	}
-	if strings.HasSuffix(lower, ".evtx") || string(head[:]) == evtxMagic {
+	if isEVTX(lower, head[:]) {
 		return w.scanEVTX(ctx, path, src, res)
 	}
 	if string(head[:4]) == zipMagic {
@@ -395,15 +394,14 @@ func (w *worker) scanMember(ctx context.Context, name string, m *zip.File, res *
 	br := bufio.NewReaderSize(rc, 64<<10)
 	lower := strings.ToLower(m.Name)
 	if strings.HasSuffix(lower, ".gz") {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
+		var zr io.Closer
+		if br, zr, err = gunzip(br); err != nil {
+			return err
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
 		lower = strings.TrimSuffix(lower, ".gz")
 	}
-	if head, _ := br.Peek(len(evtxMagic)); strings.HasSuffix(lower, ".evtx") || string(head) == evtxMagic {
+	if head, _ := br.Peek(len(evtxMagic)); isEVTX(lower, head) {
 		return w.scanEVTX(ctx, name, br, res)
 	}
 	_, err = ingest.ReadStream(ctx, name, br, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256}, w.jsonBatches(name, res))
@@ -412,6 +410,21 @@ func (w *worker) scanMember(ctx context.Context, name string, m *zip.File, res *
 
 // evtxMagic is the signature that opens an EVTX file.
 const evtxMagic = "ElfFile\x00"
+
+// isEVTX reports whether a file named lower (lower-case, without .gz) that starts with head
+// is EVTX: by its name or by its signature (a Security.log exported from a host is still EVTX).
+func isEVTX(lower string, head []byte) bool {
+	return strings.HasSuffix(lower, ".evtx") || string(head) == evtxMagic
+}
+
+// gunzip returns the decompressed content of the gzip stream r, buffered.
+func gunzip(r io.Reader) (*bufio.Reader, io.Closer, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gzip: %w", err)
+	}
+	return bufio.NewReaderSize(zr, 64<<10), zr, nil
+}
 
 // scanEVTX scans the EVTX file at path, read from src (the file, or its decompressed
 // content: the reader then reads every chunk rather than seeking over damaged ones).
