@@ -432,8 +432,7 @@ func TestScanZip(t *testing.T) {
 		zk = append(zk, key(d, strings.ReplaceAll(member, "/", "_")))
 	}
 	for _, d := range udets {
-		zk0 := filepath.Base(d.File)
-		uk = append(uk, key(d, zk0))
+		uk = append(uk, key(d, filepath.Base(d.File)))
 	}
 	slices.Sort(zk)
 	slices.Sort(uk)
