@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/jsontext"
 	"github.com/vigil-soc/vigil/internal/pipeline"
 )
 
@@ -44,6 +45,9 @@ type FileOptions struct {
 	Format    string
 	BatchSize int
 	MaxBytes  int // bound on one batch's payload (see BatchBytes)
+	// NoIDs leaves the records' IDs empty, for a reader that stores nothing (vigil scan): an
+	// ID hashes the whole record.
+	NoIDs bool
 	// Progress is called now and then with the bytes read from the file on disk and its size.
 	Progress func(done, total int64)
 	// EVTX decodes an EVTX stream, calling emit with each record rendered as JSON; skipped
@@ -268,7 +272,11 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 			return err
 		}
 		res.Records++
-		return good.Add(ctx, pipeline.RawRecord{ID: PositionID(prefix, file, member, rec, data), Record: rec, Offset: offset, Data: data})
+		var id string
+		if !opt.NoIDs {
+			id = PositionID(prefix, file, member, rec, data)
+		}
+		return good.Add(ctx, pipeline.RawRecord{ID: id, Record: rec, Offset: offset, Data: data})
 	}
 	malformed := func(rec, offset int64, data []byte, err error) error {
 		res.Records++
@@ -450,7 +458,7 @@ func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line = line[:i]
 		}
-		if json.Valid(bytes.TrimSpace(line)) {
+		if jsontext.Valid(bytes.TrimSpace(line)) {
 			return readNDJSON(br, emit, bad)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/vigil-soc/vigil/internal/jsontext"
 )
 
 // RecordError reports a malformed record: which one (1-based) and why. File is set for file
@@ -95,7 +97,7 @@ func checkRecord(rec []byte) error {
 	if rec[0] != '{' && rec[0] != '"' {
 		return ErrNotRecord
 	}
-	if !json.Valid(rec) {
+	if !jsontext.Valid(rec) {
 		var v any
 		err := json.Unmarshal(rec, &v)
 		return fmt.Errorf("%w: %v", ErrSyntax, err)
