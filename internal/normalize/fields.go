@@ -102,12 +102,60 @@ const (
 	layoutSpSpNum = "2006-01-02 15:04:05 -0700"
 )
 
-// parseTime reads the time formats the supported sources use: RFC 3339 with or without a zone
+// ParseTime reads the time formats the supported sources use: RFC 3339 with or without a zone
 // (no zone means UTC), "2006-01-02 15:04:05[.fff]", numeric zones without a colon
 // (Wazuh, Suricata), epoch seconds or milliseconds (optionally fractional), and the
 // "Jan _2 2006 15:04:05" and "02/Jan/2006:15:04:05 -0700" forms of CEF and web logs.
-func parseTime(s string) (time.Time, bool) {
+func ParseTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
+	if t, ok := parseUTC(s); ok {
+		return t, true
+	}
+	return parseTimeLayouts(s)
+}
+
+// parseUTC reads the commonest form quickly, without time.Parse: "2006-01-02T15:04:05Z" (or a
+// space for the T) with a fraction of up to nine digits, as Windows renderings and most JSON
+// sources write it. ok is false for anything else, and for dates and times out of range,
+// which parseTimeLayouts then reads or refuses as time.Parse does.
+func parseUTC(s string) (t time.Time, ok bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return t, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day, hour, minute, sec := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return t, false
+	}
+	if day > 28 && day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return t, false
+	}
+	ns := 0
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return t, false
+		}
+		if ns = num(20, len(frac)-1); ns < 0 {
+			return t, false
+		}
+		for range 10 - len(frac) {
+			ns *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, ns, time.UTC), true
+}
+
+// parseTimeLayouts reads the forms ParseTime reads with time.Parse and its layouts.
+func parseTimeLayouts(s string) (time.Time, bool) {
 	if len(s) < 8 {
 		return time.Time{}, false
 	}
@@ -225,7 +273,7 @@ func parseEpoch(s string) (time.Time, bool) {
 
 // setTime sets ev.Time from s when it parses, and reports whether it did.
 func setTime(ev *event.Event, s string) bool {
-	if t, ok := parseTime(s); ok {
+	if t, ok := ParseTime(s); ok {
 		ev.Time = t
 		return true
 	}
@@ -237,7 +285,7 @@ func timeOf(n *node) (time.Time, bool) {
 	if !n.scalar() {
 		return time.Time{}, false
 	}
-	t, ok := parseTime(n.s)
+	t, ok := ParseTime(n.s)
 	if ok {
 		n.used = true
 	}
