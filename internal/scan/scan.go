@@ -281,8 +281,8 @@ type worker struct {
 	rd      *evtx.Reader
 	// Engine field numbers of keepFields (-1: unknown to the engine, looked up by name) and
 	// of Computer, Channel and EventID.
-	keepIDs                    []int32
-	computer, channel, eventID int32
+	keepIDs                                 []int32
+	computer, channel, eventID, timeCreated int32
 	// Scratch of match, and the slabs the detections' strings and slices are carved from.
 	kept      []Field
 	srcs      []keptSource
@@ -302,6 +302,7 @@ func newWorker(opt Options) *worker {
 		w.computer = opt.Engine.FieldID("Computer")
 		w.channel = opt.Engine.FieldID("Channel")
 		w.eventID = opt.Engine.FieldID("EventID")
+		w.timeCreated = opt.Engine.FieldID("TimeCreated_SystemTime")
 	}
 	return w
 }
@@ -404,7 +405,7 @@ func (w *worker) scanMember(ctx context.Context, name string, m *zip.File, res *
 	if head, _ := br.Peek(len(evtxMagic)); isEVTX(lower, head) {
 		return w.scanEVTX(ctx, name, br, res)
 	}
-	_, err = ingest.ReadStream(ctx, name, br, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256}, w.jsonBatches(name, res))
+	_, err = ingest.ReadStream(ctx, name, br, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true}, w.jsonBatches(name, res))
 	return err
 }
 
@@ -467,7 +468,7 @@ func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, res *
 		if w.opt.ParseOnly || w.matcher == nil {
 			continue
 		}
-		w.match(path, rec.Number, rec.Time, res)
+		w.match(path, rec.Number, rec.Time, true, res)
 	}
 	for ; reported < len(w.rd.Problems()); reported++ {
 		p := w.rd.Problems()[reported]
@@ -485,7 +486,7 @@ func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, res *
 // the same readers file import uses. Non-Windows records get their log source from the
 // normalizer.
 func (w *worker) scanJSON(ctx context.Context, path string, res *fileResult) error {
-	_, err := ingest.ReadFile(ctx, path, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256}, w.jsonBatches(path, res))
+	_, err := ingest.ReadFile(ctx, path, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true}, w.jsonBatches(path, res))
 	return err
 }
 
@@ -508,24 +509,93 @@ func (w *worker) jsonBatches(path string, res *fileResult) ingest.Output {
 				}
 				continue
 			}
-			ev, err := normalize.Event(normalize.Input{Raw: r.Data, Origin: b.Origin(i)})
-			if err != nil {
+			if err := w.rec.ResetJSON(r.Data); err != nil {
 				res.errors++
 				if w.opt.Problem != nil {
 					w.opt.Problem(path, fmt.Errorf("record %d: %w", r.Record, err))
 				}
 				continue
 			}
-			if err := w.rec.ResetJSON(r.Data); err != nil {
-				res.errors++
-				continue
+			t, ok := windowsTime(&w.rec)
+			if !ok {
+				ev, err := normalize.Event(normalize.Input{Raw: r.Data, Origin: b.Origin(i)})
+				if err != nil {
+					res.errors++
+					if w.opt.Problem != nil {
+						w.opt.Problem(path, fmt.Errorf("record %d: %w", r.Record, err))
+					}
+					continue
+				}
+				w.rec.SetLogSource(ev.Product, ev.Service, ev.Category)
+				t = ev.Time
 			}
-			w.rec.SetLogSource(ev.Product, ev.Service, ev.Category)
-			w.match(path, r.Record, ev.Time, res)
+			w.match(path, r.Record, t, false, res)
 		}
 		return nil
 	}
 }
+
+// windowsTime returns the time of a JSON record that is a Windows event, which the engine
+// routes by its Channel and EventID as it routes an EVTX record: an evtx_dump rendering, or a
+// flat rendering (a numeric EventID and a Channel at the top, no Winlogbeat "winlog" object).
+// The time is the one the normalizer gives the event: TimeCreated's SystemTime for the first
+// shape; the first of @timestamp, TimeCreated, EventTime, UtcTime and timestamp that reads as
+// a time for the second. ok is false for any other record, or when a field it looks at has
+// several values: those take their log source and time from the normalizer, which parsing the
+// record once more costs about three times what matching it does.
+func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
+	xml := rec.EventXML()
+	var channels, eids int
+	var times [len(flatTimes)]int // per name: 1 + the index of its field, -1 when several
+	for i := range rec.Len() {
+		name, value := rec.Field(i)
+		switch name {
+		case "Channel":
+			channels++
+		case "EventID":
+			eids++
+			if len(value) == 0 || len(value) > 9 || strings.Trim(value, "0123456789") != "" {
+				return t, false
+			}
+		default:
+			if !xml && strings.HasPrefix(name, "winlog.") {
+				return t, false
+			}
+			for k, tn := range flatTimes {
+				if xml != (k == 0) {
+					continue
+				}
+				if name == tn {
+					if times[k] != 0 {
+						times[k] = -1
+					} else {
+						times[k] = i + 1
+					}
+				}
+			}
+		}
+	}
+	if channels != 1 || eids != 1 {
+		return t, false
+	}
+	for _, i := range times {
+		if i < 0 {
+			return t, false
+		}
+		if i > 0 {
+			_, value := rec.Field(i - 1)
+			if t, ok := normalize.ParseTime(value); ok {
+				return t, true
+			}
+		}
+	}
+	return t, false
+}
+
+// flatTimes are the names of the fields windowsTime takes the time from, in order: the
+// first for evtx_dump renderings (the SystemTime attribute of TimeCreated), the others for
+// flat ones.
+var flatTimes = [...]string{"TimeCreated_SystemTime", "@timestamp", "TimeCreated", "EventTime", "UtcTime", "timestamp"}
 
 // keepFields are the identifying fields copied into detections for timelines and incidents,
 // sorted (see Fields).
@@ -536,20 +606,31 @@ var keepFields = sortedStrings(
 	"TargetImage", "SourceImage", "ImagePath", "AccountName", "Hostname",
 )
 
-// EngineFields returns the names of the fields a scan copies from matched records: give
-// them to sigma.NewEngine (EngineOptions.Fields) so that a worker reads them by number
+// EngineFields returns the names of the fields a scan reads from matched records (the
+// identifying fields it copies, and the event's time): give them to sigma.NewEngine (EngineOptions.Fields) so that a worker reads them by number
 // rather than by comparing names.
-func EngineFields() []string { return slices.Clone(keepFields) }
+func EngineFields() []string { return append(slices.Clone(keepFields), "TimeCreated_SystemTime") }
 
 func sortedStrings(ss ...string) []string {
 	slices.Sort(ss)
 	return ss
 }
 
-func (w *worker) match(path string, record int64, t time.Time, res *fileResult) {
+// match matches the worker's record, number record of the file path, and keeps its
+// detections and correlation hits. t is the record's time; for an EVTX record (evtx set) it is
+// the time the record was written, and the event's own time (TimeCreated, as the normalizer
+// and other tools take it) replaces it where the record has one.
+func (w *worker) match(path string, record int64, t time.Time, evtx bool, res *fileResult) {
 	ms := w.matcher.Match(&w.rec)
 	if len(ms) == 0 {
 		return
+	}
+	if evtx {
+		if v, ok := w.get(w.timeCreated, "TimeCreated_SystemTime"); ok {
+			if tc, ok := normalize.ParseTime(v); ok {
+				t = tc
+			}
+		}
 	}
 	// The record's strings are only valid until the next record: the ones detections keep are
 	// copied into the worker's slab, once each (evidence often shows a field the detections

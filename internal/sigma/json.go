@@ -59,8 +59,13 @@ func (r *Record) ResetJSON(data []byte) error {
 	return r.AddJSON(data)
 }
 
+// EventXML reports whether the last JSON document given to the record (ResetJSON, AddJSON)
+// was shaped like evtx_dump output and flattened as a Windows event.
+func (r *Record) EventXML() bool { return r.eventXML }
+
 // AddJSON flattens one JSON document (see ResetJSON) and appends its fields.
 func (r *Record) AddJSON(data []byte) error {
+	r.eventXML = false
 	r.unstable = true // names are views of the record's arena
 	p := &r.jp
 	p.rec = r
@@ -83,6 +88,7 @@ func (r *Record) AddJSON(data []byte) error {
 	if ev := p.member(root, "Event"); ev >= 0 && p.nodes[ev].kind == jObject {
 		if sys := p.member(ev, "System"); sys >= 0 && p.nodes[sys].kind == jObject {
 			p.flattenWindows(ev)
+			r.eventXML = true
 			return nil
 		}
 	}

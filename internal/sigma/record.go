@@ -24,6 +24,8 @@ type Record struct {
 
 	// JSON builder scratch, kept for reuse.
 	jp jsonParser
+	// eventXML: the last JSON document added was an evtx_dump rendering (see EventXML).
+	eventXML bool
 }
 
 type recField struct {
@@ -48,6 +50,7 @@ func (r *Record) Reset() {
 	r.lbuf = r.lbuf[:0]
 	r.hints = [3]string{}
 	r.unstable = false
+	r.eventXML = false
 }
 
 // Add appends a field. name and value are used as they are, not copied.

@@ -69,6 +69,13 @@ func TestResetJSONWindowsShape(t *testing.T) {
 	if ts, ok := r.Time(); !ok || !ts.Equal(time.Date(2026, 1, 5, 10, 0, 0, 5e8, time.UTC)) {
 		t.Fatalf("Time() = %v %v", ts, ok)
 	}
+	if !r.EventXML() {
+		t.Fatal("EventXML() = false for an evtx_dump rendering")
+	}
+	r.Reset()
+	if r.EventXML() {
+		t.Fatal("EventXML() = true after Reset")
+	}
 }
 
 func TestResetJSONUserData(t *testing.T) {
@@ -86,10 +93,13 @@ func TestResetJSONUserData(t *testing.T) {
 }
 
 func TestResetJSONGeneric(t *testing.T) {
+	var r Record
+	if err := r.ResetJSON([]byte(evtxShaped)); err != nil || !r.EventXML() {
+		t.Fatal(err)
+	}
 	doc := `{"eventName":"ConsoleLogin","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/bob",
 "sessionContext":{"attributes":{"mfaAuthenticated":"false"}}},"resources":[{"ARN":"a1"},{"ARN":"a2"}],
 "tags":["x","y"],"n":1.50e3,"ok":true,"nothing":null,"esc":"a\"b\\c\u00e9\ud83d\ude00","empty":{},"none":[]}`
-	var r Record
 	if err := r.ResetJSON([]byte(doc)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +110,9 @@ func TestResetJSONGeneric(t *testing.T) {
 	}
 	if got := pairs(&r); !slices.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if r.EventXML() {
+		t.Fatal("EventXML() = true for generic JSON")
 	}
 	// No leaf-only aliases for generic JSON.
 	if _, ok := r.Get("type"); ok {

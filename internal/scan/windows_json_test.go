@@ -1,0 +1,238 @@
+package scan
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/normalize"
+	"github.com/vigil-soc/vigil/internal/pipeline"
+	"github.com/vigil-soc/vigil/internal/sigma"
+)
+
+// regressionPairs returns the samples of SigmaHQ's regression data that are there both as
+// .evtx and as the .json rendering of the same events, by the .evtx path.
+func regressionPairs(t testing.TB) []string {
+	t.Helper()
+	root := filepath.Join(dataDir, "sigma", "regression_data")
+	if _, err := os.Stat(root); err != nil {
+		t.Skipf("regression data not available: %v", err)
+	}
+	var pairs []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".evtx") {
+			if _, err := os.Stat(strings.TrimSuffix(path, ".evtx") + ".json"); err == nil {
+				pairs = append(pairs, path)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pairs
+}
+
+// TestScanJSONLikeEVTX scans every regression sample as EVTX and as its JSON rendering: the
+// two give the same detections (rule and time) and the same evidence.
+func TestScanJSONLikeEVTX(t *testing.T) {
+	pairs := regressionPairs(t)
+	if len(pairs) < 150 {
+		t.Fatalf("%d samples with both renderings", len(pairs))
+	}
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	opt := Options{Engine: eng, Rules: rs, Workers: 1}
+	// A detection as both renderings give it: the EVTX record number is the event's, the
+	// JSON one its position in the file, and evtx_dump writes times to the microsecond.
+	key := func(d Detection) string {
+		return fmt.Sprintf("%s %s %v %v", d.RuleID, d.Timestamp.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano), d.Matches, d.Fields)
+	}
+	total := 0
+	for _, p := range pairs {
+		fromEVTX, se := runScan(t, []string{p}, opt)
+		fromJSON, sj := runScan(t, []string{strings.TrimSuffix(p, ".evtx") + ".json"}, opt)
+		if se.Records != sj.Records || se.Errors != 0 || sj.Errors != 0 {
+			t.Errorf("%s: %d records (%d errors) as EVTX, %d (%d errors) as JSON", p, se.Records, se.Errors, sj.Records, sj.Errors)
+			continue
+		}
+		a, b := make([]string, 0, len(fromEVTX)), make([]string, 0, len(fromJSON))
+		for _, d := range fromEVTX {
+			a = append(a, key(d))
+		}
+		for _, d := range fromJSON {
+			b = append(b, key(d))
+		}
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Errorf("%s:\nas EVTX %q\nas JSON %q", p, a, b)
+		}
+		total += len(a)
+	}
+	if total < len(pairs) {
+		t.Fatalf("%d detections in %d samples: each sample has at least one", total, len(pairs))
+	}
+}
+
+// TestWindowsTimeLikeNormalizer checks the scan's shortcut for Windows events in JSON against
+// the normalizer it saves: for every JSON record of the regression data and of the OTRF
+// datasets (flat renderings, and CloudTrail events that must not take the shortcut), a record
+// that takes it has the normalizer's time, and the log source the normalizer would give it
+// routes no rule the engine does not route by the record's Channel and EventID alone.
+func TestWindowsTimeLikeNormalizer(t *testing.T) {
+	files := regressionPairs(t)
+	for i, p := range files {
+		files[i] = strings.TrimSuffix(p, ".evtx") + ".json"
+	}
+	otrf, err := Files([]string{filepath.Join(dataDir, "otrf")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(otrf) < 10 {
+		t.Fatalf("%d OTRF datasets", len(otrf))
+	}
+	files = append(files, otrf...)
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
+	m := eng.NewMatcher()
+	var rec sigma.Record
+	var records, shortcut, matched int
+	for _, f := range files {
+		err := eachJSONBatch(f, func(b *pipeline.RawBatch) error {
+			if b.Format == ingest.MalformedFormat {
+				t.Errorf("%s: malformed records", f)
+				return nil
+			}
+			for i := range b.Records {
+				r := &b.Records[i]
+				records++
+				if err := rec.ResetJSON(r.Data); err != nil {
+					t.Errorf("%s#%d: %v", f, r.Record, err)
+					continue
+				}
+				tm, ok := windowsTime(&rec)
+				if !ok {
+					continue
+				}
+				shortcut++
+				ev, err := normalize.Event(normalize.Input{Raw: r.Data, Origin: b.Origin(i)})
+				if err != nil {
+					t.Errorf("%s#%d: the normalizer refuses a record the scan takes for a Windows event: %v", f, r.Record, err)
+					continue
+				}
+				if ev.Product != "windows" || !tm.Equal(ev.Time) {
+					t.Errorf("%s#%d: scan takes it for a Windows event at %v, the normalizer for %q at %v", f, r.Record, tm, ev.Product, ev.Time)
+				}
+				var plain, hinted []string
+				for _, mt := range m.Match(&rec) {
+					plain = append(plain, mt.Rule.ID)
+				}
+				rec.SetLogSource(ev.Product, ev.Service, ev.Category)
+				for _, mt := range m.Match(&rec) {
+					hinted = append(hinted, mt.Rule.ID)
+				}
+				slices.Sort(plain)
+				slices.Sort(hinted)
+				if !slices.Equal(plain, hinted) {
+					t.Errorf("%s#%d: rules %q by Channel and EventID, %q with the normalizer's log source %s/%s/%s",
+						f, r.Record, plain, hinted, ev.Product, ev.Service, ev.Category)
+				}
+				matched += len(plain)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	t.Logf("%d records in %d files, %d taken for Windows events, %d matches", records, len(files), shortcut, matched)
+	// The OTRF datasets hold AWS CloudTrail records, which must go to the normalizer; all the
+	// others are Windows events.
+	if shortcut < records*9/10 || shortcut == records || matched == 0 {
+		t.Fatalf("%d of %d records taken for Windows events, %d matches", shortcut, records, matched)
+	}
+}
+
+// eachJSONBatch reads the JSON records of file, or of the JSON members of a zip archive of them
+// (as a scan does, other members are passed over), and calls fn with each batch.
+func eachJSONBatch(file string, fn func(*pipeline.RawBatch) error) error {
+	out := func(_ context.Context, _ string, b *pipeline.RawBatch) error { return fn(b) }
+	opt := ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 64, NoIDs: true}
+	if !strings.HasSuffix(file, ".zip") {
+		_, err := ingest.ReadFile(context.Background(), file, opt, out)
+		return err
+	}
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return err
+	}
+	defer z.Close()
+	for _, m := range z.File {
+		if !scannableLog(m.Name) || strings.HasSuffix(strings.ToLower(m.Name), ".evtx") {
+			continue
+		}
+		rc, err := m.Open()
+		if err != nil {
+			return err
+		}
+		_, err = ingest.ReadStream(context.Background(), m.Name, rc, opt, out)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestWindowsTime(t *testing.T) {
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	for _, c := range []struct {
+		doc  string
+		want time.Time // zero: not taken for a Windows event
+	}{
+		{`{"Event":{"System":{"EventID":4624,"Channel":"Security","TimeCreated":{"#attributes":{"SystemTime":"2024-05-01T10:00:00.123456Z"}}},
+			"EventData":{"UtcTime":"2001-01-01 00:00:00.000"}}}`, at("2024-05-01T10:00:00.123456Z")},
+		{`{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","UtcTime":"2024-05-01 10:00:00.500","@timestamp":"2024-05-01T09:00:00Z"}`,
+			at("2024-05-01T09:00:00Z")},
+		{`{"EventID":"4688","Channel":"Security","@timestamp":"yesterday","TimeCreated":"2024-05-01T11:00:00+02:00"}`, at("2024-05-01T09:00:00Z")},
+		{`{"EventID":"4688","Channel":"Security","EventTime":1714557600}`, at("2024-05-01T10:00:00Z")},
+		// Not numeric, twice, missing, no time, Winlogbeat, CloudTrail.
+		{`{"EventID":"4688a","Channel":"Security","@timestamp":"2024-05-01T09:00:00Z"}`, time.Time{}},
+		{`{"EventID":4688,"Channel":"Security","Channel":"System","@timestamp":"2024-05-01T09:00:00Z"}`, time.Time{}},
+		{`{"EventID":4688,"@timestamp":"2024-05-01T09:00:00Z"}`, time.Time{}},
+		{`{"EventID":4688,"Channel":"Security","@timestamp":"2024-05-01T09:00:00Z","@timestamp":"2024-05-01T10:00:00Z"}`, time.Time{}},
+		{`{"EventID":4688,"Channel":"Security"}`, time.Time{}},
+		{`{"EventID":4688,"Channel":"Security","@timestamp":"2024-05-01T09:00:00Z","winlog":{"event_id":4624,"channel":"Security"}}`, time.Time{}},
+		{`{"eventTime":"2024-05-01T09:00:00Z","eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com"}`, time.Time{}},
+	} {
+		var rec sigma.Record
+		if err := rec.ResetJSON([]byte(c.doc)); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := windowsTime(&rec)
+		if ok != !c.want.IsZero() || !got.Equal(c.want) {
+			t.Errorf("%s: windowsTime = %v, %v; want %v", c.doc, got, ok, c.want)
+			continue
+		}
+		if ok {
+			ev, err := normalize.Event(normalize.Input{Raw: []byte(c.doc)})
+			if err != nil || ev.Product != "windows" || !ev.Time.Equal(got) {
+				t.Errorf("%s: the normalizer gives %q at %v (%v)", c.doc, ev.Product, ev.Time, err)
+			}
+		}
+	}
+}
