@@ -83,7 +83,11 @@ func (a *App) Import(ctx context.Context, files []string, opt ImportOptions) (Im
 				return rep, ctx.Err()
 			}
 			fr.Err = err.Error()
-			rep.FailedFiles++
+			// An archive with damaged members, whose others were read, is reported but is not a
+			// file that could not be read.
+			if !errors.As(err, new(*ingest.PartialError)) {
+				rep.FailedFiles++
+			}
 		}
 		rep.Records += fr.Records
 		rep.Malformed += fr.Malformed

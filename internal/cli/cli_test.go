@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -465,5 +466,38 @@ func writeFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportDamagedArchive: an archive whose damaged member is reported while its good one is
+// imported is not a file that could not be read (exit 0, as the interface says: exit 1 only
+// when a whole file cannot be read); an archive of damaged members alone is (exit 1).
+func TestImportDamagedArchive(t *testing.T) {
+	dir := t.TempDir()
+	archive := func(name string, good bool) string {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		if good {
+			w, _ := zw.Create("good.json")
+			w.Write([]byte(`{"EventID":4688,"Channel":"Security","Computer":"ws1","@timestamp":"2026-03-03T10:00:00Z","NewProcessName":"C:\\Windows\\System32\\cmd.exe"}` + "\n"))
+		}
+		// Deflated data that is not deflate.
+		w, _ := zw.CreateRaw(&zip.FileHeader{Name: "broken.json", Method: zip.Deflate, CompressedSize64: 8, UncompressedSize64: 64})
+		w.Write(bytes.Repeat([]byte{0xff}, 8))
+		zw.Close()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	partly := archive("partly.zip", true)
+	code, out, errs := run(t, "import", "--data", filepath.Join(dir, "data"), partly)
+	if code != 0 || !strings.Contains(out, "imported 1 of 1 files: 1 records") || !strings.Contains(errs, "broken.json") {
+		t.Fatalf("partly damaged archive: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	code, out, errs = run(t, "import", "--data", filepath.Join(dir, "data"), archive("broken.zip", false))
+	if code != 1 || !strings.Contains(out, "imported 0 of 1 files") || !strings.Contains(errs, "broken.json") {
+		t.Fatalf("archive of damaged members: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 }

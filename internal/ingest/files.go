@@ -39,6 +39,13 @@ const MaxRecordBytes = 16 << 20
 // ErrUnknownFormat is returned for a --format that is not in Formats.
 var ErrUnknownFormat = errors.New("unknown format")
 
+// PartialError is ReadFile's error for an archive some of whose members could not be read:
+// the others were, and their records delivered. It is not a file that could not be read.
+type PartialError struct{ Err error }
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+func (e *PartialError) Unwrap() error { return e.Err }
+
 // FileOptions configure ReadFile.
 type FileOptions struct {
 	// Format forces a format; empty detects it from the name and the first bytes.
@@ -114,6 +121,7 @@ func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (Fi
 		// what was read (out) stops the file.
 		var done int64
 		var bad []error
+		read := 0 // members read to the end
 		for _, m := range zr.File {
 			if m.FileInfo().IsDir() {
 				continue
@@ -132,7 +140,12 @@ func ReadFile(ctx context.Context, path string, opt FileOptions, out Output) (Fi
 					return res, err
 				}
 				bad = append(bad, err)
+				continue
 			}
+			read++
+		}
+		if len(bad) > 0 && read > 0 {
+			return res, &PartialError{errors.Join(bad...)}
 		}
 		return res, errors.Join(bad...)
 	}

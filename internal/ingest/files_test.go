@@ -188,8 +188,20 @@ func TestReadZipDamagedMember(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "broken.json") || !strings.Contains(err.Error(), "bad.json.gz") {
 		t.Fatalf("err = %v, want the two damaged members named", err)
 	}
+	if !errors.As(err, new(*PartialError)) {
+		t.Fatalf("err = %v, want a PartialError: the other members were read", err)
+	}
 	if res.Records != 3 || len(got) != 3 || !strings.HasSuffix(got[2].file, "bundle.zip!two.json") {
 		t.Fatalf("records = %d (%v), want the 3 of one.json and two.json", res.Records, got)
+	}
+	// An archive none of whose members can be read is a file that cannot be read.
+	buf.Reset()
+	zw = zip.NewWriter(&buf)
+	w, _ = zw.CreateRaw(&zip.FileHeader{Name: "broken.json", Method: zip.Deflate, CompressedSize64: 8, UncompressedSize64: 64})
+	w.Write(bytes.Repeat([]byte{0xff}, 8))
+	zw.Close()
+	if _, _, err := readAll(t, write(t, "all-broken.zip", buf.Bytes()), FileOptions{}); err == nil || errors.As(err, new(*PartialError)) {
+		t.Fatalf("all members damaged: err = %v, want an error that is not partial", err)
 	}
 	p = write(t, "x.json.gz", append(gz(nil)[:10], bytes.Repeat([]byte{0xff}, 8)...))
 	if _, _, err := readAll(t, p, FileOptions{}); err == nil || !strings.Contains(err.Error(), "x.json.gz") {
