@@ -480,6 +480,9 @@ func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 	var rec int64
 	if t[0] == '[' {
 		if _, err := dec.Token(); err != nil {
+			if !isSyntax(err) {
+				return err
+			}
 			return bad(1, 0, nil, fmt.Errorf("%w: %v", ErrSyntax, err))
 		}
 		for dec.More() {
@@ -487,6 +490,9 @@ func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 			off := dec.InputOffset()
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
+				if !isSyntax(err) {
+					return err
+				}
 				return bad(rec, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
 			}
 			if err := emitJSON(rec, off, raw, emit, bad); err != nil {
@@ -502,6 +508,9 @@ func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 		if err == io.EOF {
 			return nil
 		}
+		if err != nil && !isSyntax(err) {
+			return err
+		}
 		rec++
 		if err != nil {
 			return bad(rec, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
@@ -510,6 +519,12 @@ func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 			return err
 		}
 	}
+}
+
+// isSyntax reports whether a json.Decoder's error is about the text (malformed, or cut short)
+// rather than an error reading it, which it returns as the reader gave it.
+func isSyntax(err error) bool {
+	return errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func emitJSON(rec, off int64, raw []byte, emit emitFunc, bad badFunc) error {
