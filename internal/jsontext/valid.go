@@ -10,7 +10,10 @@ const maxDepth = 10000
 // 10,000 levels of nesting. It does not allocate and runs several times faster, which
 // matters where every record of a file or request is checked before it is kept.
 func Valid(b []byte) bool {
-	var objects [maxDepth/64 + 1]uint64 // bit d: the container at depth d+1 is an object
+	// Bit d: the container at depth d+1 is an object. One word on the stack serves up to 64
+	// levels; deeper texts grow it.
+	var top [1]uint64
+	objects := top[:]
 	depth := 0
 	i := skipSpace(b, 0)
 	for {
@@ -24,6 +27,9 @@ func Valid(b []byte) bool {
 				return false
 			}
 			i = skipSpace(b, i+1)
+			if depth>>6 == len(objects) {
+				objects = append(objects, 0)
+			}
 			if c == '{' {
 				objects[depth>>6] |= 1 << (depth & 63)
 				depth++

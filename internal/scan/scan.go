@@ -280,7 +280,7 @@ type worker struct {
 	rec     sigma.Record
 	rd      *evtx.Reader
 	// Engine field numbers of keepFields (-1: unknown to the engine, looked up by name) and
-	// of Computer, Channel and EventID.
+	// of Computer, Channel, EventID and TimeCreated_SystemTime.
 	keepIDs                                 []int32
 	computer, channel, eventID, timeCreated int32
 	// Scratch of match, and the slabs the detections' strings and slices are carved from.
@@ -546,7 +546,7 @@ func (w *worker) jsonBatches(path string, res *fileResult) ingest.Output {
 func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
 	xml := rec.EventXML()
 	var channels, eids int
-	var times [len(flatTimes)]int // per name: 1 + the index of its field, -1 when several
+	var times [len(windowsTimeFields)]int // per name: 1 + the index of its field, -1 when several
 	for i := range rec.Len() {
 		name, value := rec.Field(i)
 		switch name {
@@ -561,8 +561,8 @@ func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
 			if !xml && strings.HasPrefix(name, "winlog.") {
 				return t, false
 			}
-			for k, tn := range flatTimes {
-				if xml != (k == 0) {
+			for k, tn := range windowsTimeFields {
+				if xml != (k == 0) { // the first name for evtx_dump renderings, the others for flat ones
 					continue
 				}
 				if name == tn {
@@ -592,10 +592,10 @@ func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
 	return t, false
 }
 
-// flatTimes are the names of the fields windowsTime takes the time from, in order: the
+// windowsTimeFields are the names of the fields windowsTime takes the time from, in order: the
 // first for evtx_dump renderings (the SystemTime attribute of TimeCreated), the others for
 // flat ones.
-var flatTimes = [...]string{"TimeCreated_SystemTime", "@timestamp", "TimeCreated", "EventTime", "UtcTime", "timestamp"}
+var windowsTimeFields = [...]string{"TimeCreated_SystemTime", "@timestamp", "TimeCreated", "EventTime", "UtcTime", "timestamp"}
 
 // keepFields are the identifying fields copied into detections for timelines and incidents,
 // sorted (see Fields).
