@@ -75,6 +75,7 @@ type Reader struct {
 	resyncing  bool  // looking for the next record signature after damage; reported once
 
 	numRecords int64 // records met so far, damaged ones included
+	lastChunk  int   // with Range: the index of the last chunk to read; -1: to the end
 
 	// Per-chunk caches, cleared when a chunk is loaded.
 	names     map[uint32]nameEntry // element/attribute names by chunk offset
@@ -128,6 +129,7 @@ func NewReaderWithOptions(r io.Reader, opts Options) (*Reader, error) {
 		keyCache:   make(map[keyPair]string),
 
 		chunkIndex: -1,
+		lastChunk:  -1,
 	}
 	rd.rec.r = rd
 	if err := rd.readFileHeader(); err != nil {
@@ -146,6 +148,7 @@ func (r *Reader) Reset(src io.Reader) error {
 	r.inChunk, r.eof, r.resyncing, r.err, r.noSeek = false, false, false, nil, false
 	r.pos, r.end = 0, 0
 	r.numRecords = 0
+	r.lastChunk = -1
 	r.recycleTemplates()
 	r.problems, r.numProblems = nil, 0
 	return r.readFileHeader()
@@ -200,6 +203,37 @@ func (r *Reader) readFileHeader() error {
 	r.nextOff = fileHeaderSize
 	return nil
 }
+
+// Range limits the Reader to n chunks starting at chunk first (0-based; n <= 0: to the end of
+// the input), so that parts of a large file can be read in parallel, each by its own Reader.
+// It must be called before the first Next, on a Reader over an io.Seeker when first > 0.
+// Record numbers then count from the first chunk of the range: a part's Number plus the
+// RecordsMet of the parts before it is the record's number in the file.
+func (r *Reader) Range(first, n int) error {
+	if r.chunkIndex != -1 || r.numRecords != 0 {
+		return errors.New("evtx: Range after the first Next")
+	}
+	if first > 0 {
+		s, ok := r.r.(io.Seeker)
+		if !ok {
+			return errors.New("evtx: Range needs a seekable input")
+		}
+		off := int64(fileHeaderSize) + int64(first)*chunkSize
+		if _, err := s.Seek(off, io.SeekStart); err != nil {
+			return fmt.Errorf("evtx: seek to chunk %d: %w", first, err)
+		}
+		r.chunkIndex, r.nextOff = first-1, off
+	}
+	r.lastChunk = -1
+	if n > 0 {
+		r.lastChunk = first + n - 1
+	}
+	return nil
+}
+
+// RecordsMet returns how many records the Reader has met so far, the damaged ones it skipped
+// included: the Number of the last record read, or more after skipped ones.
+func (r *Reader) RecordsMet() int64 { return r.numRecords }
 
 // Header returns the decoded file header.
 func (r *Reader) Header() FileHeader { return r.hdr }
@@ -264,6 +298,10 @@ func (r *Reader) loadChunk() error {
 	le := binary.LittleEndian
 	for {
 		if r.eof {
+			return io.EOF
+		}
+		if r.lastChunk >= 0 && r.chunkIndex >= r.lastChunk {
+			r.eof = true // the end of the Range
 			return io.EOF
 		}
 		r.chunkOff = r.nextOff

@@ -154,13 +154,63 @@ func scannableLog(path string) bool {
 	return false
 }
 
-// fileResult holds one file's detections until it is emitted in file order.
+// fileResult holds the detections of one file, or of one part of a large EVTX file, until
+// they are emitted in file order.
 type fileResult struct {
 	dets    []Detection
 	corr    []corrHit
 	records int64
 	errors  int64
+	met     int64 // EVTX: the records met (read and damaged): the next part's first number - 1
 	done    chan struct{}
+}
+
+// chunkRange is the range of chunks of a part of a large EVTX file: n chunks from chunk first
+// (n 0: to the end of the file).
+type chunkRange struct{ first, n int }
+
+// job is what a worker scans: a whole file, or a part of a large EVTX file.
+type job struct {
+	file   int // in Run's files
+	rng    chunkRange
+	ranged bool  // a part: rng is set
+	size   int64 // bytes, for Progress
+}
+
+// partChunks is the size of the parts large EVTX files are scanned in, in parallel: 4 MB. A
+// file of more chunks than this is split; smaller ones are scanned whole, one file per worker.
+var partChunks = 64
+
+// evtxHeaderSize and evtxChunkSize are the EVTX file layout: a header block, then chunks.
+const (
+	evtxHeaderSize = 4096
+	evtxChunkSize  = 65536
+)
+
+// planJobs lists the jobs of a scan of files, whose sizes are given: one per file, but large
+// EVTX files (by name: the others are only known EVTX once read) in parts of partChunks chunks,
+// so that one large log is scanned on every core.
+func planJobs(files []string, sizes []int64) []job {
+	jobs := make([]job, 0, len(files))
+	for i, f := range files {
+		chunks := int((sizes[i] - evtxHeaderSize + evtxChunkSize - 1) / evtxChunkSize)
+		if !strings.HasSuffix(strings.ToLower(f), ".evtx") || chunks <= partChunks {
+			jobs = append(jobs, job{file: i, size: sizes[i]})
+			continue
+		}
+		for first := 0; first < chunks; first += partChunks {
+			j := job{file: i, rng: chunkRange{first, partChunks}, ranged: true, size: int64(partChunks) * evtxChunkSize}
+			if first+partChunks >= chunks {
+				j.rng.n = 0 // the last part reads to the end, whatever the file holds by then
+				j.size = sizes[i] - evtxHeaderSize - int64(first)*evtxChunkSize
+			}
+			if first == 0 {
+				j.size += evtxHeaderSize
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
 }
 
 // corrHit is a match of a rule that feeds correlations, kept for the final correlation pass.
@@ -182,19 +232,22 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 		workers = runtime.NumCPU()
 	}
 	var total int64
-	for _, f := range files {
+	sizes := make([]int64, len(files))
+	for i, f := range files {
 		if st, err := os.Stat(f); err == nil {
+			sizes[i] = st.Size()
 			total += st.Size()
 		}
 	}
 	serialize(&opt)
+	plan := planJobs(files, sizes)
 	var done atomic.Int64
-	results := make([]*fileResult, len(files))
+	results := make([]*fileResult, len(plan))
 	for i := range results {
 		results[i] = &fileResult{done: make(chan struct{})}
 	}
 	jobs := make(chan int)
-	// The detection slices of emitted files, for the files still to scan.
+	// The detection slices of emitted jobs, for the jobs still to scan.
 	free := make(chan []Detection, 2*workers)
 	var wg sync.WaitGroup
 	for range workers {
@@ -203,23 +256,25 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 			defer wg.Done()
 			w := newWorker(opt)
 			for i := range jobs {
-				res := results[i]
+				res, j := results[i], plan[i]
 				select {
 				case res.dets = <-free:
 				default:
 				}
-				size := int64(0)
-				if st, err := os.Stat(files[i]); err == nil {
-					size = st.Size()
+				var err error
+				if j.ranged {
+					err = w.scanPart(ctx, files[j.file], j.rng, res)
+				} else {
+					err = w.scanFile(ctx, files[j.file], res)
 				}
-				if err := w.scanFile(ctx, files[i], res); err != nil {
+				if err != nil {
 					res.errors++
 					if opt.Problem != nil {
-						opt.Problem(files[i], err)
+						opt.Problem(files[j.file], err)
 					}
 				}
 				if opt.Progress != nil {
-					opt.Progress(done.Add(size), total)
+					opt.Progress(done.Add(j.size), total)
 				}
 				close(res.done)
 			}
@@ -227,11 +282,11 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 	}
 	go func() {
 		defer close(jobs)
-		for i := range files {
+		for i := range plan {
 			select {
 			case jobs <- i:
 			case <-ctx.Done():
-				for j := i; j < len(files); j++ {
+				for j := i; j < len(plan); j++ {
 					close(results[j].done)
 				}
 				return
@@ -241,15 +296,24 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 	var st Stats
 	st.Files = len(files)
 	var hits []corrHit
-	for _, res := range results {
+	var base int64 // the records met in the parts of a file before this one
+	for i, res := range results {
 		<-res.done
+		if !plan[i].ranged || plan[i].rng.first == 0 {
+			base = 0
+		}
 		st.Records += res.records
 		st.Errors += res.errors
 		for _, d := range res.dets {
+			d.Record += base
 			emit(d)
 		}
 		st.Detections += int64(len(res.dets))
+		for k := range res.corr {
+			res.corr[k].record += base
+		}
 		hits = append(hits, res.corr...)
+		base += res.met
 		if cap(res.dets) > 0 {
 			clear(res.dets)
 			select {
@@ -341,7 +405,7 @@ func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) err
 		_, _ = f.ReadAt(head[:], 0) // a short file is no EVTX: head stays zero
 	}
 	if isEVTX(lower, head[:]) {
-		return w.scanEVTX(ctx, path, src, res)
+		return w.scanEVTX(ctx, path, src, nil, res)
 	}
 	if string(head[:4]) == zipMagic {
 		return w.scanZip(ctx, path, f, res)
@@ -403,7 +467,7 @@ func (w *worker) scanMember(ctx context.Context, name string, m *zip.File, res *
 		lower = strings.TrimSuffix(lower, ".gz")
 	}
 	if head, _ := br.Peek(len(evtxMagic)); isEVTX(lower, head) {
-		return w.scanEVTX(ctx, name, br, res)
+		return w.scanEVTX(ctx, name, br, nil, res)
 	}
 	_, err = ingest.ReadStream(ctx, name, br, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true}, w.jsonBatches(name, res))
 	return err
@@ -428,17 +492,40 @@ func gunzip(r io.Reader) (*bufio.Reader, io.Closer, error) {
 }
 
 // scanEVTX scans the EVTX file at path, read from src (the file, or its decompressed
-// content: the reader then reads every chunk rather than seeking over damaged ones).
-func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, res *fileResult) error {
+// content: the reader then reads every chunk rather than seeking over damaged ones). With rng,
+// it scans that range of the file's chunks only (src is then the file): a part of a large file
+// (see parts), whose record numbers Run makes the file's.
+func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, rng *chunkRange, res *fileResult) error {
 	var err error
-	reported := 0
 	if w.rd == nil {
 		w.rd, err = evtx.NewReaderWithOptions(src, evtx.Options{})
 	} else {
 		err = w.rd.Reset(src)
 	}
+	later := rng != nil && rng.first > 0 // a part after the first: the first reports the header
+	if err == nil && rng != nil {
+		err = w.rd.Range(rng.first, rng.n)
+	}
 	if err != nil {
+		if later {
+			return nil
+		}
 		return err // the reader's error says what is wrong with the header
+	}
+	reported := 0
+	report := func() {
+		for ; reported < len(w.rd.Problems()); reported++ {
+			p := w.rd.Problems()[reported]
+			if later && p.Chunk < 0 {
+				continue // the file header's, reported by the first part
+			}
+			if p.Skipped {
+				res.errors++
+			}
+			if w.opt.Problem != nil {
+				w.opt.Problem(path, p)
+			}
+		}
 	}
 	// The Reader's field names are immutable (interned) strings.
 	add := func(name, value string, typed bool) { w.rec.AddStableTyped(name, value, typed) }
@@ -454,15 +541,7 @@ func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, res *
 			return err
 		}
 		res.records++
-		for ; reported < w.rd.NumProblems() && reported < len(w.rd.Problems()); reported++ {
-			p := w.rd.Problems()[reported]
-			if p.Skipped {
-				res.errors++
-			}
-			if w.opt.Problem != nil {
-				w.opt.Problem(path, p)
-			}
-		}
+		report()
 		w.rec.Reset()
 		rec.FieldsTyped(add)
 		if w.opt.ParseOnly || w.matcher == nil {
@@ -470,16 +549,22 @@ func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, res *
 		}
 		w.match(path, rec.Number, rec.Time, true, res)
 	}
-	for ; reported < len(w.rd.Problems()); reported++ {
-		p := w.rd.Problems()[reported]
-		if p.Skipped {
-			res.errors++
-		}
-		if w.opt.Problem != nil {
-			w.opt.Problem(path, p)
-		}
-	}
+	report()
+	res.met = w.rd.RecordsMet()
 	return nil
+}
+
+// scanPart scans part p of a large EVTX file (see parts).
+func (w *worker) scanPart(ctx context.Context, path string, rng chunkRange, res *fileResult) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if rng.first > 0 {
+			return nil // the first part reports it
+		}
+		return err
+	}
+	defer f.Close()
+	return w.scanEVTX(ctx, path, f, &rng, res)
 }
 
 // scanJSON reads JSON logs (EVTX JSON renderings, NDJSON exports, one object or an array) with
