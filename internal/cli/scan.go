@@ -33,7 +33,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	fs.Var(&rules, "rules", "folder of Sigma rules (repeatable; required)")
 	output := fs.String("output", "table", "output format: jsonl, csv or table")
 	stats := fs.Bool("stats", false, `print {"records":N,"detections":N,"errors":N,"seconds":S} as the last line on stderr`)
-	workers := fs.Int("workers", 0, "files, and 4 MB parts of large EVTX files, scanned in parallel (default: number of CPUs)")
+	workers := fs.Int("workers", 0, "files, and 4 MB parts of large EVTX and NDJSON files, scanned in parallel (default: number of CPUs)")
 	parseOnly := fs.Bool("parse-only", false, "read every record but match nothing (to measure parsing alone)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
 	incidents := fs.Bool("incidents", false, "also group the detections into incidents with attack chains (runs the full pipeline in a temporary data directory) and print them")

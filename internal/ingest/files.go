@@ -57,6 +57,10 @@ type FileOptions struct {
 	NoIDs bool
 	// Progress is called now and then with the bytes read from the file on disk and its size.
 	Progress func(done, total int64)
+	// NDJSON reads JSON as one record per line, without looking at the stream's first bytes
+	// and without trimming a byte order mark: for a part of an NDJSON file that starts at a
+	// line other than the first (see NDJSON).
+	NDJSON bool
 	// EVTX decodes an EVTX stream, calling emit with each record rendered as JSON; skipped
 	// damaged parts are reported through bad. It is supplied by the caller so that ingest does
 	// not depend on a particular EVTX decoder. Without it, EVTX files are refused.
@@ -304,7 +308,7 @@ func readStream(ctx context.Context, file, member string, r io.Reader, opt FileO
 	var err error
 	switch format {
 	case FormatJSON:
-		err = readJSON(br, emit, malformed)
+		err = readJSON(br, opt.NDJSON, emit, malformed)
 	case FormatCSV:
 		err = readCSV(br, emit, malformed)
 	case FormatAITADS:
@@ -452,7 +456,27 @@ func readLines(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 // first record fits on its first line; otherwise one JSON array or a stream of concatenated,
 // possibly pretty-printed values (a syntax error there ends the file, since the next record
 // boundary cannot be found).
-func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
+// NDJSON reports whether a JSON stream whose first bytes (up to 64 KB, after any leading
+// whitespace and byte order mark) are head is read as one record per line: its first line is
+// a whole JSON object. Other JSON (an array, pretty-printed objects one after the other) is
+// read by a JSON decoder.
+func NDJSON(head []byte) bool {
+	if len(head) == 0 || head[0] != '{' {
+		return false
+	}
+	line := head
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	return jsontext.Valid(bytes.TrimSpace(line))
+}
+
+// readJSON reads JSON records: NDJSON (forced by ndjson, or detected by NDJSON), or any other
+// JSON text or texts, with a decoder.
+func readJSON(br *bufio.Reader, ndjson bool, emit emitFunc, bad badFunc) error {
+	if ndjson {
+		return readNDJSON(br, emit, bad)
+	}
 	// A read error after some data is met again, and reported, by the record readers below,
 	// once the records before it are read.
 	head, err := br.Peek(64 << 10)
@@ -466,14 +490,8 @@ func readJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 	if skip := len(head) - len(t); skip > 0 {
 		_, _ = br.Discard(skip)
 	}
-	if t[0] == '{' {
-		line := t
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line = line[:i]
-		}
-		if jsontext.Valid(bytes.TrimSpace(line)) {
-			return readNDJSON(br, emit, bad)
-		}
+	if NDJSON(t) {
+		return readNDJSON(br, emit, bad)
 	}
 	dec := json.NewDecoder(br)
 	dec.UseNumber()

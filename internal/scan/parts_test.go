@@ -1,11 +1,15 @@
 package scan
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -92,4 +96,90 @@ func sizes(t *testing.T, files []string) []int64 {
 		s[i] = st.Size()
 	}
 	return s
+}
+
+// TestScanNDJSONInParts scans a large NDJSON file (the OTRF datasets' records, with blank
+// lines, CRLF endings, malformed lines and a line longer than a part) whole and in parts of a
+// few kilobytes: the detections, their record numbers, the stats and the problems (which name
+// record numbers) are the same.
+func TestScanNDJSONInParts(t *testing.T) {
+	var lines [][]byte
+	datasets, err := Files([]string{filepath.Join(dataDir, "otrf")})
+	if err != nil || len(datasets) < 10 {
+		t.Fatalf("OTRF datasets: %d, %v", len(datasets), err)
+	}
+	for _, f := range datasets {
+		z, err := zip.OpenReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range z.File {
+			if !strings.HasSuffix(m.Name, ".json") {
+				continue
+			}
+			rc, err := m.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, bytes.Split(bytes.TrimSpace(data), []byte("\n"))...)
+		}
+		z.Close()
+	}
+	var buf bytes.Buffer
+	for i, l := range lines {
+		buf.Write(bytes.TrimRight(l, "\r"))
+		switch i % 97 {
+		case 5:
+			buf.WriteString("\r\n\n   \n") // CRLF, then blank lines (not records)
+		case 11:
+			buf.WriteString("\n{\"broken\": \n") // a malformed record
+		case 13:
+			buf.WriteString("\n\"a string\"\n[1,2]\n") // a string (a record the matcher refuses) and an array (malformed)
+		default:
+			buf.WriteByte('\n')
+		}
+	}
+	path := filepath.Join(t.TempDir(), "export.ndjson")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	scanned := func(bytes int64) (string, Stats, []string, int) {
+		old := partBytes
+		partBytes = bytes
+		defer func() { partBytes = old }()
+		jobs := len(planJobs([]string{path}, sizes(t, []string{path})))
+		var mu sync.Mutex
+		var problems []string
+		opt := Options{Engine: eng, Rules: rs, Workers: 2, Problem: func(file string, err error) {
+			mu.Lock()
+			problems = append(problems, fmt.Sprintf("%s: %v", file, err))
+			mu.Unlock()
+		}}
+		dets, st := runScan(t, []string{path}, opt)
+		st.Seconds = 0
+		out, _ := json.Marshal(dets)
+		slices.Sort(problems)
+		return string(out), st, problems, jobs
+	}
+	wholeOut, wholeStats, wholeProblems, jobs := scanned(1 << 40)
+	if jobs != 1 || wholeStats.Records < 13000 || wholeStats.Detections < 200 || len(wholeProblems) < 300 {
+		t.Fatalf("whole: %d jobs, %+v, %d problems", jobs, wholeStats, len(wholeProblems))
+	}
+	for _, size := range []int64{777, 64 << 10} {
+		out, st, problems, jobs := scanned(size)
+		if jobs < 100 {
+			t.Fatalf("parts of %d bytes: %d jobs", size, jobs)
+		}
+		if out != wholeOut || st != wholeStats || !slices.Equal(problems, wholeProblems) {
+			t.Fatalf("in parts of %d bytes: %+v, %d problems; whole: %+v, %d problems (detections equal: %v)",
+				size, st, len(problems), wholeStats, len(wholeProblems), out == wholeOut)
+		}
+	}
 }

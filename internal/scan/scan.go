@@ -154,63 +154,25 @@ func scannableLog(path string) bool {
 	return false
 }
 
-// fileResult holds the detections of one file, or of one part of a large EVTX file, until
-// they are emitted in file order.
+// fileResult holds the detections of one file, or of one part of a large file (see job),
+// until they are emitted in file order.
 type fileResult struct {
 	dets    []Detection
 	corr    []corrHit
 	records int64
 	errors  int64
-	met     int64 // EVTX: the records met (read and damaged): the next part's first number - 1
-	done    chan struct{}
+	met     int64 // the records met (read, damaged, malformed): the next part's first number - 1
+	// deferProblems: the problems of records (problems) are reported by Run, which knows the
+	// records' numbers in the file (a part of an NDJSON file numbers them from one).
+	deferProblems bool
+	problems      []recordProblem
+	done          chan struct{}
 }
 
-// chunkRange is the range of chunks of a part of a large EVTX file: n chunks from chunk first
-// (n 0: to the end of the file).
-type chunkRange struct{ first, n int }
-
-// job is what a worker scans: a whole file, or a part of a large EVTX file.
-type job struct {
-	file   int // in Run's files
-	rng    chunkRange
-	ranged bool  // a part: rng is set
-	size   int64 // bytes, for Progress
-}
-
-// partChunks is the size of the parts large EVTX files are scanned in, in parallel: 4 MB. A
-// file of more chunks than this is split; smaller ones are scanned whole, one file per worker.
-var partChunks = 64
-
-// evtxHeaderSize and evtxChunkSize are the EVTX file layout: a header block, then chunks.
-const (
-	evtxHeaderSize = 4096
-	evtxChunkSize  = 65536
-)
-
-// planJobs lists the jobs of a scan of files, whose sizes are given: one per file, but large
-// EVTX files (by name: the others are only known EVTX once read) in parts of partChunks chunks,
-// so that one large log is scanned on every core.
-func planJobs(files []string, sizes []int64) []job {
-	jobs := make([]job, 0, len(files))
-	for i, f := range files {
-		chunks := int((sizes[i] - evtxHeaderSize + evtxChunkSize - 1) / evtxChunkSize)
-		if !strings.HasSuffix(strings.ToLower(f), ".evtx") || chunks <= partChunks {
-			jobs = append(jobs, job{file: i, size: sizes[i]})
-			continue
-		}
-		for first := 0; first < chunks; first += partChunks {
-			j := job{file: i, rng: chunkRange{first, partChunks}, ranged: true, size: int64(partChunks) * evtxChunkSize}
-			if first+partChunks >= chunks {
-				j.rng.n = 0 // the last part reads to the end, whatever the file holds by then
-				j.size = sizes[i] - evtxHeaderSize - int64(first)*evtxChunkSize
-			}
-			if first == 0 {
-				j.size += evtxHeaderSize
-			}
-			jobs = append(jobs, j)
-		}
-	}
-	return jobs
+// recordProblem is a problem of the record numbered record.
+type recordProblem struct {
+	record int64
+	err    error
 }
 
 // corrHit is a match of a rule that feeds correlations, kept for the final correlation pass.
@@ -262,9 +224,12 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 				default:
 				}
 				var err error
-				if j.ranged {
-					err = w.scanPart(ctx, files[j.file], j.rng, res)
-				} else {
+				switch j.kind {
+				case evtxPart:
+					err = w.scanEVTXPart(ctx, files[j.file], j.rng, res)
+				case ndjsonPart:
+					err = w.scanNDJSONPart(ctx, files[j.file], j.from, j.to, res)
+				default:
 					err = w.scanFile(ctx, files[j.file], res)
 				}
 				if err != nil {
@@ -299,8 +264,13 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 	var base int64 // the records met in the parts of a file before this one
 	for i, res := range results {
 		<-res.done
-		if !plan[i].ranged || plan[i].rng.first == 0 {
+		if plan[i].first {
 			base = 0
+		}
+		for _, p := range res.problems {
+			if opt.Problem != nil {
+				opt.Problem(files[plan[i].file], fmt.Errorf("record %d: %w", base+p.record, p.err))
+			}
 		}
 		st.Records += res.records
 		st.Errors += res.errors
@@ -321,7 +291,7 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 			default:
 			}
 		}
-		res.dets, res.corr = nil, nil
+		res.dets, res.corr, res.problems = nil, nil, nil
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -554,19 +524,6 @@ func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, rng *
 	return nil
 }
 
-// scanPart scans part p of a large EVTX file (see parts).
-func (w *worker) scanPart(ctx context.Context, path string, rng chunkRange, res *fileResult) error {
-	f, err := os.Open(path)
-	if err != nil {
-		if rng.first > 0 {
-			return nil // the first part reports it
-		}
-		return err
-	}
-	defer f.Close()
-	return w.scanEVTX(ctx, path, f, &rng, res)
-}
-
 // scanJSON reads JSON logs (EVTX JSON renderings, NDJSON exports, one object or an array) with
 // the same readers file import uses. Non-Windows records get their log source from the
 // normalizer.
@@ -583,9 +540,7 @@ func (w *worker) jsonBatches(path string, res *fileResult) ingest.Output {
 			res.records++
 			if b.Format == ingest.MalformedFormat {
 				res.errors++
-				if w.opt.Problem != nil {
-					w.opt.Problem(path, malformedReason(r))
-				}
+				w.recordProblem(path, r.Record, malformedReason(r), res)
 				continue
 			}
 			if w.opt.ParseOnly || w.matcher == nil {
@@ -596,9 +551,7 @@ func (w *worker) jsonBatches(path string, res *fileResult) ingest.Output {
 			}
 			if err := w.rec.ResetJSON(r.Data); err != nil {
 				res.errors++
-				if w.opt.Problem != nil {
-					w.opt.Problem(path, fmt.Errorf("record %d: %w", r.Record, err))
-				}
+				w.recordProblem(path, r.Record, err, res)
 				continue
 			}
 			t, ok := windowsTime(&w.rec)
@@ -606,9 +559,7 @@ func (w *worker) jsonBatches(path string, res *fileResult) ingest.Output {
 				ev, err := normalize.Event(normalize.Input{Raw: r.Data, Origin: b.Origin(i)})
 				if err != nil {
 					res.errors++
-					if w.opt.Problem != nil {
-						w.opt.Problem(path, fmt.Errorf("record %d: %w", r.Record, err))
-					}
+					w.recordProblem(path, r.Record, err, res)
 					continue
 				}
 				w.rec.SetLogSource(ev.Product, ev.Service, ev.Category)
@@ -617,6 +568,16 @@ func (w *worker) jsonBatches(path string, res *fileResult) ingest.Output {
 			w.match(path, r.Record, t, false, res)
 		}
 		return nil
+	}
+}
+
+// recordProblem reports a problem of record number record of the file at path, or keeps it
+// for Run (res.deferProblems).
+func (w *worker) recordProblem(path string, record int64, err error, res *fileResult) {
+	if res.deferProblems {
+		res.problems = append(res.problems, recordProblem{record, err})
+	} else if w.opt.Problem != nil {
+		w.opt.Problem(path, fmt.Errorf("record %d: %w", record, err))
 	}
 }
 
@@ -939,19 +900,19 @@ func correlate(rs *sigma.RuleSet, hits []corrHit) []Detection {
 }
 
 // malformedReason is the error of a record the JSON reader set aside: the reason it wrote in
-// the dead letter, from the record number on (the caller names the file).
+// the dead letter, after the file and record number (the caller names them).
 func malformedReason(r *pipeline.RawRecord) error {
 	var dl struct {
 		Reason string `json:"reason"`
 	}
 	if json.Unmarshal(r.Data, &dl) != nil || dl.Reason == "" {
-		return fmt.Errorf("record %d: malformed", r.Record)
+		return errors.New("malformed")
 	}
 	at := fmt.Sprintf("record %d: ", r.Record)
 	if i := strings.Index(dl.Reason, at); i >= 0 {
-		return errors.New(dl.Reason[i:])
+		return errors.New(dl.Reason[i+len(at):])
 	}
-	return fmt.Errorf("record %d: %s", r.Record, dl.Reason)
+	return errors.New(dl.Reason)
 }
 
 // serialize makes the workers' calls of opt's callbacks one at a time, so that callers (which
