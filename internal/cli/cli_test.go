@@ -501,3 +501,26 @@ func TestImportDamagedArchive(t *testing.T) {
 		t.Fatalf("archive of damaged members: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 }
+
+// TestImportWinlogbeat: an event shipped by Winlogbeat (Elastic's field names) raises the
+// alerts of the Sigma rules its Windows event matches, as the same event in EVTX does.
+func TestImportWinlogbeat(t *testing.T) {
+	dir := t.TempDir()
+	doc := `{"@timestamp":"2024-05-01T10:00:00.000Z","event":{"code":"1","provider":"Microsoft-Windows-Sysmon"},"host":{"name":"ws1"},` +
+		`"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"provider_name":"Microsoft-Windows-Sysmon","computer_name":"ws1",` +
+		`"event_data":{"Image":"C:\\Windows\\System32\\rundll32.exe","CommandLine":"rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\temp\\lsass.dmp full",` +
+		`"ParentImage":"C:\\Windows\\System32\\cmd.exe","User":"CORP\\bob"}}}` + "\n"
+	file := filepath.Join(dir, "winlogbeat.ndjson")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "import", "--data", filepath.Join(dir, "data"), "--rules", data+"/sigma/rules/windows/process_creation", file)
+	m := regexp.MustCompile(`1 events, (\d+) alerts`).FindStringSubmatch(out)
+	if code != 0 || m == nil || m[1] == "0" {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	code, out, _ = run(t, "scan", "--rules", data+"/sigma/rules/windows/process_creation", "--output", "jsonl", "--quiet", file)
+	if code != 0 || !strings.Contains(out, `"rule_title":"Process Memory Dump Via Comsvcs.DLL"`) {
+		t.Fatalf("scan: exit %d\n%s", code, out)
+	}
+}

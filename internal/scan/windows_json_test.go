@@ -2,7 +2,9 @@ package scan
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -234,5 +236,106 @@ func TestWindowsTime(t *testing.T) {
 				t.Errorf("%s: the normalizer gives %q at %v (%v)", c.doc, ev.Product, ev.Time, err)
 			}
 		}
+	}
+}
+
+// beatFromEventXML renders an evtx_dump document as Winlogbeat ships the event: the System
+// members under winlog by Winlogbeat's names, EventData as winlog.event_data with every value a
+// string, UserData as winlog.user_data, the time as @timestamp.
+func beatFromEventXML(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	ev, _ := doc["Event"].(map[string]any)
+	sys, _ := ev["System"].(map[string]any)
+	attr := func(m any, name string) any {
+		if mm, ok := m.(map[string]any); ok {
+			if a, ok := mm["#attributes"].(map[string]any); ok {
+				return a[name]
+			}
+		}
+		return nil
+	}
+	text := func(v any) any {
+		if m, ok := v.(map[string]any); ok {
+			return m["#text"]
+		}
+		return v
+	}
+	winlog := map[string]any{
+		"channel": sys["Channel"], "event_id": fmt.Sprint(text(sys["EventID"])), "computer_name": sys["Computer"],
+		"record_id": sys["EventRecordID"], "version": sys["Version"],
+		"provider_name": attr(sys["Provider"], "Name"), "provider_guid": attr(sys["Provider"], "Guid"),
+		"process": map[string]any{"pid": attr(sys["Execution"], "ProcessID"), "thread": map[string]any{"id": attr(sys["Execution"], "ThreadID")}},
+	}
+	if id := attr(sys["Security"], "UserID"); id != nil {
+		winlog["user"] = map[string]any{"identifier": id}
+	}
+	if data, ok := ev["EventData"].(map[string]any); ok {
+		strs := map[string]any{}
+		for k, v := range data {
+			if v != nil && k != "#attributes" {
+				strs[k] = fmt.Sprint(v)
+			}
+		}
+		winlog["event_data"] = strs
+	}
+	if ud, ok := ev["UserData"]; ok {
+		winlog["user_data"] = ud
+	}
+	return map[string]any{"@timestamp": attr(sys["TimeCreated"], "SystemTime"), "winlog": winlog,
+		"event": map[string]any{"code": winlog["event_id"], "provider": winlog["provider_name"]}, "host": map[string]any{"name": sys["Computer"]}}
+}
+
+// TestScanWinlogbeatLikeEVTX ships every regression sample's events as Winlogbeat would
+// (beatFromEventXML) and scans them: the same rules match the same events as in the EVTX.
+func TestScanWinlogbeatLikeEVTX(t *testing.T) {
+	pairs := regressionPairs(t)
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	opt := Options{Engine: eng, Rules: rs, Workers: 1}
+	dir := t.TempDir()
+	key := func(d Detection) string {
+		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano), d.Matches)
+	}
+	total := 0
+	for i, p := range pairs {
+		data, err := os.ReadFile(strings.TrimSuffix(p, ".evtx") + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		dec := json.NewDecoder(bytes.NewReader(data))
+		for dec.More() {
+			var doc map[string]any
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			line, _ := json.Marshal(beatFromEventXML(t, doc))
+			out.Write(append(line, '\n'))
+		}
+		beat := filepath.Join(dir, fmt.Sprintf("%d.ndjson", i))
+		if err := os.WriteFile(beat, out.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fromEVTX, _ := runScan(t, []string{p}, opt)
+		fromBeat, sb := runScan(t, []string{beat}, opt)
+		if sb.Errors != 0 {
+			t.Errorf("%s: %d errors as Winlogbeat", p, sb.Errors)
+		}
+		a, b := make([]string, 0, len(fromEVTX)), make([]string, 0, len(fromBeat))
+		for _, d := range fromEVTX {
+			a = append(a, key(d))
+		}
+		for _, d := range fromBeat {
+			b = append(b, key(d))
+		}
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Errorf("%s:\nas EVTX      %q\nas Winlogbeat %q", p, a, b)
+		}
+		total += len(b)
+	}
+	if total < len(pairs) {
+		t.Fatalf("%d detections in %d samples", total, len(pairs))
 	}
 }

@@ -51,7 +51,10 @@ type jsonParser struct {
 // TimeCreated_SystemTime, EventID_Qualifiers, ...); each EventData key becomes a field of that
 // name (arrays give one field per element); UserData and any other section give their leaf
 // element names without path and attributes as <Element>_<Attribute>; xmlns attributes are
-// ignored. Any other document is flattened generically: nested objects give dotted names
+// ignored. A Winlogbeat (or Elastic Agent) document, with a "winlog" object, gets the same names
+// for its Windows event (Channel from winlog.channel, EventID from winlog.event_id, each
+// winlog.event_data member by its name, ...; see flattenBeat) before its generic fields. Any
+// other document is flattened generically: nested objects give dotted names
 // (userIdentity.type), arrays give several values under one name, numbers keep their JSON text,
 // booleans are "true"/"false", and null is an empty string (the field is present).
 func (r *Record) ResetJSON(data []byte) error {
@@ -92,9 +95,49 @@ func (r *Record) AddJSON(data []byte) error {
 			return nil
 		}
 	}
+	if wl := p.member(root, "winlog"); wl >= 0 && p.nodes[wl].kind == jObject {
+		p.flattenBeat(wl)
+	}
 	p.name = p.name[:0]
 	p.flattenGeneric(root, 0)
 	return nil
+}
+
+// beatSystem names the members of a Winlogbeat (or Elastic Agent) "winlog" object that an EVTX
+// record holds in its System section, by the paths under winlog and the names of
+// internal/evtx's fields. The others (task, opcode, keywords, log.level) are names there, not
+// the numbers EVTX holds, and are left out.
+var beatSystem = [...]struct{ path, name string }{
+	{"channel", "Channel"}, {"event_id", "EventID"}, {"provider_name", "Provider_Name"},
+	{"provider_guid", "Provider_Guid"}, {"computer_name", "Computer"}, {"record_id", "EventRecordID"},
+	{"version", "Version"}, {"process.pid", "Execution_ProcessID"}, {"process.thread.id", "Execution_ThreadID"},
+	{"user.identifier", "Security_UserID"}, {"activity_id", "Correlation_ActivityID"},
+}
+
+// flattenBeat adds the Windows event of a Winlogbeat document (the object winlog) under the
+// names Sigma's Windows rules use, as an EVTX record of it gives them: the System members of
+// beatSystem, each event_data member by its name and the elements of user_data by their leaf
+// names. The document's own dotted names (winlog.event_data.Image, ...) follow, as for any
+// JSON.
+func (p *jsonParser) flattenBeat(winlog int32) {
+	for _, f := range beatSystem {
+		n := winlog
+		for part := range strings.SplitSeq(f.path, ".") {
+			if n = p.member(n, part); n < 0 {
+				break
+			}
+		}
+		if n >= 0 && p.nodes[n].kind != jObject && p.nodes[n].kind != jArray {
+			p.add(f.name, p.scalarText(n))
+		}
+	}
+	for _, sec := range [...]string{"event_data", "user_data"} {
+		if s := p.member(winlog, sec); s >= 0 && p.nodes[s].kind == jObject {
+			for c := p.nodes[s].first; c >= 0; c = p.nodes[c].next {
+				p.flattenElement(p.nodes[c].key, c)
+			}
+		}
+	}
 }
 
 func (p *jsonParser) member(obj int32, key string) int32 {

@@ -120,6 +120,35 @@ func TestResetJSONGeneric(t *testing.T) {
 	}
 }
 
+// TestResetJSONWinlogbeat: a Winlogbeat document gets its Windows event's fields under the
+// names an EVTX record gives them, then its own dotted names.
+func TestResetJSONWinlogbeat(t *testing.T) {
+	doc := `{"@timestamp":"2024-05-01T10:00:00.000Z","winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":"1",
+"provider_name":"Microsoft-Windows-Sysmon","computer_name":"ws1","record_id":42,"task":"Process Create","process":{"pid":3544,"thread":{"id":4272}},
+"user":{"identifier":"S-1-5-18"},"event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami"},
+"user_data":{"Operation":{"Id":"{0}","Nested":{"Leaf":"v"}}}},"host":{"name":"ws1"}}`
+	var r Record
+	if err := r.ResetJSON([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Channel=Microsoft-Windows-Sysmon/Operational", "EventID=1", "Provider_Name=Microsoft-Windows-Sysmon", "Computer=ws1",
+		"EventRecordID=42", "Execution_ProcessID=3544", "Execution_ThreadID=4272", "Security_UserID=S-1-5-18",
+		`Image=C:\Windows\System32\cmd.exe`, "CommandLine=cmd /c whoami", "Id={0}", "Leaf=v",
+		"@timestamp=2024-05-01T10:00:00.000Z", "winlog.channel=Microsoft-Windows-Sysmon/Operational",
+	}
+	got := pairs(&r)
+	if len(got) < len(want) || !slices.Equal(got[:len(want)-2], want[:len(want)-2]) || !slices.Contains(got, want[len(want)-2]) || !slices.Contains(got, want[len(want)-1]) {
+		t.Fatalf("got %q\nwant %q first, and the dotted names", got, want)
+	}
+	if slices.Contains(got, "Task=Process Create") {
+		t.Fatal("the task's name taken for EVTX's Task number")
+	}
+	if r.EventXML() {
+		t.Fatal("EventXML() = true for a Winlogbeat document")
+	}
+}
+
 func TestResetJSONErrors(t *testing.T) {
 	for _, doc := range []string{``, `[]`, `"x"`, `{"a":}`, `{"a":1,}`, `{"a":1} x`, `{"a":"\x"}`, `{"a":tru}`, `{"a":-}`, `{"a":1.}`, strings.Repeat("[", 300)} {
 		var r Record
