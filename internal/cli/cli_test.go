@@ -524,3 +524,29 @@ func TestImportWinlogbeat(t *testing.T) {
 		t.Fatalf("scan: exit %d\n%s", code, out)
 	}
 }
+
+// TestCloudTrailLogFile: a CloudTrail log file as AWS delivers it ({"Records":[...]}) is read as
+// its events, which the AWS rules match, by scan and by import.
+func TestCloudTrailLogFile(t *testing.T) {
+	dir := t.TempDir()
+	event := func(id, source, name string) string {
+		return `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/bob","accountId":"123456789012","userName":"bob"},` +
+			`"eventTime":"2024-05-01T10:00:00Z","eventSource":"` + source + `","eventName":"` + name + `","awsRegion":"us-east-1",` +
+			`"sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.0","requestParameters":{"name":"trail"},"responseElements":null,"eventID":"` + id + `","eventType":"AwsApiCall"}`
+	}
+	file := filepath.Join(dir, "123456789012_CloudTrail_us-east-1_20240501T1000Z_x.json")
+	body := `{"Records":[` + event("e1", "s3.amazonaws.com", "ListBuckets") + `,` + event("e2", "cloudtrail.amazonaws.com", "StopLogging") + `]}`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules := data + "/sigma/rules/cloud/aws"
+	code, out, errs := run(t, "scan", "--rules", rules, "--output", "jsonl", "--stats", "--quiet", file)
+	if code != 0 || !strings.Contains(out, `"rule_title":"AWS CloudTrail Important Change"`) || !strings.Contains(out, `"record":2`) ||
+		!strings.Contains(errs, `"records":2`) {
+		t.Fatalf("scan: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, "import", "--data", filepath.Join(dir, "data"), "--rules", rules, file)
+	if code != 0 || !strings.Contains(out, "2 records (0 malformed), 2 events") {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -529,11 +529,19 @@ func readJSON(br *bufio.Reader, ndjson bool, emit emitFunc, bad badFunc) error {
 		if err != nil && !isSyntax(err) {
 			return err
 		}
-		rec++
 		if err != nil {
-			return bad(rec, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
+			return bad(rec+1, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
 		}
-		if err := emitJSON(rec, off, raw, emit, bad); err != nil {
+		if arr, ok := recordsArray(raw); ok {
+			err = eachElement(arr, func(elem []byte) error {
+				rec++
+				return emitJSON(rec, off, elem, emit, bad)
+			})
+		} else {
+			rec++
+			err = emitJSON(rec, off, raw, emit, bad)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -543,6 +551,20 @@ func readJSON(br *bufio.Reader, ndjson bool, emit emitFunc, bad badFunc) error {
 // rather than an error reading it, which it returns as the reader gave it.
 func isSyntax(err error) bool {
 	return errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// emitRecords emits the valid JSON object or string raw as the next record (*rec is the last
+// record's number), or, for a file of records wrapped in {"Records":[...]}, each of them.
+func emitRecords(rec *int64, off int64, raw []byte, emit emitFunc, bad badFunc) error {
+	arr, ok := recordsArray(raw)
+	if !ok {
+		*rec++
+		return emit(*rec, off, bytes.Clone(raw))
+	}
+	return eachElement(arr, func(elem []byte) error {
+		*rec++
+		return emitJSON(*rec, off, bytes.Clone(elem), emit, bad)
+	})
 }
 
 func emitJSON(rec, off int64, raw []byte, emit emitFunc, bad badFunc) error {
@@ -570,15 +592,16 @@ func readNDJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 		if len(line) == 0 {
 			continue
 		}
-		rec++
 		switch {
 		case tooLong:
+			rec++
 			err = bad(rec, off, line[:min(len(line), 1024)], fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxRecordBytes))
 		default:
 			if cerr := checkRecord(line); cerr != nil {
+				rec++
 				err = bad(rec, off, line, cerr)
 			} else {
-				err = emit(rec, off, bytes.Clone(line))
+				err = emitRecords(&rec, off, line, emit, bad)
 			}
 		}
 		if err != nil {

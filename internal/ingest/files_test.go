@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/vigil-soc/vigil/internal/pipeline"
+	"slices"
 )
 
 type collected struct {
@@ -317,4 +318,57 @@ func FuzzReadFile(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+// TestRecordsWrapper: a log file that wraps its records in {"Records":[...]} (AWS CloudTrail's
+// files) or {"records":[...]} (Azure diagnostic logs) gives one record per element, numbered on
+// across the file, on one line, pretty-printed, several per file; an element that is not a
+// record is malformed and the others go on; an object with other members is one record.
+func TestRecordsWrapper(t *testing.T) {
+	ev := func(name string) string { return `{"eventName":"` + name + `","eventTime":"2024-05-01T10:00:00Z"}` }
+	cases := []struct {
+		name, data string
+		good       []string // the records' data, in order
+		malformed  int64
+	}{
+		{"cloudtrail.json", `{"Records":[` + ev("a") + `,` + ev("b") + `]}`, []string{ev("a"), ev("b")}, 0},
+		{"pretty.json", "{\n  \"Records\" : [\n    " + ev("a") + ",\n    " + ev("b") + "\n  ]\n}\n", []string{ev("a"), ev("b")}, 0},
+		{"two.json", `{"Records":[` + ev("a") + `]}` + "\n" + `{"Records":[` + ev("b") + `,` + ev("c") + `]}` + "\n", []string{ev("a"), ev("b"), ev("c")}, 0},
+		{"two-pretty.json", "{\"Records\":\n[" + ev("a") + "]}\n{\"Records\":\n[" + ev("b") + "]}", []string{ev("a"), ev("b")}, 0},
+		{"azure.json", `{"records":[` + ev("a") + `]}`, []string{ev("a")}, 0},
+		{"bad-element.json", `{"Records":[` + ev("a") + `,7,` + ev("c") + `]}`, []string{ev("a"), ev("c")}, 1},
+		{"empty.json", `{"Records":[]}`, nil, 0},
+		{"not-wrapper.json", `{"Records":[1],"eventName":"x"}`, []string{`{"Records":[1],"eventName":"x"}`}, 0},
+	}
+	for _, c := range cases {
+		got, res, err := readAll(t, write(t, c.name, []byte(c.data)), FileOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var good []string
+		var numbers []int64
+		for _, r := range got {
+			numbers = append(numbers, r.rec)
+			if r.format != MalformedFormat {
+				good = append(good, r.data)
+			}
+		}
+		if !slices.Equal(good, c.good) || res.Malformed != c.malformed || res.Records != int64(len(c.good))+c.malformed {
+			t.Errorf("%s: records %q (%+v), want %q and %d malformed", c.name, good, res, c.good, c.malformed)
+		}
+		for i, n := range numbers {
+			if n != int64(i+1) && c.malformed == 0 {
+				t.Errorf("%s: record numbers %v", c.name, numbers)
+				break
+			}
+		}
+	}
+	// The HTTP body splitter reads the same files the same way.
+	var recs []string
+	if _, err := SplitJSON([]byte(`{"Records":[`+ev("a")+`,`+ev("b")+`]}`), func(_ int, rec []byte) error {
+		recs = append(recs, string(rec))
+		return nil
+	}); err != nil || !slices.Equal(recs, []string{ev("a"), ev("b")}) {
+		t.Errorf("SplitJSON: %q, %v", recs, err)
+	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,6 +79,56 @@ func valueEnd(b []byte, i int) (int, error) {
 		}
 		return j, nil
 	}
+}
+
+// recordsArray returns the array of records of a log file that wraps them in an object of one
+// member named Records (AWS CloudTrail's files) or records (Azure diagnostic logs):
+// {"Records":[...]}. obj is one valid JSON value.
+func recordsArray(obj []byte) ([]byte, bool) {
+	i := skipSpace(obj, 0)
+	if i == len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(obj, i+1)
+	rest := obj[i:]
+	if !bytes.HasPrefix(rest, []byte(`"Records"`)) && !bytes.HasPrefix(rest, []byte(`"records"`)) {
+		return nil, false
+	}
+	i = skipSpace(obj, i+len(`"Records"`))
+	if i == len(obj) || obj[i] != ':' {
+		return nil, false
+	}
+	i = skipSpace(obj, i+1)
+	if i == len(obj) || obj[i] != '[' {
+		return nil, false
+	}
+	end, err := valueEnd(obj, i)
+	if err != nil {
+		return nil, false
+	}
+	if j := skipSpace(obj, end); j == len(obj) || obj[j] != '}' || skipSpace(obj, j+1) != len(obj) {
+		return nil, false // more members: an event of its own
+	}
+	return obj[i:end], true
+}
+
+// eachElement calls fn with each element of arr, a valid JSON array.
+func eachElement(arr []byte, fn func(elem []byte) error) error {
+	i := skipSpace(arr, 1)
+	for i < len(arr) && arr[i] != ']' {
+		end, err := valueEnd(arr, i)
+		if err != nil {
+			return err
+		}
+		if err := fn(arr[i:end]); err != nil {
+			return err
+		}
+		i = skipSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+	return nil
 }
 
 func stringEnd(b []byte, i int) (int, error) {
@@ -171,7 +222,12 @@ func splitJSON(body []byte, check func([]byte) error, fn func(n int, rec []byte)
 		if err != nil {
 			return n, &RecordError{Record: int64(n + 1), Err: err}
 		}
-		if err := emit(body[i:end]); err != nil {
+		if arr, ok := recordsArray(body[i:end]); ok && jsontext.Valid(body[i:end]) {
+			err = eachElement(arr, emit)
+		} else {
+			err = emit(body[i:end])
+		}
+		if err != nil {
 			return n, err
 		}
 		i = skipSpace(body, end)

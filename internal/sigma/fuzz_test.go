@@ -96,6 +96,7 @@ func FuzzResetJSON(f *testing.F) {
 	f.Add([]byte(evtxShaped))
 	f.Add([]byte(sysmonBenign))
 	f.Add([]byte(`{"a":[1,{"b":"\u00e9\ud800"}],"c":null}`))
+	f.Add([]byte(`{"winlog":{"channel":"Security","event_id":4624,"process":{"pid":4,"thread":{"id":[8]}},"event_data":{"TargetUserName":"bob","X":{"#text":"y"}},"user_data":{"A":{"B":"c"}}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Record
 		if err := r.ResetJSON(data); err != nil {
