@@ -124,9 +124,10 @@ func eachElement(arr []byte, fn func(elem []byte) error) error {
 			return err
 		}
 		i = skipSpace(arr, end)
-		if i < len(arr) && arr[i] == ',' {
-			i = skipSpace(arr, i+1)
+		if i >= len(arr) || arr[i] != ',' {
+			break
 		}
+		i = skipSpace(arr, i+1)
 	}
 	return nil
 }
