@@ -88,7 +88,8 @@ func (fs Fields) MarshalJSON() ([]byte, error) {
 type Options struct {
 	Engine *sigma.Engine
 	Rules  *sigma.RuleSet
-	// Workers scan files in parallel (default: the number of CPUs).
+	// Workers scan files, and parts of large EVTX and NDJSON files, in parallel (default: the
+	// number of CPUs).
 	Workers int
 	// ParseOnly reads every record but matches nothing: the baseline for measuring the cost of
 	// matching.
