@@ -550,3 +550,21 @@ func TestCloudTrailLogFile(t *testing.T) {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// TestAzureActivityLogFile: an Azure Activity Log file as Azure Monitor exports it to storage
+// ({"records":[...]}) is read as its records, normalized as azure/activitylogs, and matched by
+// Sigma's azure activitylogs rules.
+func TestAzureActivityLogFile(t *testing.T) {
+	in, err := os.ReadFile("../normalize/testdata/azure_activity/monitor_nsg_rule_write.in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "PT1H.json")
+	if err := os.WriteFile(file, []byte(`{"records":[`+strings.TrimSpace(string(in))+`]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "scan", "--rules", data+"/sigma/rules/cloud/azure", "--output", "jsonl", "--stats", "--quiet", file)
+	if code != 0 || !strings.Contains(out, `"rule_title":"Azure Network Security Configuration Modified or Deleted"`) || !strings.Contains(errs, `"records":1`) {
+		t.Fatalf("scan: exit %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -7,7 +7,8 @@
 // Security, System, PowerShell and any other channel, in the evtx_dump JSON shape that
 // internal/evtx writes, the flat NXLog/OTRF shape and the Winlogbeat shape), Linux
 // auth.log/syslog lines (via internal/syslog) and auditd records, web server access logs, Okta,
-// Entra ID sign-in and audit logs, the Microsoft 365 unified audit log, AWS CloudTrail, Wazuh
+// Entra ID sign-in and audit logs, the Azure Activity Log (Azure Monitor's export and Log
+// Analytics' AzureActivity table), the Microsoft 365 unified audit log, AWS CloudTrail, Wazuh
 // and Suricata EVE, CEF/LEEF lines (via internal/cef), and any other JSON object or text line.
 // Each normalizer has an ID, a cheap detector (the sender's hint first, then the presence of
 // characteristic keys) and a mapping. Normalizers returns the IDs.
