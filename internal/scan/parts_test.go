@@ -47,25 +47,11 @@ func TestScanInParts(t *testing.T) {
 	}
 	files = append(files, damaged)
 
-	rs := windowsRules(t)
-	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
 	scanned := func(chunks int) (string, Stats, []string, int) {
 		old := partChunks
 		partChunks = chunks
 		defer func() { partChunks = old }()
-		jobs := len(planJobs(files, sizes(t, files)))
-		var mu sync.Mutex
-		var problems []string
-		opt := Options{Engine: eng, Rules: rs, Workers: 2, Problem: func(file string, err error) {
-			mu.Lock()
-			problems = append(problems, fmt.Sprintf("%s: %v", file, err))
-			mu.Unlock()
-		}}
-		dets, st := runScan(t, files, opt)
-		st.Seconds = 0
-		out, _ := json.Marshal(dets)
-		slices.Sort(problems)
-		return string(out), st, problems, jobs
+		return scanWithProblems(t, files)
 	}
 	if jobs := planJobs(files, sizes(t, files)); len(jobs) != len(files) {
 		t.Fatalf("%d jobs for %d files at the default part size: want no file split", len(jobs), len(files))
@@ -84,6 +70,26 @@ func TestScanInParts(t *testing.T) {
 				chunks, st, problems, wholeStats, wholeProblems, out == wholeOut)
 		}
 	}
+}
+
+// scanWithProblems scans files with the Windows rules on two workers, at the part sizes
+// set, and returns the detections as JSON, the stats (without the time), the problems
+// reported (sorted) and the number of jobs the scan was planned in.
+func scanWithProblems(t *testing.T, files []string) (string, Stats, []string, int) {
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	var mu sync.Mutex
+	var problems []string
+	opt := Options{Engine: eng, Rules: rs, Workers: 2, Problem: func(file string, err error) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf("%s: %v", file, err))
+		mu.Unlock()
+	}}
+	dets, st := runScan(t, files, opt)
+	st.Seconds = 0
+	out, _ := json.Marshal(dets)
+	slices.Sort(problems)
+	return string(out), st, problems, len(planJobs(files, sizes(t, files)))
 }
 
 func sizes(t *testing.T, files []string) []int64 {
@@ -148,25 +154,11 @@ func TestScanNDJSONInParts(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rs := windowsRules(t)
-	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
 	scanned := func(bytes int64) (string, Stats, []string, int) {
 		old := partBytes
 		partBytes = bytes
 		defer func() { partBytes = old }()
-		jobs := len(planJobs([]string{path}, sizes(t, []string{path})))
-		var mu sync.Mutex
-		var problems []string
-		opt := Options{Engine: eng, Rules: rs, Workers: 2, Problem: func(file string, err error) {
-			mu.Lock()
-			problems = append(problems, fmt.Sprintf("%s: %v", file, err))
-			mu.Unlock()
-		}}
-		dets, st := runScan(t, []string{path}, opt)
-		st.Seconds = 0
-		out, _ := json.Marshal(dets)
-		slices.Sort(problems)
-		return string(out), st, problems, jobs
+		return scanWithProblems(t, []string{path})
 	}
 	wholeOut, wholeStats, wholeProblems, jobs := scanned(1 << 40)
 	if jobs != 1 || wholeStats.Records < 13000 || wholeStats.Detections < 200 || len(wholeProblems) < 300 {

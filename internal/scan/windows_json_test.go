@@ -65,15 +65,7 @@ func TestScanJSONLikeEVTX(t *testing.T) {
 			t.Errorf("%s: %d records (%d errors) as EVTX, %d (%d errors) as JSON", p, se.Records, se.Errors, sj.Records, sj.Errors)
 			continue
 		}
-		a, b := make([]string, 0, len(fromEVTX)), make([]string, 0, len(fromJSON))
-		for _, d := range fromEVTX {
-			a = append(a, key(d))
-		}
-		for _, d := range fromJSON {
-			b = append(b, key(d))
-		}
-		slices.Sort(a)
-		slices.Sort(b)
+		a, b := sortedKeys(fromEVTX, key), sortedKeys(fromJSON, key)
 		if !slices.Equal(a, b) {
 			t.Errorf("%s:\nas EVTX %q\nas JSON %q", p, a, b)
 		}
@@ -82,6 +74,16 @@ func TestScanJSONLikeEVTX(t *testing.T) {
 	if total < len(pairs) {
 		t.Fatalf("%d detections in %d samples: each sample has at least one", total, len(pairs))
 	}
+}
+
+// sortedKeys returns the keys of detections, sorted.
+func sortedKeys(dets []Detection, key func(Detection) string) []string {
+	keys := make([]string, 0, len(dets))
+	for _, d := range dets {
+		keys = append(keys, key(d))
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // TestWindowsTimeLikeNormalizer checks the scan's shortcut for Windows events in JSON against
@@ -321,15 +323,7 @@ func TestScanWinlogbeatLikeEVTX(t *testing.T) {
 		if sb.Errors != 0 {
 			t.Errorf("%s: %d errors as Winlogbeat", p, sb.Errors)
 		}
-		a, b := make([]string, 0, len(fromEVTX)), make([]string, 0, len(fromBeat))
-		for _, d := range fromEVTX {
-			a = append(a, key(d))
-		}
-		for _, d := range fromBeat {
-			b = append(b, key(d))
-		}
-		slices.Sort(a)
-		slices.Sort(b)
+		a, b := sortedKeys(fromEVTX, key), sortedKeys(fromBeat, key)
 		if !slices.Equal(a, b) {
 			t.Errorf("%s:\nas EVTX      %q\nas Winlogbeat %q", p, a, b)
 		}
