@@ -248,19 +248,34 @@ func (p *jsonParser) parseNumber() (int32, error) {
 func (p *jsonParser) parseString() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
-	for p.pos < len(p.s) {
-		c := p.s[p.pos]
-		if c == '"' {
+	p.pos = quoteOrEscape(p.s, p.pos)
+	if p.pos < len(p.s) {
+		if p.s[p.pos] == '"' {
 			s := p.s[start:p.pos]
 			p.pos++
 			return s, nil
 		}
-		if c == '\\' {
-			return p.parseEscapedString(start)
-		}
-		p.pos++
+		return p.parseEscapedString(start)
 	}
 	return "", p.errorf("unterminated string")
+}
+
+// quoteOrEscape returns the index of the first quote or backslash in s at or after i, or
+// len(s): eight bytes at a time, as a string's text is mostly neither.
+func quoteOrEscape(s string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q, b := x^(ones*'"'), x^(ones*'\\')
+		if ((q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	return i
 }
 
 func (p *jsonParser) parseEscapedString(start int) (string, error) {
@@ -319,8 +334,9 @@ func (p *jsonParser) parseEscapedString(start int) (string, error) {
 				return "", p.errorf("invalid escape \\%c", e)
 			}
 		default:
-			r.buf = append(r.buf, c)
-			p.pos++
+			j := quoteOrEscape(p.s, p.pos)
+			r.buf = append(r.buf, p.s[p.pos:j]...)
+			p.pos = j
 		}
 	}
 	return "", p.errorf("unterminated string")

@@ -304,3 +304,50 @@ func TestIsASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONStringsLikeEncodingJSON: string values with escapes, quotes and multi-byte
+// characters at every offset of the first words (the parser looks eight bytes at a time)
+// read as encoding/json reads them.
+func TestJSONStringsLikeEncodingJSON(t *testing.T) {
+	specials := []string{`\"`, `\\`, `\n`, `\u00e9`, `\ud83d\ude00`, "é", `\/`, `\t\r`}
+	for n := 0; n <= 20; n++ {
+		for k := 0; k <= n; k++ {
+			for _, sp := range specials {
+				raw := strings.Repeat("a", k) + sp + strings.Repeat("b", n-k)
+				doc := `{"k":"` + raw + `","z":"` + strings.Repeat("c", n) + `"}`
+				var want map[string]string
+				if err := json.Unmarshal([]byte(doc), &want); err != nil {
+					t.Fatal(err)
+				}
+				var r Record
+				if err := r.ResetJSON([]byte(doc)); err != nil {
+					t.Fatalf("%s: %v", doc, err)
+				}
+				if got, _ := r.Get("k"); got != want["k"] {
+					t.Fatalf("%s: k = %q, want %q", doc, got, want["k"])
+				}
+				if got, _ := r.Get("z"); got != want["z"] {
+					t.Fatalf("%s: z = %q, want %q", doc, got, want["z"])
+				}
+			}
+		}
+	}
+}
+
+func FuzzQuoteOrEscape(f *testing.F) {
+	f.Add("plain text with no specials", 0)
+	f.Add(`0123456"89`, 3)
+	f.Add(`01234567\9`, 0)
+	f.Fuzz(func(t *testing.T, s string, i int) {
+		if i < 0 || i > len(s) {
+			return
+		}
+		want := i
+		for want < len(s) && s[want] != '"' && s[want] != '\\' {
+			want++
+		}
+		if got := quoteOrEscape(s, i); got != want {
+			t.Fatalf("quoteOrEscape(%q, %d) = %d, want %d", s, i, got, want)
+		}
+	})
+}
