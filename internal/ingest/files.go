@@ -493,64 +493,105 @@ func readJSON(br *bufio.Reader, ndjson bool, emit emitFunc, bad badFunc) error {
 	if NDJSON(t) {
 		return readNDJSON(br, emit, bad)
 	}
-	dec := json.NewDecoder(br)
-	dec.UseNumber()
+	return readJSONValues(br, t[0] == '[', emit, bad)
+}
+
+// readJSONValues reads JSON that is not NDJSON: the elements of one top-level array (array),
+// or values one after the other, each maybe pretty-printed over many lines. A value that is
+// not valid JSON, or not an object or a string, is a malformed record and the others go on;
+// text whose values cannot be told apart any more (a bracket never closed, no comma between
+// elements) is one malformed record for the rest of the file. A record's offset is where its
+// value starts.
+func readJSONValues(r io.Reader, array bool, emit emitFunc, bad badFunc) error {
+	vs := newValueStream(r)
 	var rec int64
-	if t[0] == '[' {
-		if _, err := dec.Token(); err != nil {
-			if !isSyntax(err) {
+	// one reads the next value as one record, or the records it wraps. errStop ends the
+	// stream: the text's structure is lost, and the rest of it was reported as malformed.
+	one := func(wrappers bool) error {
+		val, off, tooLong, err := vs.value(MaxRecordBytes)
+		switch {
+		case err != nil && errors.Is(err, ErrSyntax):
+			if err := bad(rec+1, off, nil, err); err != nil {
 				return err
 			}
-			return bad(1, 0, nil, fmt.Errorf("%w: %v", ErrSyntax, err))
-		}
-		for dec.More() {
+			return errStop
+		case err != nil:
+			return err // reading failed
+		case tooLong:
 			rec++
-			off := dec.InputOffset()
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				if !isSyntax(err) {
-					return err
-				}
-				return bad(rec, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
-			}
-			if err := emitJSON(rec, off, raw, emit, bad); err != nil {
+			return bad(rec, off, val[:min(len(val), 1024)], fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxRecordBytes))
+		}
+		if c := val[0]; c != '{' && c != '[' && c != '"' && !jsontext.Valid(val) {
+			// Not a number or literal either: this is not JSON text (or no longer is).
+			if err := bad(rec+1, off, val, fmt.Errorf("%w: unexpected %.32q; %w", ErrSyntax, val, errStructure)); err != nil {
 				return err
 			}
+			return errStop
+		}
+		if err := checkRecord(val); err != nil {
+			rec++
+			return bad(rec, off, val, err)
+		}
+		if arr, ok := recordsArray(val); ok && wrappers {
+			return eachElement(arr, func(elem []byte) error {
+				rec++
+				return emitJSON(rec, off, bytes.Clone(elem), emit, bad)
+			})
+		}
+		rec++
+		return emit(rec, off, bytes.Clone(val))
+	}
+	// end is the end of the input: a read error, or the end (an array that is never closed
+	// ends there too: its last element was complete).
+	end := func() error {
+		if vs.err != nil && vs.err != io.EOF {
+			return vs.err
 		}
 		return nil
 	}
+	if array {
+		vs.peek()
+		vs.skip() // the bracket
+		for first := true; ; first = false {
+			c, ok := vs.peek()
+			if !ok {
+				return end()
+			}
+			if c == ']' {
+				return nil
+			}
+			if !first {
+				if c != ',' {
+					return bad(rec+1, vs.off, nil, fmt.Errorf("%w: want , or ] after record %d; %w", ErrSyntax, rec, errStructure))
+				}
+				vs.skip()
+				if _, ok := vs.peek(); !ok {
+					return end()
+				}
+			}
+			if err := one(false); err != nil {
+				return stopped(err)
+			}
+		}
+	}
 	for {
-		off := dec.InputOffset()
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if err == io.EOF {
-			return nil
+		if _, ok := vs.peek(); !ok {
+			return end()
 		}
-		if err != nil && !isSyntax(err) {
-			return err
-		}
-		if err != nil {
-			return bad(rec+1, off, nil, fmt.Errorf("%w: %v (the rest of the file is skipped)", ErrSyntax, err))
-		}
-		if arr, ok := recordsArray(raw); ok {
-			err = eachElement(arr, func(elem []byte) error {
-				rec++
-				return emitJSON(rec, off, elem, emit, bad)
-			})
-		} else {
-			rec++
-			err = emitJSON(rec, off, raw, emit, bad)
-		}
-		if err != nil {
-			return err
+		if err := one(true); err != nil {
+			return stopped(err)
 		}
 	}
 }
 
-// isSyntax reports whether a json.Decoder's error is about the text (malformed, or cut short)
-// rather than an error reading it, which it returns as the reader gave it.
-func isSyntax(err error) bool {
-	return errors.As(err, new(*json.SyntaxError)) || errors.Is(err, io.ErrUnexpectedEOF)
+// errStop ends readJSONValues without an error of its own.
+var errStop = errors.New("stop")
+
+func stopped(err error) error {
+	if err == errStop {
+		return nil
+	}
+	return err
 }
 
 // emitRecords emits the valid JSON object or string raw as the next record (*rec is the last
