@@ -583,15 +583,17 @@ func (w *worker) recordProblem(path string, record int64, err error, res *fileRe
 }
 
 // windowsTime returns the time of a JSON record that is a Windows event, which the engine
-// routes by its Channel and EventID as it routes an EVTX record: an evtx_dump rendering, or a
-// flat rendering (a numeric EventID and a Channel at the top, no Winlogbeat "winlog" object).
-// The time is the one the normalizer gives the event: TimeCreated's SystemTime for the first
-// shape; the first of @timestamp, TimeCreated, EventTime, UtcTime and timestamp that reads as
-// a time for the second. ok is false for any other record, or when a field it looks at has
+// routes by its Channel and EventID as it routes an EVTX record: an evtx_dump rendering, a
+// Winlogbeat document (whose Windows fields sigma.Record flattens under EVTX's names), or a flat
+// rendering (a numeric EventID and a Channel at the top). The time is the one the normalizer
+// gives the event: TimeCreated's SystemTime for the first shape; @timestamp for the second; the
+// first of @timestamp, TimeCreated, EventTime, UtcTime and timestamp that reads as a time for
+// the third. ok is false for any other record, or when a field it looks at has
 // several values: those take their log source and time from the normalizer, which parsing the
 // record once more costs about three times what matching it does.
 func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
 	xml := rec.EventXML()
+	beat := false // a Winlogbeat document: its time is its @timestamp
 	var channels, eids int
 	var times [len(windowsTimeFields)]int // per name: 1 + the index of its field, -1 when several
 	for i := range rec.Len() {
@@ -606,7 +608,7 @@ func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
 			}
 		default:
 			if !xml && strings.HasPrefix(name, "winlog.") {
-				return t, false
+				beat = true
 			}
 			for k, tn := range windowsTimeFields {
 				if xml != (k == 0) { // the first name for evtx_dump renderings, the others for flat ones
@@ -624,6 +626,9 @@ func windowsTime(rec *sigma.Record) (t time.Time, ok bool) {
 	}
 	if channels != 1 || eids != 1 {
 		return t, false
+	}
+	if beat {
+		times = [len(windowsTimeFields)]int{1: times[1]}
 	}
 	for _, i := range times {
 		if i < 0 {

@@ -87,8 +87,9 @@ func sortedKeys(dets []Detection, key func(Detection) string) []string {
 }
 
 // TestWindowsTimeLikeNormalizer checks the scan's shortcut for Windows events in JSON against
-// the normalizer it saves: for every JSON record of the regression data and of the OTRF
-// datasets (flat renderings, and CloudTrail events that must not take the shortcut), a record
+// the normalizer it saves: for every JSON record of the regression data (as evtx_dump and as
+// Winlogbeat render it) and of the OTRF datasets (flat renderings, and CloudTrail events that
+// must not take the shortcut), a record
 // that takes it has the normalizer's time, and the log source the normalizer would give it
 // routes no rule the engine does not route by the record's Channel and EventID alone.
 func TestWindowsTimeLikeNormalizer(t *testing.T) {
@@ -104,6 +105,27 @@ func TestWindowsTimeLikeNormalizer(t *testing.T) {
 		t.Fatalf("%d OTRF datasets", len(otrf))
 	}
 	files = append(files, otrf...)
+	// And every regression sample as Winlogbeat ships it.
+	beat := filepath.Join(t.TempDir(), "winlogbeat.ndjson")
+	var out bytes.Buffer
+	for _, p := range regressionPairs(t) {
+		data, err := os.ReadFile(strings.TrimSuffix(p, ".evtx") + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for dec := json.NewDecoder(bytes.NewReader(data)); dec.More(); {
+			var doc map[string]any
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := json.Marshal(beatFromEventXML(t, doc))
+			out.Write(append(line, '\n'))
+		}
+	}
+	if err := os.WriteFile(beat, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, beat)
 	rs := windowsRules(t)
 	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{})
 	m := eng.NewMatcher()
@@ -222,6 +244,10 @@ func TestWindowsTime(t *testing.T) {
 		{`{"EventID":4688,"Channel":"Security"}`, time.Time{}},
 		{`{"EventID":4688,"Channel":"Security","@timestamp":"2024-05-01T09:00:00Z","winlog":{"event_id":4624,"channel":"Security"}}`, time.Time{}},
 		{`{"eventTime":"2024-05-01T09:00:00Z","eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com"}`, time.Time{}},
+		// Winlogbeat: its @timestamp, not the UtcTime of its event data; none, no shortcut.
+		{`{"@timestamp":"2024-05-01T09:00:00.5Z","winlog":{"channel":"Security","event_id":"4688","event_data":{"UtcTime":"2001-01-01 00:00:00"}}}`,
+			at("2024-05-01T09:00:00.5Z")},
+		{`{"winlog":{"channel":"Security","event_id":4688,"event_data":{"UtcTime":"2001-01-01 00:00:00"}}}`, time.Time{}},
 	} {
 		var rec sigma.Record
 		if err := rec.ResetJSON([]byte(c.doc)); err != nil {
