@@ -456,11 +456,12 @@ func readLines(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 // first record fits on its first line; otherwise one JSON array or a stream of concatenated,
 // possibly pretty-printed values (a syntax error there ends the file, since the next record
 // boundary cannot be found).
-// NDJSON reports whether a JSON stream whose first bytes (up to 64 KB, after any leading
-// whitespace and byte order mark) are head is read as one record per line: its first line is
-// a whole JSON object. Other JSON (an array, pretty-printed objects one after the other) is
-// read by a JSON decoder.
+// NDJSON reports whether a JSON stream whose first bytes (up to 64 KB) are head is read as
+// one record per line: its first line, after any leading whitespace and byte order mark, is a
+// whole JSON object. Other JSON (an array, pretty-printed objects one after the other) is
+// split by its brackets.
 func NDJSON(head []byte) bool {
+	head = trimJSONHead(head)
 	if len(head) == 0 || head[0] != '{' {
 		return false
 	}
@@ -471,8 +472,11 @@ func NDJSON(head []byte) bool {
 	return jsontext.Valid(bytes.TrimSpace(line))
 }
 
-// readJSON reads JSON records: NDJSON (forced by ndjson, or detected by NDJSON), or any other
-// JSON text or texts, with a decoder.
+// trimJSONHead drops the whitespace and byte order mark a JSON stream may start with.
+func trimJSONHead(head []byte) []byte { return bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf") }
+
+// readJSON reads JSON records: NDJSON (forced by ndjson, or detected by NDJSON) by lines, any
+// other JSON text or texts by readJSONValues.
 func readJSON(br *bufio.Reader, ndjson bool, emit emitFunc, bad badFunc) error {
 	if ndjson {
 		return readNDJSON(br, emit, bad)
@@ -480,7 +484,7 @@ func readJSON(br *bufio.Reader, ndjson bool, emit emitFunc, bad badFunc) error {
 	// A read error after some data is met again, and reported, by the record readers below,
 	// once the records before it are read.
 	head, err := br.Peek(64 << 10)
-	t := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	t := trimJSONHead(head)
 	if len(t) == 0 {
 		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			return err
@@ -532,11 +536,8 @@ func readJSONValues(r io.Reader, array bool, emit emitFunc, bad badFunc) error {
 			rec++
 			return bad(rec, off, val, err)
 		}
-		if arr, ok := recordsArray(val); ok && wrappers {
-			return eachElement(arr, func(elem []byte) error {
-				rec++
-				return emitJSON(rec, off, bytes.Clone(elem), emit, bad)
-			})
+		if wrappers {
+			return emitRecords(&rec, off, val, emit, bad)
 		}
 		rec++
 		return emit(rec, off, bytes.Clone(val))

@@ -109,7 +109,7 @@ func isNDJSON(path string) bool {
 	defer f.Close()
 	head := make([]byte, 64<<10)
 	n, _ := io.ReadFull(f, head)
-	return ingest.NDJSON(bytes.TrimLeft(head[:n], " \t\r\n\xef\xbb\xbf"))
+	return ingest.NDJSON(head[:n])
 }
 
 // scanEVTXPart scans a range of the chunks of the EVTX file at path.
@@ -145,7 +145,8 @@ func (w *worker) scanNDJSONPart(ctx context.Context, path string, from, to int64
 			return err
 		}
 	}
-	opt := ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true, NDJSON: from > 0}
+	opt := jsonOptions
+	opt.NDJSON = from > 0
 	lr := &lineRange{f: f, pos: start, end: to}
 	_, err = ingest.ReadStream(ctx, path, bufio.NewReaderSize(lr, 64<<10), opt, w.jsonBatches(path, res))
 	res.met = res.records

@@ -440,7 +440,7 @@ func (w *worker) scanMember(ctx context.Context, name string, m *zip.File, res *
 	if head, _ := br.Peek(len(evtxMagic)); isEVTX(lower, head) {
 		return w.scanEVTX(ctx, name, br, nil, res)
 	}
-	_, err = ingest.ReadStream(ctx, name, br, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true}, w.jsonBatches(name, res))
+	_, err = ingest.ReadStream(ctx, name, br, jsonOptions, w.jsonBatches(name, res))
 	return err
 }
 
@@ -525,11 +525,14 @@ func (w *worker) scanEVTX(ctx context.Context, path string, src io.Reader, rng *
 	return nil
 }
 
+// jsonOptions read JSON logs for a scan: batches of 256 records, without the IDs a store needs.
+var jsonOptions = ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true}
+
 // scanJSON reads JSON logs (EVTX JSON renderings, NDJSON exports, one object or an array) with
 // the same readers file import uses. Non-Windows records get their log source from the
 // normalizer.
 func (w *worker) scanJSON(ctx context.Context, path string, res *fileResult) error {
-	_, err := ingest.ReadFile(ctx, path, ingest.FileOptions{Format: ingest.FormatJSON, BatchSize: 256, NoIDs: true}, w.jsonBatches(path, res))
+	_, err := ingest.ReadFile(ctx, path, jsonOptions, w.jsonBatches(path, res))
 	return err
 }
 

@@ -107,22 +107,11 @@ func TestWindowsTimeLikeNormalizer(t *testing.T) {
 	files = append(files, otrf...)
 	// And every regression sample as Winlogbeat ships it.
 	beat := filepath.Join(t.TempDir(), "winlogbeat.ndjson")
-	var out bytes.Buffer
+	var out []byte
 	for _, p := range regressionPairs(t) {
-		data, err := os.ReadFile(strings.TrimSuffix(p, ".evtx") + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for dec := json.NewDecoder(bytes.NewReader(data)); dec.More(); {
-			var doc map[string]any
-			if err := dec.Decode(&doc); err != nil {
-				t.Fatal(err)
-			}
-			line, _ := json.Marshal(beatFromEventXML(t, doc))
-			out.Write(append(line, '\n'))
-		}
+		out = append(out, beatRendering(t, p)...)
 	}
-	if err := os.WriteFile(beat, out.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(beat, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	files = append(files, beat)
@@ -313,6 +302,26 @@ func beatFromEventXML(t *testing.T, doc map[string]any) map[string]any {
 		"event": map[string]any{"code": winlog["event_id"], "provider": winlog["provider_name"]}, "host": map[string]any{"name": sys["Computer"]}}
 }
 
+// beatRendering returns the events of the regression sample p (its .evtx path) as Winlogbeat
+// ships them (beatFromEventXML), one per line.
+func beatRendering(t *testing.T, p string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(strings.TrimSuffix(p, ".evtx") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for dec := json.NewDecoder(bytes.NewReader(data)); dec.More(); {
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		line, _ := json.Marshal(beatFromEventXML(t, doc))
+		out.Write(append(line, '\n'))
+	}
+	return out.Bytes()
+}
+
 // TestScanWinlogbeatLikeEVTX ships every regression sample's events as Winlogbeat would
 // (beatFromEventXML) and scans them: the same rules match the same events as in the EVTX.
 func TestScanWinlogbeatLikeEVTX(t *testing.T) {
@@ -326,22 +335,8 @@ func TestScanWinlogbeatLikeEVTX(t *testing.T) {
 	}
 	total := 0
 	for i, p := range pairs {
-		data, err := os.ReadFile(strings.TrimSuffix(p, ".evtx") + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		dec := json.NewDecoder(bytes.NewReader(data))
-		for dec.More() {
-			var doc map[string]any
-			if err := dec.Decode(&doc); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			line, _ := json.Marshal(beatFromEventXML(t, doc))
-			out.Write(append(line, '\n'))
-		}
 		beat := filepath.Join(dir, fmt.Sprintf("%d.ndjson", i))
-		if err := os.WriteFile(beat, out.Bytes(), 0o600); err != nil {
+		if err := os.WriteFile(beat, beatRendering(t, p), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		fromEVTX, _ := runScan(t, []string{p}, opt)
