@@ -525,6 +525,37 @@ func TestImportWinlogbeat(t *testing.T) {
 	}
 }
 
+// TestVelociraptorEvtx: Velociraptor's parse_evtx rendering of a Sysmon LSASS access (the
+// sections at the top, attributes as members, GrantedAccess 5176 where the EVTX record says
+// 0x1438) is matched by the rule that looks for 0x1438, by scan and by import, and timed by
+// its SystemTime in epoch seconds.
+func TestVelociraptorEvtx(t *testing.T) {
+	dir := t.TempDir()
+	doc := `{"System":{"Provider":{"Name":"Microsoft-Windows-Sysmon","Guid":"5770385F-C22A-43E0-BF4C-06F5698FFBD9"},"EventID":{"Value":10},` +
+		`"Version":3,"Level":4,"Task":10,"Opcode":0,"Keywords":9223372036854775808,"TimeCreated":{"SystemTime":1714557600.25},"EventRecordID":42,` +
+		`"Execution":{"ProcessID":2316,"ThreadID":3612},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1.corp.example","Security":{"UserID":"S-1-5-18"}},` +
+		`"EventData":{"RuleName":"-","UtcTime":"2024-05-01 10:00:00.250","SourceProcessGUID":"747F3D96-661E-5C4A-0000-00107F9D0C00","SourceProcessId":4012,` +
+		`"SourceThreadId":3920,"SourceImage":"C:\\Users\\bob\\AppData\\Local\\Temp\\x.exe","TargetProcessGUID":"747F3D96-F6E6-5C49-0000-00105C6D0000",` +
+		`"TargetProcessId":620,"TargetImage":"C:\\Windows\\system32\\lsass.exe","GrantedAccess":5176,` +
+		`"CallTrace":"C:\\Windows\\SYSTEM32\\ntdll.dll+9f5a4|C:\\Windows\\System32\\KERNELBASE.dll+2aafe|UNKNOWN(00007FF6A1B2C3D4)","SourceUser":"CORP\\bob","TargetUser":"NT AUTHORITY\\SYSTEM"},` +
+		`"Message":"Process accessed:"}` + "\n"
+	file := filepath.Join(dir, "Windows.EventLogs.Evtx.json")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules := data + "/sigma/rules/windows/process_access"
+	code, out, errs := run(t, "scan", "--rules", rules, "--output", "jsonl", "--quiet", file)
+	if code != 0 || !strings.Contains(out, `"rule_title":"Potential Credential Dumping Activity Via LSASS"`) ||
+		!strings.Contains(out, `"field":"GrantedAccess","value":"0x1438"`) || !strings.Contains(out, `"timestamp":"2024-05-01T10:00:00.25Z"`) {
+		t.Fatalf("scan: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, "import", "--data", filepath.Join(dir, "data"), "--rules", rules, file)
+	m := regexp.MustCompile(`1 events, (\d+) alerts`).FindStringSubmatch(out)
+	if code != 0 || m == nil || m[1] == "0" {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
 // TestCloudTrailLogFile: a CloudTrail log file as AWS delivers it ({"Records":[...]}) is read as
 // its events, which the AWS rules match, by scan and by import.
 func TestCloudTrailLogFile(t *testing.T) {

@@ -16,6 +16,11 @@ import (
 //   - Winlogbeat: {"winlog": {"event_id", "channel", "computer_name", "provider_name",
 //     "event_data": {...}}, "@timestamp": ...}.
 //
+// The evtx_dump view also reads Velociraptor's parse_evtx rendering ({"System": {...},
+// "EventData": {...}, "Message": "..."}: the sections at the top, attributes as members,
+// "EventID": {"Value": 4624}, TimeCreated's SystemTime in epoch seconds) and golang-evtx's
+// (evtx_dump's sections, attributes as members).
+//
 // EventData fields the mapping does not consume stay in Unmapped under their own names (as
 // Sigma rules spell them), System fields under "System.<name>".
 
@@ -60,12 +65,20 @@ func (r *record) windows() *winRec {
 	}
 	var w winRec
 	root := r.root
-	switch ev := root.get("Event"); {
+	ev := root.get("Event")
+	if sys := root.get("System"); ev == nil && sys != nil && sys.kind == jObject && sys.get("EventID") != nil {
+		ev = root // Velociraptor's parse_evtx: the sections at the top
+	}
+	switch {
 	case ev != nil && ev.get("System") != nil && ev.get("System").kind == jObject:
 		w.shape, w.event, w.sys = shapeEvtx, ev, ev.get("System")
 		id := w.sys.get("EventID")
 		if id != nil && id.kind == jObject {
-			id = id.get("#text")
+			if v := id.get("Value"); v != nil {
+				id = v // attributes as members (Velociraptor, golang-evtx)
+			} else {
+				id = id.get("#text")
+			}
 		}
 		n, ok := id.integer()
 		if !ok {
@@ -283,7 +296,7 @@ func normalizeWindows(r *record) error {
 	if ev.User == nil {
 		ev.User = windowsEventUser(r, w)
 	}
-	if m := r.root.get("Message"); w.shape == shapeFlat && m != nil {
+	if m := r.root.get("Message"); (w.shape == shapeFlat || w.event == r.root) && m != nil {
 		ev.Message = m.text()
 	} else if w.shape == shapeBeat {
 		ev.Message = r.root.str("message")
@@ -303,12 +316,14 @@ func normalizeWindows(r *record) error {
 			case m.key == "#attributes":
 			case m.key == "EventData":
 				flatten(dst, "", &m.node)
+			case m.key == "System":
+				flattenSystem(dst, &m.node)
 			default:
 				flattenXML(dst, &m.node)
 			}
 		}
 		for i := range r.root.kids {
-			if m := &r.root.kids[i]; m.key != "Event" {
+			if m := &r.root.kids[i]; m.key != "Event" && w.event != r.root {
 				flatten(dst, m.key, &m.node)
 			}
 		}
@@ -337,6 +352,34 @@ func flattenXML(dst map[string]string, section *node) {
 		}
 		xmlElement(dst, m.key, &m.node)
 	}
+}
+
+// flattenSystem adds the unused fields of an evtx_dump System section as flattenXML does, and
+// those of a rendering that writes attributes as members (Velociraptor, golang-evtx:
+// "Execution": {"ProcessID": 4}) with the same names (Execution_ProcessID), as an EVTX record
+// names them.
+func flattenSystem(dst map[string]string, sys *node) {
+	if sys == nil || sys.used || sys.kind != jObject {
+		return
+	}
+	for i := range sys.kids {
+		m := &sys.kids[i]
+		if m.used || m.kind != jObject || m.get("#attributes") != nil || m.get("#text") != nil {
+			continue
+		}
+		for j := range m.kids {
+			a := &m.kids[j]
+			switch {
+			case a.used || a.key == "xmlns" || strings.HasPrefix(a.key, "xmlns:"):
+			case a.key == "Value":
+				flatten(dst, m.key, &a.node)
+			default:
+				flatten(dst, m.key+"_"+a.key, &a.node)
+			}
+		}
+		m.used = true
+	}
+	flattenXML(dst, sys)
 }
 
 // xmlElement emits element key: its text as key, its attributes as key_attr; an element with

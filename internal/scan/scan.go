@@ -586,9 +586,9 @@ func (w *worker) recordProblem(path string, record int64, err error, res *fileRe
 }
 
 // windowsTime returns the time of a JSON record that is a Windows event, which the engine
-// routes by its Channel and EventID as it routes an EVTX record: an evtx_dump rendering, a
-// Winlogbeat document (whose Windows fields sigma.Record flattens under EVTX's names), or a flat
-// rendering (a numeric EventID and a Channel at the top). The time is the one the normalizer
+// routes by its Channel and EventID as it routes an EVTX record: an evtx_dump (or
+// Velociraptor) rendering, a Winlogbeat document (whose Windows fields sigma.Record flattens
+// under EVTX's names), or a flat rendering (a numeric EventID and a Channel at the top). The time is the one the normalizer
 // gives the event: TimeCreated's SystemTime for the first shape; @timestamp for the second; the
 // first of @timestamp, TimeCreated, EventTime, UtcTime and timestamp that reads as a time for
 // the third. ok is false for any other record, or when a field it looks at has

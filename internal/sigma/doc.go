@@ -1,6 +1,7 @@
 // Package sigma is vigil's Sigma engine: the rule side of the detect stage of the pipeline
 // (normalize -> detect -> triage), and the core of `vigil scan`, `vigil rules check` and
-// `vigil rules test`. It depends on the standard library and go.yaml.in/yaml/v3 only.
+// `vigil rules test`. It depends on the standard library, go.yaml.in/yaml/v3 and
+// internal/winfield (which Windows fields are hexadecimal) only.
 //
 // It loads Sigma rules (detection rules, Sigma 2 correlation rules and meta filters) from YAML,
 // validates them against the Sigma specification v2.1, compiles every detection into matcher

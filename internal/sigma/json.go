@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/vigil-soc/vigil/internal/winfield"
 )
 
 // JSON value kinds in the parse tree.
@@ -39,6 +41,10 @@ type jsonParser struct {
 	depth int
 	rec   *Record
 	name  []byte // scratch for dotted names
+	// A Velociraptor rendering's channel and event ID, for the HexInt fields it writes in
+	// decimal (hexOn while its sections are flattened).
+	hexChannel, hexEventID string
+	hexOn                  bool
 }
 
 // ResetJSON replaces the record's content with the flattened form of one JSON document (an
@@ -53,7 +59,12 @@ type jsonParser struct {
 // element names without path and attributes as <Element>_<Attribute>; xmlns attributes are
 // ignored. A Winlogbeat (or Elastic Agent) document, with a "winlog" object, gets the same names
 // for its Windows event (Channel from winlog.channel, EventID from winlog.event_id, each
-// winlog.event_data member by its name, ...; see flattenBeat) before its generic fields. Any
+// winlog.event_data member by its name, ...; see flattenBeat) before its generic fields.
+// Velociraptor's parse_evtx rendering ({"System":{...},"EventData":{...},"Message":...}) is
+// flattened as an evtx_dump one; its System attributes, which it writes as members
+// ("Provider":{"Name":...}, "EventID":{"Value":4624}), take the <Element>_<Attribute> names (so do
+// golang-evtx's), and its HexInt values, which it writes in decimal, their EVTX text
+// (GrantedAccess 5176 is 0x1438; see internal/winfield). Any
 // other document is flattened generically: nested objects give dotted names
 // (userIdentity.type), arrays give several values under one name, numbers keep their JSON text,
 // booleans are "true"/"false", and null is an empty string (the field is present).
@@ -94,6 +105,14 @@ func (r *Record) AddJSON(data []byte) error {
 			r.eventXML = true
 			return nil
 		}
+	}
+	if sys := p.member(root, "System"); sys >= 0 && p.nodes[sys].kind == jObject && p.member(sys, "EventID") >= 0 {
+		// Velociraptor's parse_evtx: the sections at the top, attributes as members.
+		p.hexChannel, p.hexEventID, p.hexOn = p.systemText(sys, "Channel"), p.systemText(sys, "EventID"), true
+		p.flattenWindows(root)
+		p.hexOn = false
+		r.eventXML = true
+		return nil
 	}
 	if wl := p.member(root, "winlog"); wl >= 0 && p.nodes[wl].kind == jObject {
 		p.flattenBeat(wl)
@@ -560,8 +579,58 @@ func (p *jsonParser) flattenElement(name string, n int32) {
 			}
 		}
 	default:
+		if p.hexOn && node.kind == jNumber && winfield.Hex(p.hexChannel, p.hexEventID, name) {
+			p.addHex(name, n)
+			return
+		}
 		p.add(name, p.scalarText(n))
 	}
+}
+
+// inlineAttrs adds the fields of System element elem, node n, rendered with its attributes as
+// members (Velociraptor, golang-evtx: "Provider": {"Name": ...}, "EventID": {"Value": 4624}):
+// each attribute as <elem>_<attribute>, the element's text ("Value" or "#text") as elem, as an
+// EVTX record names them.
+func (p *jsonParser) inlineAttrs(elem string, n int32) {
+	for a := p.nodes[n].first; a >= 0; a = p.nodes[a].next {
+		key := p.nodes[a].key
+		switch {
+		case key == "Value":
+			p.addScalarOrNested(elem, a)
+		case isXMLNS(key):
+		default:
+			p.name = append(append(append(p.name[:0], elem...), '_'), key...)
+			p.addScalarOrNested(p.rec.intern(p.name), a)
+		}
+	}
+}
+
+// addHex adds name with the EVTX text of the number at node n, a HexInt value that Velociraptor
+// writes in decimal (see winfield), or its JSON text when it is not an integer.
+func (p *jsonParser) addHex(name string, n int32) {
+	if b, ok := winfield.AppendHex(p.name[:0], p.scalarText(n)); ok {
+		p.name = b
+		p.add(name, p.rec.intern(b))
+		return
+	}
+	p.add(name, p.scalarText(n))
+}
+
+// systemText returns the text of System member name (of its "Value" or "#text" when it is an
+// object), or "" when it is not a scalar.
+func (p *jsonParser) systemText(sys int32, name string) string {
+	n := p.member(sys, name)
+	if n >= 0 && p.nodes[n].kind == jObject {
+		if v := p.member(n, "Value"); v >= 0 {
+			n = v
+		} else {
+			n = p.member(n, "#text")
+		}
+	}
+	if n < 0 || p.nodes[n].kind == jObject || p.nodes[n].kind == jArray {
+		return ""
+	}
+	return p.scalarText(n)
 }
 
 func (p *jsonParser) flattenWindows(ev int32) {
@@ -579,11 +648,15 @@ func (p *jsonParser) flattenWindows(ev int32) {
 			}
 			for c := p.nodes[sec].first; c >= 0; c = p.nodes[c].next {
 				ck := p.nodes[c].key
-				switch ck {
-				case "#attributes":
+				switch {
+				case ck == "#attributes":
 					p.addAttrs(key, c)
-				case "#text":
+				case ck == "#text":
 					p.addScalarOrNested(key, c)
+				case key == "System" && p.nodes[c].kind == jObject && p.member(c, "#attributes") < 0 && p.member(c, "#text") < 0:
+					p.inlineAttrs(ck, c)
+				case key == "System" && p.hexOn && winfield.SystemHex(ck):
+					p.addHex(ck, c)
 				default:
 					p.flattenElement(ck, c)
 				}
@@ -611,8 +684,9 @@ func (p *jsonParser) flattenEventData(sec int32) {
 }
 
 // ResetMap replaces the record's content with the flattened form of a decoded JSON-like value
-// (map[string]any with string, bool, nil, numbers, []any and nested maps), following the same
-// rules as ResetJSON. Keys are visited in sorted order.
+// (map[string]any with string, bool, nil, numbers, []any and nested maps), following the rules
+// of ResetJSON for evtx_dump renderings and generic documents (not its Winlogbeat and
+// Velociraptor shapes). Keys are visited in sorted order.
 func (r *Record) ResetMap(m map[string]any) {
 	r.Reset()
 	r.AddMap(m)

@@ -158,6 +158,55 @@ func TestResetJSONErrors(t *testing.T) {
 	}
 }
 
+// TestResetJSONVelociraptor: Velociraptor's parse_evtx rendering (sections at the top,
+// attributes as members, HexInt values in decimal) gets the names and the text an EVTX record
+// gives the event; golang-evtx's (evtx_dump's sections, attributes as members) the same names;
+// and an evtx_dump rendering's numbers are left as they are.
+func TestResetJSONVelociraptor(t *testing.T) {
+	velo := `{"System":{"Provider":{"Name":"Microsoft-Windows-Security-Auditing","Guid":"54849625-5478-4994-A5BA-3E3B0328C30D"},
+"EventID":{"Value":4625,"Qualifiers":0},"Keywords":9227875636482146304,"TimeCreated":{"SystemTime":1549462715.946133},
+"Execution":{"ProcessID":676,"ThreadID":780},"Channel":"Security","Computer":"dc1","Security":{}},
+"EventData":{"TargetUserName":"bob","Status":3221225581,"SubStatus":"0xc000006a","LogonType":3,"ProcessId":4764,"IpPort":"0"},"Message":"An account failed to log on."}`
+	var r Record
+	if err := r.ResetJSON([]byte(velo)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Provider_Name=Microsoft-Windows-Security-Auditing", "Provider_Guid=54849625-5478-4994-A5BA-3E3B0328C30D",
+		"EventID=4625", "EventID_Qualifiers=0", "Keywords=0x8010000000000000", "TimeCreated_SystemTime=1549462715.946133",
+		"Execution_ProcessID=676", "Execution_ThreadID=780", "Channel=Security", "Computer=dc1",
+		"TargetUserName=bob", "Status=0xc000006d", "SubStatus=0xc000006a", "LogonType=3", "ProcessId=0x129c", "IpPort=0",
+		"Message=An account failed to log on.",
+	}
+	if got := pairs(&r); !slices.Equal(got, want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if !r.EventXML() {
+		t.Fatal("EventXML() = false for a Velociraptor rendering")
+	}
+	// golang-evtx: evtx_dump's Event and sections, attributes as members, values as strings.
+	gx := `{"Event":{"EventData":{"Image":"C:\\Windows\\splwow64.exe"},"System":{"Channel":"Microsoft-Windows-Sysmon/Operational",
+"EventID":"7","Execution":{"ProcessID":"1760","ThreadID":"1952"},"Provider":{"Guid":"5770385F-C22A-43E0-BF4C-06F5698FFBD9","Name":"Microsoft-Windows-Sysmon"},
+"Security":{"UserID":"S-1-5-18"},"TimeCreated":{"SystemTime":"2017-01-19T16:07:45Z"}}}}`
+	if err := r.ResetJSON([]byte(gx)); err != nil {
+		t.Fatal(err)
+	}
+	got := pairs(&r)
+	for _, w := range []string{"Execution_ProcessID=1760", "Provider_Name=Microsoft-Windows-Sysmon", "Security_UserID=S-1-5-18", "TimeCreated_SystemTime=2017-01-19T16:07:45Z", `Image=C:\Windows\splwow64.exe`} {
+		if !slices.Contains(got, w) {
+			t.Errorf("golang-evtx: %q missing from %q", w, got)
+		}
+	}
+	// evtx_dump writes HexInt values as text; its numbers are numbers.
+	dump := `{"Event":{"System":{"Channel":"Security","EventID":4625},"EventData":{"Status":"0xc000006d","ProcessId":4764}}}`
+	if err := r.ResetJSON([]byte(dump)); err != nil {
+		t.Fatal(err)
+	}
+	if got := pairs(&r); !slices.Contains(got, "ProcessId=4764") || !slices.Contains(got, "Status=0xc000006d") {
+		t.Fatalf("evtx_dump: %q", got)
+	}
+}
+
 func TestResetMapMatchesJSON(t *testing.T) {
 	for _, doc := range []string{evtxShaped, `{"a":{"b":[1,2,{"c":"d"}]},"e":null,"f":false}`} {
 		var m map[string]any
