@@ -299,7 +299,10 @@ func TestAuditVerifyNamesTamperedEntry(t *testing.T) {
 	a.Close()
 	ctx := context.Background()
 	rep, err := AuditVerify(ctx, dir)
-	if err != nil || !rep.OK || rep.Entries < 10 {
+	// The trail holds ten entries or so when the demo returns; how many depends on timing (a
+	// loaded CI run closed the app with nine). Three distinct entries to tamper with are what
+	// the test needs.
+	if err != nil || !rep.OK || rep.Entries < 5 {
 		t.Fatalf("intact: %+v %v", rep, err)
 	}
 	n := rep.Entries
