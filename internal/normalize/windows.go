@@ -12,7 +12,8 @@ import (
 //   - evtx_dump: {"Event": {"#attributes": ..., "System": {...}, "EventData": {...}}} (or
 //     "UserData": {"<Element>": {...}}), as written by `evtx_dump -o json` and internal/evtx;
 //   - flat (NXLog, the OTRF/Mordor datasets): the EventData names at the top level beside
-//     EventID, Channel, Hostname/Computer, SourceName and @timestamp/TimeCreated/EventTime;
+//     EventID, Channel, Hostname/Computer, SourceName and @timestamp/TimeCreated/EventTime (or
+//     the EventData object beside them: Velociraptor's Windows.EventLogs.EvtxHunter);
 //   - Winlogbeat: {"winlog": {"event_id", "channel", "computer_name", "provider_name",
 //     "event_data": {...}}, "@timestamp": ...}.
 //
@@ -131,10 +132,14 @@ func (r *record) windows() *winRec {
 			return nil
 		}
 		w.shape, w.eid, w.data = shapeFlat, int(n), root
+		if ed := root.get("EventData"); ed != nil && ed.kind == jObject {
+			w.data = ed // the event's data nested (Velociraptor's EvtxHunter and artifacts like it)
+		}
 		w.channel = root.str("Channel")
-		w.provider = root.str("SourceName")
-		if w.provider == "" {
-			w.provider = root.str("ProviderName")
+		for _, k := range [...]string{"SourceName", "ProviderName", "Provider"} {
+			if w.provider = root.str(k); w.provider != "" {
+				break
+			}
 		}
 		for _, k := range [...]string{"Hostname", "Computer", "ComputerName", "computer_name"} {
 			if w.computer = root.str(k); w.computer != "" {

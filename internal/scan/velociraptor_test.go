@@ -65,7 +65,15 @@ func veloValue(value string, typed bool) any {
 // veloRendering renders the records of the EVTX file p as Velociraptor's parse_evtx does, one
 // JSON object per line: {"System": {...}, "EventData": {...}, "Message": ""}, attributes as
 // members, EventID as {"Value": n}, TimeCreated's SystemTime in epoch seconds.
-func veloRendering(t *testing.T, p string) []byte {
+func veloRendering(t *testing.T, p string) []byte { return veloRender(t, p, false) }
+
+// veloHunterRendering renders the records of the EVTX file p as Velociraptor's
+// Windows.EventLogs.EvtxHunter artifact does: flat rows of EventTime (to the second), Computer,
+// Channel, Provider, EventID, EventRecordID, UserSID, Username, EventData, UserData, Message and
+// OSPath.
+func veloHunterRendering(t *testing.T, p string) []byte { return veloRender(t, p, true) }
+
+func veloRender(t *testing.T, p string, hunter bool) []byte {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -112,7 +120,21 @@ func veloRendering(t *testing.T, p string) []byte {
 				data[name] = []any{old, v}
 			}
 		})
-		line, err := json.Marshal(map[string]any{"System": sys, "EventData": data, "Message": ""})
+		row := map[string]any{"System": sys, "EventData": data, "Message": ""}
+		if hunter {
+			member := func(el, key string) any {
+				m, _ := sys[el].(map[string]any)
+				return m[key]
+			}
+			secs, _ := member("TimeCreated", "SystemTime").(json.Number).Float64()
+			row = map[string]any{
+				"EventTime": time.Unix(int64(secs), 0).UTC(), "Computer": sys["Computer"], "Channel": sys["Channel"],
+				"Provider": member("Provider", "Name"), "EventID": member("EventID", "Value"), "EventRecordID": sys["EventRecordID"],
+				"UserSID": member("Security", "UserID"), "Username": "",
+				"EventData": data, "UserData": nil, "Message": "", "OSPath": p,
+			}
+		}
+		line, err := json.Marshal(row)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,20 +160,32 @@ func TestScanVelociraptorLikeEVTX(t *testing.T) {
 	key := func(d Detection) string {
 		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Round(time.Microsecond).Format(time.RFC3339Nano), d.Matches)
 	}
+	// EvtxHunter's EventTime keeps the second only.
+	hunterKey := func(d Detection) string {
+		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Truncate(time.Second).Format(time.RFC3339Nano), d.Matches)
+	}
 	total, hexEvidence := 0, 0
 	for i, p := range files {
 		velo := filepath.Join(dir, fmt.Sprintf("%d.json", i))
+		hunter := filepath.Join(dir, fmt.Sprintf("%d.hunter.json", i))
 		if err := os.WriteFile(velo, veloRendering(t, p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(hunter, veloHunterRendering(t, p), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		fromEVTX, _ := runScan(t, []string{p}, opt)
 		fromVelo, sv := runScan(t, []string{velo}, opt)
-		if sv.Errors != 0 {
-			t.Errorf("%s: %d errors as Velociraptor JSON", p, sv.Errors)
+		fromHunter, sh := runScan(t, []string{hunter}, opt)
+		if sv.Errors != 0 || sh.Errors != 0 {
+			t.Errorf("%s: %d errors as parse_evtx rows, %d as EvtxHunter rows", p, sv.Errors, sh.Errors)
 		}
 		a, b := sortedKeys(fromEVTX, key), sortedKeys(fromVelo, key)
 		if !slices.Equal(a, b) {
 			t.Errorf("%s:\nas EVTX         %q\nas Velociraptor %q", p, a, b)
+		}
+		if a, c := sortedKeys(fromEVTX, hunterKey), sortedKeys(fromHunter, hunterKey); !slices.Equal(a, c) {
+			t.Errorf("%s:\nas EVTX       %q\nas EvtxHunter %q", p, a, c)
 		}
 		for _, d := range fromVelo {
 			for _, m := range d.Matches {
@@ -191,5 +225,15 @@ func TestVelociraptorNormalized(t *testing.T) {
 	}
 	if ev.Message != "An account was successfully logged on." {
 		t.Errorf("message %q", ev.Message)
+	}
+	// The same logon as a Windows.EventLogs.EvtxHunter row: flat, its data nested.
+	raw = []byte(`{"EventTime":"2019-02-06T14:18:35Z","Computer":"TestComputer","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing",` +
+		`"EventID":4624,"EventRecordID":31880,"UserSID":null,"Username":"","EventData":{"TargetUserName":"user","TargetDomainName":"TESTCOMPUTER",` +
+		`"LogonType":2,"IpAddress":"::1"},"UserData":null,"Message":"An account was successfully logged on.","OSPath":"C:\\Windows\\System32\\winevt\\Logs\\Security.evtx"}`)
+	if ev, err = normalize.Event(normalize.Input{Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Code != "4624" || ev.Time.Unix() != 1549462715 || ev.Device == nil || ev.Device.Hostname != "TestComputer" || ev.User == nil || ev.User.Name != "user" {
+		t.Errorf("EvtxHunter row: code %q time %v device %+v user %+v", ev.Code, ev.Time, ev.Device, ev.User)
 	}
 }

@@ -116,10 +116,51 @@ func (r *Record) AddJSON(data []byte) error {
 	}
 	if wl := p.member(root, "winlog"); wl >= 0 && p.nodes[wl].kind == jObject {
 		p.flattenBeat(wl)
+	} else {
+		p.flattenFlatWindows(root)
 	}
 	p.name = p.name[:0]
 	p.flattenGeneric(root, 0)
 	return nil
+}
+
+// flatProviders are the names flat renderings of Windows events give the event's provider:
+// NXLog's and the OTRF datasets' SourceName, ProviderName, and Velociraptor artifacts' Provider
+// (System.Provider.Name as Provider).
+var flatProviders = [...]string{"SourceName", "ProviderName", "Provider"}
+
+// flattenFlatWindows adds, for a flat rendering of a Windows event (a scalar EventID and Channel
+// at the top), the fields an EVTX record has and the rendering names otherwise: Provider_Name
+// from the rendering's provider name (see flatProviders) when it has none, and, when the
+// event's data is nested (Velociraptor's Windows.EventLogs.EvtxHunter and the artifacts like it:
+// "EventData": {...}, "UserData": {...}), each EventData member by its name and UserData's
+// elements by their leaf names, HexInt values written in decimal given their EVTX text. The
+// document's own names follow, as for any JSON.
+func (p *jsonParser) flattenFlatWindows(root int32) {
+	eid, ch := p.member(root, "EventID"), p.member(root, "Channel")
+	if eid < 0 || ch < 0 || p.nodes[eid].kind == jObject || p.nodes[eid].kind == jArray || p.nodes[ch].kind != jString {
+		return
+	}
+	if p.member(root, "Provider_Name") < 0 {
+		for _, name := range flatProviders {
+			if n := p.member(root, name); n >= 0 && p.nodes[n].kind == jString {
+				p.add("Provider_Name", p.nodes[n].val)
+				break
+			}
+		}
+	}
+	p.hexChannel, p.hexEventID, p.hexOn = p.nodes[ch].val, p.scalarText(eid), true
+	if ed := p.member(root, "EventData"); ed >= 0 && p.nodes[ed].kind == jObject {
+		p.flattenEventData(ed)
+	}
+	if ud := p.member(root, "UserData"); ud >= 0 && p.nodes[ud].kind == jObject {
+		for c := p.nodes[ud].first; c >= 0; c = p.nodes[c].next {
+			if k := p.nodes[c].key; k != "#attributes" {
+				p.flattenElement(k, c)
+			}
+		}
+	}
+	p.hexOn = false
 }
 
 // beatSystem names the members of a Winlogbeat (or Elastic Agent) "winlog" object that an EVTX

@@ -207,6 +207,39 @@ func TestResetJSONVelociraptor(t *testing.T) {
 	}
 }
 
+// TestResetJSONFlatWindows: a flat rendering of a Windows event gets Provider_Name from its
+// provider name (NXLog's SourceName, Velociraptor EvtxHunter's Provider), and one whose data is
+// nested (EvtxHunter) its EventData members by their names, HexInt values in EVTX text.
+func TestResetJSONFlatWindows(t *testing.T) {
+	var r Record
+	nx := `{"EventTime":"2024-05-01 10:00:00","Hostname":"dc1","SourceName":"Microsoft-Windows-Eventlog","Channel":"Security","EventID":1102,"SubjectUserName":"bob"}`
+	if err := r.ResetJSON([]byte(nx)); err != nil {
+		t.Fatal(err)
+	}
+	if got := pairs(&r); got[0] != "Provider_Name=Microsoft-Windows-Eventlog" || !slices.Contains(got, "SourceName=Microsoft-Windows-Eventlog") {
+		t.Fatalf("NXLog: %q", got)
+	}
+	hunter := `{"EventTime":"2024-05-01T10:00:00Z","Computer":"dc1","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing","EventID":4625,
+"EventRecordID":7,"UserSID":null,"Username":"","EventData":{"TargetUserName":"bob","Status":3221225581,"LogonType":3},"UserData":null,"Message":"","OSPath":"C:\\Windows\\System32\\winevt\\Logs\\Security.evtx"}`
+	if err := r.ResetJSON([]byte(hunter)); err != nil {
+		t.Fatal(err)
+	}
+	got := pairs(&r)
+	want := []string{"Provider_Name=Microsoft-Windows-Security-Auditing", "TargetUserName=bob", "Status=0xc000006d", "LogonType=3"}
+	if !slices.Equal(got[:len(want)], want) || !slices.Contains(got, "EventData.Status=3221225581") || !slices.Contains(got, "Channel=Security") {
+		t.Fatalf("EvtxHunter: got %q, want %q first and the dotted names", got, want)
+	}
+	// A record with its own Provider_Name keeps it alone; one that is not a Windows event gets none.
+	for _, doc := range []string{`{"Channel":"Security","EventID":4624,"Provider_Name":"a","SourceName":"b"}`, `{"Channel":"x","SourceName":"b"}`} {
+		if err := r.ResetJSON([]byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+		if n := slices.Collect(r.Values("Provider_Name")); len(n) > 1 || strings.Contains(doc, "EventID") != (len(n) == 1) {
+			t.Errorf("%s: Provider_Name %q", doc, n)
+		}
+	}
+}
+
 func TestResetMapMatchesJSON(t *testing.T) {
 	for _, doc := range []string{evtxShaped, `{"a":{"b":[1,2,{"c":"d"}]},"e":null,"f":false}`} {
 		var m map[string]any
