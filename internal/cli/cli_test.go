@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -553,6 +554,39 @@ func TestVelociraptorEvtx(t *testing.T) {
 	m := regexp.MustCompile(`1 events, (\d+) alerts`).FindStringSubmatch(out)
 	if code != 0 || m == nil || m[1] == "0" {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestEvtxECmdOutput: EvtxECmd's output (KAPE's !EZParser), as JSON lines and as CSV, the
+// event's data in its Payload column: a log clearing is detected by the rule that names the
+// Eventlog provider, by scan (JSON) and by import (both).
+func TestEvtxECmdOutput(t *testing.T) {
+	dir := t.TempDir()
+	payload := `{"EventData":{"Data":[{"@Name":"SubjectUserName","#text":"bob"},{"@Name":"SubjectDomainName","#text":"CORP"},{"@Name":"SubjectLogonId","#text":"0x3E7"}]}}`
+	quoted, _ := json.Marshal(payload)
+	jsonRow := `{"RecordNumber":1,"EventRecordId":"42","TimeCreated":"2024-05-01T10:00:00.2500000+00:00","EventId":1102,"Level":"Info",` +
+		`"Provider":"Microsoft-Windows-Eventlog","Channel":"Security","ProcessId":812,"ThreadId":900,"Computer":"dc1.corp.example",` +
+		`"MapDescription":"Event log cleared","UserName":"CORP\\bob","Keywords":"Audit success","Payload":` + string(quoted) + "}\n"
+	csvRows := "RecordNumber,EventRecordId,TimeCreated,EventId,Level,Provider,Channel,ProcessId,ThreadId,Computer,MapDescription,UserName,Keywords,Payload\n" +
+		`1,42,2024-05-01 10:00:00.2500000,1102,Info,Microsoft-Windows-Eventlog,Security,812,900,dc1.corp.example,Event log cleared,CORP\bob,Audit success,"` +
+		strings.ReplaceAll(payload, `"`, `""`) + "\"\n"
+	jsonFile, csvFile := filepath.Join(dir, "EvtxECmd_Output.json"), filepath.Join(dir, "EvtxECmd_Output.csv")
+	if err := os.WriteFile(jsonFile, []byte(jsonRow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(csvFile, []byte(csvRows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules := data + "/sigma/rules/windows/builtin/security"
+	code, out, errs := run(t, "scan", "--rules", rules, "--output", "jsonl", "--quiet", jsonFile)
+	if code != 0 || !strings.Contains(out, `"rule_title":"Security Eventlog Cleared"`) || !strings.Contains(out, `"timestamp":"2024-05-01T10:00:00.25Z"`) {
+		t.Fatalf("scan: exit %d\n%s\n%s", code, out, errs)
+	}
+	for i, file := range []string{jsonFile, csvFile} {
+		code, out, errs = run(t, "import", "--data", filepath.Join(dir, "data"+strconv.Itoa(i)), "--rules", rules, file)
+		if code != 0 || !strings.Contains(out, "1 events, 1 alerts") {
+			t.Fatalf("import %s: exit %d\n%s\n%s", file, code, out, errs)
+		}
 	}
 }
 

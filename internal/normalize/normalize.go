@@ -50,6 +50,7 @@ func Event(in Input) (event.Event, error) {
 	}
 	if root != nil && jsonErr == nil {
 		defer p.release()
+		defer func() { r.payload.release() }()
 		r.root = root
 		ev.Raw = append([]byte(nil), raw...)
 	} else {
@@ -104,6 +105,7 @@ type record struct {
 	leef     *cef.LEEFEvent
 	cefDone  bool
 	selfFlat bool // the normalizer filled Unmapped itself
+	payload  *parser // owns the tree of an EvtxECmd row's Payload (see windows), released with root's
 }
 
 // normalizer is one entry of the registry.

@@ -13,7 +13,8 @@ import (
 //     "UserData": {"<Element>": {...}}), as written by `evtx_dump -o json` and internal/evtx;
 //   - flat (NXLog, the OTRF/Mordor datasets): the EventData names at the top level beside
 //     EventID, Channel, Hostname/Computer, SourceName and @timestamp/TimeCreated/EventTime (or
-//     the EventData object beside them: Velociraptor's Windows.EventLogs.EvtxHunter);
+//     the EventData object beside them: Velociraptor's Windows.EventLogs.EvtxHunter; or the
+//     event's XML as JSON in a Payload string beside EventId: EvtxECmd);
 //   - Winlogbeat: {"winlog": {"event_id", "channel", "computer_name", "provider_name",
 //     "event_data": {...}}, "@timestamp": ...}.
 //
@@ -121,6 +122,10 @@ func (r *record) windows() *winRec {
 		w.data = wl.get("event_data")
 	default:
 		id := root.get("EventID")
+		ez := id == nil && root.get("Payload") != nil && root.get("Payload").kind == jString
+		if ez {
+			id = root.get("EventId") // EvtxECmd
+		}
 		if id == nil || (root.get("Channel") == nil && root.get("SourceName") == nil && root.get("ProviderName") == nil) {
 			return nil
 		}
@@ -134,6 +139,8 @@ func (r *record) windows() *winRec {
 		w.shape, w.eid, w.data = shapeFlat, int(n), root
 		if ed := root.get("EventData"); ed != nil && ed.kind == jObject {
 			w.data = ed // the event's data nested (Velociraptor's EvtxHunter and artifacts like it)
+		} else if ez {
+			w.data = r.evtxECmdData(root.get("Payload").s)
 		}
 		w.channel = root.str("Channel")
 		for _, k := range [...]string{"SourceName", "ProviderName", "Provider"} {
@@ -153,6 +160,51 @@ func (r *record) windows() *winRec {
 	w.kind = windowsKind(w.channel, w.provider)
 	r.win = &w
 	return r.win
+}
+
+// evtxECmdData returns the event data of an EvtxECmd row's Payload (the event's XML as JSON,
+// {"EventData":{"Data":[{"@Name":"TargetUserName","#text":"bob"}, ...]}} or {"UserData":
+// {"<Element>":{...}}}) as an object of the EventData names, or of the UserData element's
+// members; nil when the payload is not a JSON object.
+func (r *record) evtxECmdData(payload string) *node {
+	tree, p, err := parseObject(payload)
+	if err != nil {
+		return nil
+	}
+	r.payload = p
+	if ud := tree.get("UserData"); ud != nil && ud.kind == jObject {
+		for i := range ud.kids {
+			if k := &ud.kids[i]; k.kind == jObject {
+				return &k.node
+			}
+		}
+	}
+	data := &node{kind: jObject}
+	var add func(n *node)
+	add = func(n *node) {
+		switch n.kind {
+		case jArray:
+			for i := range n.kids {
+				add(&n.kids[i].node)
+			}
+		case jObject:
+			name := n.str("@Name")
+			if name == "" {
+				name = "Data"
+			}
+			v := n.get("#text")
+			if v == nil {
+				v = &node{kind: jString}
+			}
+			data.kids = append(data.kids, member{key: name, node: *v})
+		default:
+			data.kids = append(data.kids, member{key: "Data", node: *n})
+		}
+	}
+	if d := tree.at("EventData", "Data"); d != nil {
+		add(d)
+	}
+	return data
 }
 
 func windowsKind(channel, provider string) string {
@@ -339,6 +391,13 @@ func normalizeWindows(r *record) error {
 		}
 		flatten(dst, "", r.root)
 	default:
+		if w.data != r.root { // nested (EvtxHunter) or in a Payload string (EvtxECmd): by their names
+			flatten(dst, "", w.data)
+			w.data.consume()
+			if pl := r.root.get("Payload"); pl != nil && r.payload != nil {
+				pl.used = true
+			}
+		}
 		flatten(dst, "", r.root)
 	}
 	return nil

@@ -98,6 +98,8 @@ func FuzzResetJSON(f *testing.F) {
 	f.Add([]byte(`{"a":[1,{"b":"\u00e9\ud800"}],"c":null}`))
 	f.Add([]byte(`{"winlog":{"channel":"Security","event_id":4624,"process":{"pid":4,"thread":{"id":[8]}},"event_data":{"TargetUserName":"bob","X":{"#text":"y"}},"user_data":{"A":{"B":"c"}}}}`))
 	f.Add([]byte(`{"System":{"EventID":{"Value":10},"Channel":"Microsoft-Windows-Sysmon/Operational","Keywords":9223372036854775808,"Provider":{"Name":"x","xmlns":"y"}},"EventData":{"GrantedAccess":5176,"Data":[1,"a"]},"Message":""}`))
+	f.Add([]byte(`{"Payload":"{\"EventData\":{\"Data\":[{\"@Name\":\"A\",\"#text\":\"b\"},\"c\"]},\"UserData\":{\"X\":{\"@y\":\"z\"}}}","Channel":"Security","EventId":4720}`))
+	f.Add([]byte(`{"EventTime":"2024-05-01T10:00:00Z","Channel":"Security","Provider":"p","EventID":4625,"EventData":{"Status":3221225581},"UserData":{"A":{"B":1}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Record
 		if err := r.ResetJSON(data); err != nil {

@@ -116,12 +116,145 @@ func (r *Record) AddJSON(data []byte) error {
 	}
 	if wl := p.member(root, "winlog"); wl >= 0 && p.nodes[wl].kind == jObject {
 		p.flattenBeat(wl)
+	} else if p.isEvtxECmd(root) {
+		return p.flattenEvtxECmd(root)
 	} else {
 		p.flattenFlatWindows(root)
 	}
 	p.name = p.name[:0]
 	p.flattenGeneric(root, 0)
 	return nil
+}
+
+// isEvtxECmd reports whether the document is a row of EvtxECmd (Eric Zimmerman's EVTX parser,
+// KAPE's !EZParser): EventId, Channel and the event's XML as a JSON string in Payload.
+func (p *jsonParser) isEvtxECmd(root int32) bool {
+	eid, ch, pl := p.member(root, "EventId"), p.member(root, "Channel"), p.member(root, "Payload")
+	if eid < 0 || ch < 0 || pl < 0 {
+		return false
+	}
+	k := p.nodes[eid].kind
+	return (k == jNumber || k == jString) && p.nodes[ch].kind == jString && p.nodes[pl].kind == jString
+}
+
+// evtxECmdSystem names the System columns of an EvtxECmd row by the names of an EVTX record's
+// fields. Its Level and Keywords are words there ("Info", "Audit success"), not EVTX's numbers,
+// and keep their own names only.
+var evtxECmdSystem = [...]struct{ column, name string }{
+	{"EventId", "EventID"}, {"Provider", "Provider_Name"}, {"EventRecordId", "EventRecordID"},
+	{"ProcessId", "Execution_ProcessID"}, {"ThreadId", "Execution_ThreadID"},
+}
+
+// flattenEvtxECmd adds the fields of an EvtxECmd row: its System columns under EVTX's names
+// only (see evtxECmdSystem), the others (Channel, Computer, TimeCreated, MapDescription,
+// PayloadData1...) by their own, then the event's data
+// from the JSON in Payload ({"EventData":{"Data":[{"@Name":"Image","#text":"..."}]}} or
+// {"UserData":{...}}, XML converted with @ for attributes) by the names an EVTX record gives
+// them. A Payload that is not JSON leaves the row's columns alone and is an error.
+func (p *jsonParser) flattenEvtxECmd(root int32) error {
+	for _, c := range evtxECmdSystem {
+		if n := p.member(root, c.column); n >= 0 && p.nodes[n].kind != jObject && p.nodes[n].kind != jArray {
+			p.add(c.name, p.scalarText(n))
+		}
+	}
+	payload := p.member(root, "Payload")
+	for c := p.nodes[root].first; c >= 0; c = p.nodes[c].next {
+		// The System columns have their EVTX names; under their own, ProcessId would be taken
+		// for the EventData field of that name.
+		if c != payload && !slices.ContainsFunc(evtxECmdSystem[:], func(s struct{ column, name string }) bool { return s.column == p.nodes[c].key }) {
+			p.name = append(p.name[:0], p.nodes[c].key...)
+			p.flattenGeneric(c, len(p.name))
+		}
+	}
+	// The payload's nodes follow the document's in p.nodes; its text is the record's.
+	text := p.nodes[payload].val
+	if text == "" {
+		return nil
+	}
+	s, pos, depth := p.s, p.pos, p.depth
+	p.s, p.pos, p.depth = text, 0, 0
+	p.skipSpace()
+	ev, err := p.parseValue()
+	if err == nil {
+		if p.skipSpace(); p.pos != len(p.s) {
+			err = fmt.Errorf("%w: unexpected data after the value at offset %d", ErrInvalidJSON, p.pos)
+		}
+	}
+	p.s, p.pos, p.depth = s, pos, depth
+	if err != nil {
+		return fmt.Errorf("Payload: %w", err)
+	}
+	if p.nodes[ev].kind != jObject {
+		return nil
+	}
+	for sec := p.nodes[ev].first; sec >= 0; sec = p.nodes[sec].next {
+		key := p.nodes[sec].key
+		if key != "EventData" || p.nodes[sec].kind != jObject {
+			p.flattenAtElement(key, sec) // UserData, and any other section: leaf names
+			continue
+		}
+		for c := p.nodes[sec].first; c >= 0; c = p.nodes[c].next {
+			if p.nodes[c].key == "Data" {
+				p.flattenDataItems(c)
+			} else {
+				p.flattenAtElement(p.nodes[c].key, c)
+			}
+		}
+	}
+	return nil
+}
+
+// flattenDataItems adds the EventData Data items of an EvtxECmd payload, node n (one item or an
+// array of them): a named item ({"@Name":"Image","#text":"..."}) as its name, an unnamed one as
+// Data.
+func (p *jsonParser) flattenDataItems(n int32) {
+	switch p.nodes[n].kind {
+	case jArray:
+		for c := p.nodes[n].first; c >= 0; c = p.nodes[c].next {
+			p.flattenDataItems(c)
+		}
+	case jObject:
+		name, text := "Data", int32(-1)
+		if nm := p.member(n, "@Name"); nm >= 0 && p.nodes[nm].kind == jString {
+			name = p.nodes[nm].val
+		}
+		if text = p.member(n, "#text"); text >= 0 {
+			p.addScalarOrNested(name, text)
+		} else {
+			p.add(name, "") // <Data Name="x"/>: present and empty, as EVTX gives it
+		}
+	default:
+		p.add("Data", p.scalarText(n))
+	}
+}
+
+// flattenAtElement adds XML element name, converted to JSON with attributes as "@name" members
+// and the text as "#text" (node n), as an EVTX record names its fields: the text as name, the
+// attributes as name_attribute (xmlns left out), child elements by their own names.
+func (p *jsonParser) flattenAtElement(name string, n int32) {
+	switch p.nodes[n].kind {
+	case jArray:
+		for c := p.nodes[n].first; c >= 0; c = p.nodes[c].next {
+			p.flattenAtElement(name, c)
+		}
+	case jObject:
+		for c := p.nodes[n].first; c >= 0; c = p.nodes[c].next {
+			key := p.nodes[c].key
+			switch {
+			case key == "#text":
+				p.addScalarOrNested(name, c)
+			case strings.HasPrefix(key, "@"):
+				if attr := key[1:]; !isXMLNS(attr) {
+					p.name = append(append(append(p.name[:0], name...), '_'), attr...)
+					p.addScalarOrNested(p.rec.intern(p.name), c)
+				}
+			default:
+				p.flattenAtElement(key, c)
+			}
+		}
+	default:
+		p.add(name, p.scalarText(n))
+	}
 }
 
 // flatProviders are the names flat renderings of Windows events give the event's provider:

@@ -240,6 +240,38 @@ func TestResetJSONFlatWindows(t *testing.T) {
 	}
 }
 
+// TestResetJSONEvtxECmd: an EvtxECmd row gets its System columns under EVTX's names, its
+// other columns by their own, and the event's data from the JSON in its Payload string by the
+// names an EVTX record gives them (EventData items by @Name, UserData elements by their leaf
+// names, attributes as <Element>_<attribute>); a Payload that is not JSON is an error naming it.
+func TestResetJSONEvtxECmd(t *testing.T) {
+	var r Record
+	row := `{"PayloadData1":"Target: PC\\Sam","Computer":"PC","Payload":"{\"EventData\":{\"Data\":[{\"@Name\":\"TargetUserName\",\"#text\":\"Sam\"},` +
+		`{\"@Name\":\"SubjectLogonId\",\"#text\":\"0x177F1\"},{\"@Name\":\"Empty\"},\"unnamed\"],\"Binary\":\"00FF\"}}","Channel":"Security",` +
+		`"Provider":"Microsoft-Windows-Security-Auditing","EventId":4720,"EventRecordId":"443","ProcessId":496,"ThreadId":1092,"Level":"LogAlways",` +
+		`"TimeCreated":"2020-06-09T15:51:03.9362930+00:00"}`
+	if err := r.ResetJSON([]byte(row)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"EventID=4720", "Provider_Name=Microsoft-Windows-Security-Auditing", "EventRecordID=443", "Execution_ProcessID=496",
+		"Execution_ThreadID=1092", `PayloadData1=Target: PC\Sam`, "Computer=PC", "Channel=Security", "Level=LogAlways",
+		"TimeCreated=2020-06-09T15:51:03.9362930+00:00", "TargetUserName=Sam", "SubjectLogonId=0x177F1", "Empty=", "Data=unnamed", "Binary=00FF"}
+	if got := pairs(&r); !slices.Equal(got, want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	ud := `{"Payload":"{\"UserData\":{\"LogFileCleared\":{\"@xmlns\":\"http://x\",\"SubjectUserName\":\"bob\",\"Attr\":{\"@Kind\":\"k\",\"#text\":\"t\"}}}}","Channel":"Security","EventId":"1102"}`
+	if err := r.ResetJSON([]byte(ud)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pairs(&r), []string{"EventID=1102", "Channel=Security", "SubjectUserName=bob", "Attr_Kind=k", "Attr=t"}; !slices.Equal(got, want) {
+		t.Fatalf("UserData: got %q, want %q", got, want)
+	}
+	err := r.ResetJSON([]byte(`{"Payload":"{bad","Channel":"Security","EventId":1}`))
+	if !errors.Is(err, ErrInvalidJSON) || !strings.Contains(err.Error(), "Payload") {
+		t.Fatalf("bad payload: %v", err)
+	}
+}
+
 func TestResetMapMatchesJSON(t *testing.T) {
 	for _, doc := range []string{evtxShaped, `{"a":{"b":[1,2,{"c":"d"}]},"e":null,"f":false}`} {
 		var m map[string]any

@@ -1,0 +1,152 @@
+package scan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/evtx"
+	"github.com/vigil-soc/vigil/internal/normalize"
+	"github.com/vigil-soc/vigil/internal/sigma"
+)
+
+// ezRendering renders the records of the EVTX file p as EvtxECmd's --json output rows: System
+// columns (EventId, Channel, Provider, Computer, EventRecordId, ProcessId, ThreadId, Level and
+// Keywords as words, TimeCreated to 100 ns with +00:00, MapDescription, PayloadData1...) and
+// the event's data as XML converted to JSON in the Payload string, {"EventData":{"Data":
+// [{"@Name":"Image","#text":"..."}, ...]}}.
+func ezRendering(t *testing.T, p string) []byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := evtx.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	var out bytes.Buffer
+	for n := 1; ; n++ {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		row := map[string]any{"MapDescription": "", "PayloadData1": "", "UserName": "", "RemoteHost": "", "ExecutableInfo": "",
+			"ChunkNumber": 0, "Level": "Info", "Keywords": "Classic", "SourceFile": p, "ExtraDataOffset": 0, "HiddenRecord": false, "RecordNumber": n}
+		var items []map[string]string
+		rec.FieldsTyped(func(name, value string, typed bool) {
+			switch name {
+			case "EventID":
+				row["EventId"] = json.Number(value)
+			case "Channel", "Computer":
+				row[name] = value
+			case "Provider_Name":
+				row["Provider"] = value
+			case "EventRecordID":
+				row["EventRecordId"] = value
+			case "Execution_ProcessID":
+				row["ProcessId"] = json.Number(value)
+			case "Execution_ThreadID":
+				row["ThreadId"] = json.Number(value)
+			case "TimeCreated_SystemTime":
+				tc, err := time.Parse(time.RFC3339Nano, value)
+				if err != nil {
+					t.Fatalf("%s: TimeCreated %q: %v", p, value, err)
+				}
+				row["TimeCreated"] = tc.Format("2006-01-02T15:04:05.0000000+00:00")
+			default:
+				if _, system := veloSystem[name]; !system {
+					items = append(items, map[string]string{"@Name": name, "#text": value})
+				}
+			}
+		})
+		payload, _ := json.Marshal(map[string]any{"EventData": map[string]any{"Data": items}})
+		row["Payload"] = string(payload)
+		line, err := json.Marshal(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(append(line, '\n'))
+	}
+	return out.Bytes()
+}
+
+// TestScanEvtxECmdLikeEVTX renders every regression sample and attack sample as EvtxECmd rows
+// (ezRendering) and scans them: the same rules match the same events at the same times with the
+// same evidence as in the EVTX files.
+func TestScanEvtxECmdLikeEVTX(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans every sample twice")
+	}
+	files := append(regressionPairs(t), sampleFiles(t)...)
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	opt := Options{Engine: eng, Rules: rs, Workers: 1}
+	dir := t.TempDir()
+	key := func(d Detection) string {
+		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Format(time.RFC3339Nano), d.Matches)
+	}
+	total := 0
+	for i, p := range files {
+		ez := filepath.Join(dir, fmt.Sprintf("%d.json", i))
+		if err := os.WriteFile(ez, ezRendering(t, p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fromEVTX, _ := runScan(t, []string{p}, opt)
+		fromEZ, st := runScan(t, []string{ez}, opt)
+		if st.Errors != 0 {
+			t.Errorf("%s: %d errors as EvtxECmd rows", p, st.Errors)
+		}
+		if a, b := sortedKeys(fromEVTX, key), sortedKeys(fromEZ, key); !slices.Equal(a, b) {
+			t.Errorf("%s:\nas EVTX     %q\nas EvtxECmd %q", p, a, b)
+		}
+		total += len(fromEZ)
+	}
+	if total < 1500 {
+		t.Fatalf("%d detections in %d files", total, len(files))
+	}
+}
+
+// TestEvtxECmdNormalized checks that the normalizer reads an EvtxECmd row as the Windows event
+// it renders: code, time, host, the event's users from the Payload's EventData, and the
+// EventData names in Unmapped (not the Payload string).
+func TestEvtxECmdNormalized(t *testing.T) {
+	payload := `{"EventData":{"Data":[{"@Name":"TargetUserName","#text":"Sam"},{"@Name":"TargetDomainName","#text":"John-PC"},` +
+		`{"@Name":"TargetSid","#text":"S-1-5-21-792323161-214100996-3742390483-1003"},{"@Name":"SubjectUserSid","#text":"S-1-5-21-792323161-214100996-3742390483-1000"},` +
+		`{"@Name":"SubjectUserName","#text":"John"},{"@Name":"SubjectDomainName","#text":"John-PC"},{"@Name":"SubjectLogonId","#text":"0x177F1"},{"@Name":"SamAccountName","#text":"Sam"}]}}`
+	pl, _ := json.Marshal(payload)
+	raw := []byte(`{"PayloadData1":"Target: John-PC\\Sam","UserName":"John-PC\\John","MapDescription":"New user created","ChunkNumber":1,"Computer":"John-PC",` +
+		`"Payload":` + string(pl) + `,"Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing","EventId":4720,"EventRecordId":"443",` +
+		`"ProcessId":496,"ThreadId":1092,"Level":"LogAlways","Keywords":"Audit success","SourceFile":"C:\\x\\security.evtx","ExtraDataOffset":0,` +
+		`"HiddenRecord":false,"TimeCreated":"2020-06-09T15:51:03.9362930+00:00","RecordNumber":443}`)
+	ev, err := normalize.Event(normalize.Input{Raw: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Product != "windows" || ev.Code != "4720" || ev.Device == nil || ev.Device.Hostname != "John-PC" {
+		t.Fatalf("product %q code %q device %+v", ev.Product, ev.Code, ev.Device)
+	}
+	if want := time.Date(2020, 6, 9, 15, 51, 3, 936293000, time.UTC); !ev.Time.Equal(want) {
+		t.Errorf("time %v, want %v", ev.Time, want)
+	}
+	if ev.User == nil || ev.User.Name != "John" {
+		t.Errorf("user %+v, want the subject who created the account", ev.User)
+	}
+	if _, ok := ev.Unmapped["Payload"]; ok {
+		t.Error("the Payload string is in Unmapped; its fields should be")
+	}
+	if ev.Unmapped["SamAccountName"] != "Sam" {
+		t.Errorf("Unmapped SamAccountName %q", ev.Unmapped["SamAccountName"])
+	}
+}
