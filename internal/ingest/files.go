@@ -666,6 +666,7 @@ func readCSV(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 		return fmt.Errorf("read CSV header: %w", err)
 	}
 	header = append([]string(nil), header...)
+	header[0] = strings.TrimPrefix(header[0], "\ufeff") // the byte order mark Windows tools write (EvtxECmd)
 	var rec int64
 	for {
 		off := cr.InputOffset()

@@ -58,6 +58,19 @@ func gz(b []byte) []byte {
 	return buf.Bytes()
 }
 
+// TestCSVByteOrderMark: the byte order mark Windows tools write before a CSV header (EvtxECmd's
+// output) is not part of the first column's name.
+func TestCSVByteOrderMark(t *testing.T) {
+	p := write(t, "EvtxECmd_Output.csv", []byte("\ufeffRecordNumber,EventId\n1,4624\n"))
+	got, res, err := readAll(t, p, FileOptions{})
+	if err != nil || res.Records != 1 || len(got) != 1 {
+		t.Fatalf("%d records, %v", res.Records, err)
+	}
+	if want := `{"EventId":"4624","RecordNumber":"1"}`; string(got[0].data) != want {
+		t.Fatalf("record %s, want %s", got[0].data, want)
+	}
+}
+
 func TestReadFileFormats(t *testing.T) {
 	ndjson := "{\"a\":1}\n{\"a\":2}\n{\"a\":\n{\"a\":4}\n7\n"
 	cases := []struct {

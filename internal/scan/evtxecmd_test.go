@@ -1,7 +1,10 @@
 package scan
 
 import (
+	"archive/zip"
 	"bytes"
+	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +86,41 @@ func ezRendering(t *testing.T, p string) []byte {
 	return out.Bytes()
 }
 
+// ezColumns are the columns of EvtxECmd's CSV output, in its order.
+var ezColumns = []string{"RecordNumber", "EventRecordId", "TimeCreated", "EventId", "Level", "Provider", "Channel", "ProcessId", "ThreadId",
+	"Computer", "ChunkNumber", "UserId", "MapDescription", "UserName", "RemoteHost", "PayloadData1", "PayloadData2", "PayloadData3",
+	"PayloadData4", "PayloadData5", "PayloadData6", "ExecutableInfo", "HiddenRecord", "SourceFile", "Keywords", "ExtraDataOffset", "Payload"}
+
+// ezCSVRendering renders the records of the EVTX file p as EvtxECmd's CSV output: the rows of
+// ezRendering under ezColumns, after the byte order mark EvtxECmd writes, TimeCreated as its
+// CSV writes it (a space, no zone).
+func ezCSVRendering(t *testing.T, p string) []byte {
+	var out bytes.Buffer
+	out.WriteString("\ufeff")
+	w := csv.NewWriter(&out)
+	w.Write(ezColumns)
+	dec := json.NewDecoder(bytes.NewReader(ezRendering(t, p)))
+	dec.UseNumber()
+	for dec.More() {
+		var row map[string]any
+		if err := dec.Decode(&row); err != nil {
+			t.Fatal(err)
+		}
+		if tc, ok := row["TimeCreated"].(string); ok {
+			row["TimeCreated"] = strings.Replace(strings.TrimSuffix(tc, "+00:00"), "T", " ", 1)
+		}
+		rec := make([]string, len(ezColumns))
+		for i, c := range ezColumns {
+			if v, ok := row[c]; ok {
+				rec[i] = fmt.Sprint(v)
+			}
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	return out.Bytes()
+}
+
 // TestScanEvtxECmdLikeEVTX renders every regression sample and attack sample as EvtxECmd rows
 // (ezRendering) and scans them: the same rules match the same events at the same times with the
 // same evidence as in the EVTX files.
@@ -98,12 +137,21 @@ func TestScanEvtxECmdLikeEVTX(t *testing.T) {
 		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Format(time.RFC3339Nano), d.Matches)
 	}
 	total := 0
+	// The CSV renderings of all the files in one CSV file, as EvtxECmd writes a folder's.
+	var allCSV bytes.Buffer
+	var allEVTX []Detection
+	var records int64
 	for i, p := range files {
 		ez := filepath.Join(dir, fmt.Sprintf("%d.json", i))
 		if err := os.WriteFile(ez, ezRendering(t, p), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		fromEVTX, _ := runScan(t, []string{p}, opt)
+		rows := ezCSVRendering(t, p)
+		if i > 0 {
+			rows = rows[bytes.IndexByte(rows, '\n')+1:] // the header once
+		}
+		allCSV.Write(rows)
+		fromEVTX, se := runScan(t, []string{p}, opt)
 		fromEZ, st := runScan(t, []string{ez}, opt)
 		if st.Errors != 0 {
 			t.Errorf("%s: %d errors as EvtxECmd rows", p, st.Errors)
@@ -111,7 +159,20 @@ func TestScanEvtxECmdLikeEVTX(t *testing.T) {
 		if a, b := sortedKeys(fromEVTX, key), sortedKeys(fromEZ, key); !slices.Equal(a, b) {
 			t.Errorf("%s:\nas EVTX     %q\nas EvtxECmd %q", p, a, b)
 		}
+		allEVTX = append(allEVTX, fromEVTX...)
+		records += se.Records
 		total += len(fromEZ)
+	}
+	csvFile := filepath.Join(dir, "EvtxECmd_Output.csv")
+	if err := os.WriteFile(csvFile, allCSV.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromCSV, sc := runScan(t, []string{csvFile}, opt)
+	if sc.Errors != 0 || sc.Records != records {
+		t.Errorf("as EvtxECmd CSV: %d errors, %d records (EVTX %d)", sc.Errors, sc.Records, records)
+	}
+	if a, c := sortedKeys(allEVTX, key), sortedKeys(fromCSV, key); !slices.Equal(a, c) {
+		t.Errorf("as EvtxECmd CSV: %d detections, EVTX %d, or different", len(c), len(a))
 	}
 	if total < 1500 {
 		t.Fatalf("%d detections in %d files", total, len(files))
@@ -148,5 +209,66 @@ func TestEvtxECmdNormalized(t *testing.T) {
 	}
 	if ev.Unmapped["SamAccountName"] != "Sam" {
 		t.Errorf("Unmapped SamAccountName %q", ev.Unmapped["SamAccountName"])
+	}
+}
+
+// TestScanOtherCSVPassedOver: a folder scan reads EvtxECmd's CSV output and leaves the folder's
+// other CSV files (here MFTECmd's) out; a CSV file named on its own that is not EvtxECmd's is
+// reported as passed over, not counted as an error.
+func TestScanOtherCSVPassedOver(t *testing.T) {
+	dir := t.TempDir()
+	mft := "EntryNumber,SequenceNumber,InUse,ParentEntryNumber,FileName\n0,1,True,5,$MFT\n"
+	if err := os.WriteFile(filepath.Join(dir, "MFTECmd_Output.csv"), []byte(mft), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	samples := regressionPairs(t)
+	if err := os.WriteFile(filepath.Join(dir, "EvtxECmd_Output.csv"), ezCSVRendering(t, samples[0]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files([]string{dir})
+	if err != nil || len(files) != 1 || filepath.Base(files[0]) != "EvtxECmd_Output.csv" {
+		t.Fatalf("Files: %q, %v", files, err)
+	}
+	files = append(files, filepath.Join(dir, "MFTECmd_Output.csv"))
+	rs := windowsRules(t)
+	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
+	var problems []string
+	dets, st, err := func() ([]Detection, Stats, error) {
+		var dets []Detection
+		st, err := Run(context.Background(), files, Options{Engine: eng, Rules: rs, Problem: func(file string, err error) {
+			problems = append(problems, filepath.Base(file)+": "+err.Error())
+		}}, func(d Detection) { dets = append(dets, d) })
+		return dets, st, err
+	}()
+	if err != nil || st.Errors != 0 || len(dets) == 0 {
+		t.Fatalf("err %v, %d errors, %d detections", err, st.Errors, len(dets))
+	}
+	if len(problems) != 1 || !strings.HasPrefix(problems[0], "MFTECmd_Output.csv: passed over") {
+		t.Fatalf("problems %q", problems)
+	}
+	// In an archive, the CSV member that is not EvtxECmd's is passed over as other members that
+	// are not logs are: without a word.
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for _, name := range []string{"MFTECmd_Output.csv", "EvtxECmd_Output.csv"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw, _ := zw.Create("kape/" + name)
+		mw.Write(data)
+	}
+	zw.Close()
+	archive := filepath.Join(t.TempDir(), "kape.zip")
+	if err := os.WriteFile(archive, zbuf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	problems = nil
+	var fromZip []Detection
+	st, err = Run(context.Background(), []string{archive}, Options{Engine: eng, Rules: rs, Problem: func(file string, err error) {
+		problems = append(problems, filepath.Base(file)+": "+err.Error())
+	}}, func(d Detection) { fromZip = append(fromZip, d) })
+	if err != nil || st.Errors != 0 || len(problems) != 0 || len(fromZip) != len(dets) {
+		t.Fatalf("zip: err %v, %d errors, problems %q, %d detections (want %d)", err, st.Errors, problems, len(fromZip), len(dets))
 	}
 }

@@ -8,8 +8,10 @@ package scan
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +114,9 @@ type Stats struct {
 }
 
 // Files expands paths (files or folders, recursively) into the files to scan: .evtx and JSON
-// files (.json, .jsonl, .ndjson, and their .gz), and .zip archives of them, in lexical order.
+// files (.json, .jsonl, .ndjson, and their .gz), EvtxECmd's CSV output (a folder's other CSV
+// files, a KAPE collection's MFTECmd output or a dataset's index, are left out), and .zip
+// archives of them, in lexical order.
 func Files(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
@@ -128,7 +132,7 @@ func Files(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() && scannable(path) {
+			if d.Type().IsRegular() && scannable(path) && (!strings.HasSuffix(strings.ToLower(path), ".csv") || evtxECmdFile(path)) {
 				out = append(out, path)
 			}
 			return nil
@@ -147,7 +151,7 @@ func scannable(path string) bool {
 // scannableLog reports whether a file or archive member is a log a scan reads, by its name.
 func scannableLog(path string) bool {
 	p := strings.ToLower(strings.TrimSuffix(strings.ToLower(path), ".gz"))
-	for _, ext := range []string{".evtx", ".json", ".jsonl", ".ndjson"} {
+	for _, ext := range []string{".evtx", ".json", ".jsonl", ".ndjson", ".csv"} {
 		if strings.HasSuffix(p, ext) {
 			return true
 		}
@@ -381,7 +385,63 @@ func (w *worker) scanFile(ctx context.Context, path string, res *fileResult) err
 	if string(head[:4]) == zipMagic {
 		return w.scanZip(ctx, path, f, res)
 	}
+	if strings.HasSuffix(lower, ".csv") {
+		return w.scanCSV(ctx, path, bufio.NewReaderSize(src, 64<<10), true, res)
+	}
 	return w.scanJSON(ctx, path, res)
+}
+
+// csvOptions read CSV logs for a scan, as jsonOptions read JSON ones.
+var csvOptions = ingest.FileOptions{Format: ingest.FormatCSV, BatchSize: 256, NoIDs: true}
+
+// scanCSV scans a CSV file that is EvtxECmd's output (KAPE's !EZParser: its header names
+// EventId, Channel and Payload, the event's data, which sigma.Record reads): each row as the
+// Windows event it renders. Any other CSV (MFTECmd's, a spreadsheet) holds no event data the
+// rules could see: it is passed over, as an archive's members that are not logs are, and
+// reported as passed over (not an error) when report is set (a file named on its own).
+func (w *worker) scanCSV(ctx context.Context, name string, br *bufio.Reader, report bool, res *fileResult) error {
+	if !evtxECmdHeader(br) {
+		if report && w.opt.Problem != nil {
+			w.opt.Problem(name, errNotEventCSV)
+		}
+		return nil
+	}
+	_, err := ingest.ReadStream(ctx, name, br, csvOptions, w.jsonBatches(name, res))
+	return err
+}
+
+// errNotEventCSV is the problem of a CSV file scanCSV passes over.
+var errNotEventCSV = errors.New("passed over: a CSV file without the EventId, Channel and Payload columns of EvtxECmd's output")
+
+// evtxECmdFile reports whether the CSV file at path is EvtxECmd's output, by its header.
+func evtxECmdFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // scanned, which reports the error
+	}
+	defer f.Close()
+	return evtxECmdHeader(bufio.NewReaderSize(f, 64<<10))
+}
+
+// evtxECmdHeader reports whether the first line of br (at most 64 KB, left unread) is the header
+// of EvtxECmd's CSV output.
+func evtxECmdHeader(br *bufio.Reader) bool {
+	head, _ := br.Peek(br.Size())
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	cols, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")))).Read()
+	if err != nil {
+		return false
+	}
+	var n int
+	for _, c := range cols {
+		switch strings.TrimSpace(c) {
+		case "EventId", "Channel", "Payload":
+			n++
+		}
+	}
+	return n == 3
 }
 
 // zipMagic opens a zip archive (its first local file header).
@@ -439,6 +499,9 @@ func (w *worker) scanMember(ctx context.Context, name string, m *zip.File, res *
 	}
 	if head, _ := br.Peek(len(evtxMagic)); isEVTX(lower, head) {
 		return w.scanEVTX(ctx, name, br, nil, res)
+	}
+	if strings.HasSuffix(lower, ".csv") {
+		return w.scanCSV(ctx, name, br, false, res)
 	}
 	_, err = ingest.ReadStream(ctx, name, br, jsonOptions, w.jsonBatches(name, res))
 	return err

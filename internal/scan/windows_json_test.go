@@ -191,7 +191,7 @@ func eachJSONBatch(file string, fn func(*pipeline.RawBatch) error) error {
 	}
 	defer z.Close()
 	for _, m := range z.File {
-		if !scannableLog(m.Name) || strings.HasSuffix(strings.ToLower(m.Name), ".evtx") {
+		if lower := strings.ToLower(m.Name); !scannableLog(m.Name) || strings.HasSuffix(lower, ".evtx") || strings.HasSuffix(lower, ".csv") {
 			continue
 		}
 		rc, err := m.Open()
