@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,7 +72,8 @@ func veloRendering(t *testing.T, p string) []byte { return veloRender(t, p, fals
 // OSPath.
 func veloHunterRendering(t *testing.T, p string) []byte { return veloRender(t, p, true) }
 
-func veloRender(t *testing.T, p string, hunter bool) []byte {
+// eachEVTXRecord calls fn with every record of the EVTX file p, numbered from 1.
+func eachEVTXRecord(t *testing.T, p string, fn func(n int, rec *evtx.Record)) {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -84,15 +84,22 @@ func veloRender(t *testing.T, p string, hunter bool) []byte {
 	if err != nil {
 		t.Fatalf("%s: %v", p, err)
 	}
-	var out bytes.Buffer
-	for {
+	for n := 1; ; n++ {
 		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
+		fn(n, rec)
+	}
+}
+
+func veloRender(t *testing.T, p string, hunter bool) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	eachEVTXRecord(t, p, func(_ int, rec *evtx.Record) {
 		sys := map[string]any{}
 		data := map[string]any{}
 		rec.FieldsTyped(func(name, value string, typed bool) {
@@ -139,7 +146,7 @@ func veloRender(t *testing.T, p string, hunter bool) []byte {
 			t.Fatal(err)
 		}
 		out.Write(append(line, '\n'))
-	}
+	})
 	return out.Bytes()
 }
 
@@ -156,37 +163,15 @@ func TestScanVelociraptorLikeEVTX(t *testing.T) {
 	eng, _ := sigma.NewEngine(rs, sigma.EngineOptions{Fields: EngineFields()})
 	opt := Options{Engine: eng, Rules: rs, Workers: 1}
 	dir := t.TempDir()
-	// Epoch seconds in a float64 keep the time to the microsecond, not to EVTX's 100 ns.
-	key := func(d Detection) string {
-		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Round(time.Microsecond).Format(time.RFC3339Nano), d.Matches)
-	}
-	// EvtxHunter's EventTime keeps the second only.
-	hunterKey := func(d Detection) string {
-		return fmt.Sprintf("%s %s %v", d.RuleID, d.Timestamp.UTC().Truncate(time.Second).Format(time.RFC3339Nano), d.Matches)
-	}
 	total, hexEvidence := 0, 0
 	for i, p := range files {
-		velo := filepath.Join(dir, fmt.Sprintf("%d.json", i))
-		hunter := filepath.Join(dir, fmt.Sprintf("%d.hunter.json", i))
-		if err := os.WriteFile(velo, veloRendering(t, p), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(hunter, veloHunterRendering(t, p), 0o600); err != nil {
-			t.Fatal(err)
-		}
 		fromEVTX, _ := runScan(t, []string{p}, opt)
-		fromVelo, sv := runScan(t, []string{velo}, opt)
-		fromHunter, sh := runScan(t, []string{hunter}, opt)
-		if sv.Errors != 0 || sh.Errors != 0 {
-			t.Errorf("%s: %d errors as parse_evtx rows, %d as EvtxHunter rows", p, sv.Errors, sh.Errors)
-		}
-		a, b := sortedKeys(fromEVTX, key), sortedKeys(fromVelo, key)
-		if !slices.Equal(a, b) {
-			t.Errorf("%s:\nas EVTX         %q\nas Velociraptor %q", p, a, b)
-		}
-		if a, c := sortedKeys(fromEVTX, hunterKey), sortedKeys(fromHunter, hunterKey); !slices.Equal(a, c) {
-			t.Errorf("%s:\nas EVTX       %q\nas EvtxHunter %q", p, a, c)
-		}
+		// Epoch seconds in a float64 keep the time to the nearest microsecond, not to EVTX's
+		// 100 ns; EvtxHunter's EventTime keeps the second only.
+		fromVelo := scanRendering(t, opt, p, fromEVTX, "parse_evtx rows", filepath.Join(dir, fmt.Sprintf("%d.json", i)),
+			veloRendering(t, p), detectionKey(time.Microsecond, true))
+		scanRendering(t, opt, p, fromEVTX, "EvtxHunter rows", filepath.Join(dir, fmt.Sprintf("%d.hunter.json", i)),
+			veloHunterRendering(t, p), detectionKey(time.Second, false))
 		for _, d := range fromVelo {
 			for _, m := range d.Matches {
 				if veloHex.MatchString(m.Value) {
@@ -194,7 +179,7 @@ func TestScanVelociraptorLikeEVTX(t *testing.T) {
 				}
 			}
 		}
-		total += len(b)
+		total += len(fromVelo)
 	}
 	if total < 1500 {
 		t.Fatalf("%d detections in %d files", total, len(files))
