@@ -64,10 +64,14 @@ type jsonParser struct {
 // flattened as an evtx_dump one; its System attributes, which it writes as members
 // ("Provider":{"Name":...}, "EventID":{"Value":4624}), take the <Element>_<Attribute> names (so do
 // golang-evtx's), and its HexInt values, which it writes in decimal, their EVTX text
-// (GrantedAccess 5176 is 0x1438; see internal/winfield). Any
-// other document is flattened generically: nested objects give dotted names
-// (userIdentity.type), arrays give several values under one name, numbers keep their JSON text,
-// booleans are "true"/"false", and null is an empty string (the field is present).
+// (GrantedAccess 5176 is 0x1438; see internal/winfield). A flat rendering of a Windows event
+// (EventID and Channel at the top: NXLog, the OTRF datasets, Velociraptor's EvtxHunter) gets
+// Provider_Name and its nested EventData members (see flattenFlatWindows) before its generic
+// fields; an EvtxECmd row its System columns under EVTX's names and the event's data from its
+// Payload column (see flattenEvtxECmd). Any other document is flattened generically: nested
+// objects give dotted names (userIdentity.type), arrays give several values under one name,
+// numbers keep their JSON text, booleans are "true"/"false", and null is an empty string (the
+// field is present).
 func (r *Record) ResetJSON(data []byte) error {
 	r.Reset()
 	return r.AddJSON(data)
@@ -147,10 +151,10 @@ var evtxECmdSystem = [...]struct{ column, name string }{
 
 // flattenEvtxECmd adds the fields of an EvtxECmd row: its System columns under EVTX's names
 // only (see evtxECmdSystem), the others (Channel, Computer, TimeCreated, MapDescription,
-// PayloadData1...) by their own, then the event's data
-// from the JSON in Payload ({"EventData":{"Data":[{"@Name":"Image","#text":"..."}]}} or
-// {"UserData":{...}}, XML converted with @ for attributes) by the names an EVTX record gives
-// them. A Payload that is not JSON leaves the row's columns alone and is an error.
+// PayloadData1...) by their own, then the event's data from the JSON in Payload
+// ({"EventData":{"Data":[{"@Name":"Image","#text":"..."}]}} or {"UserData":{...}}, XML
+// converted with @ for attributes) by the names an EVTX record gives them. A Payload that is
+// not JSON is an error naming it.
 func (p *jsonParser) flattenEvtxECmd(root int32) error {
 	for _, c := range evtxECmdSystem {
 		if n := p.member(root, c.column); n >= 0 && p.nodes[n].kind != jObject && p.nodes[n].kind != jArray {
