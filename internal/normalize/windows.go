@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
+	"github.com/vigil-soc/vigil/internal/winfield"
 )
 
 // Windows event logs arrive in three JSON shapes, all read through one view (winRec):
@@ -384,6 +385,9 @@ func normalizeWindows(r *record) error {
 				flatten(dst, m.key, &m.node)
 			}
 		}
+		if w.event == r.root {
+			hexFields(dst, w)
+		}
 	case shapeBeat:
 		if w.data != nil {
 			flatten(dst, "", w.data)
@@ -415,6 +419,23 @@ func flattenXML(dst map[string]string, section *node) {
 			continue
 		}
 		xmlElement(dst, m.key, &m.node)
+	}
+}
+
+// hexFields gives the HexInt fields of a Velociraptor rendering, which it writes as decimal
+// numbers, their EVTX text in dst (SubjectLogonId 170334 is 0x2995e; see internal/winfield),
+// so that the event is searched by the values its EVTX record shows.
+func hexFields(dst map[string]string, w *winRec) {
+	eid := strconv.Itoa(w.eid)
+	var buf []byte
+	for k, v := range dst {
+		if !winfield.SystemHex(k) && !winfield.Hex(w.channel, eid, k) {
+			continue
+		}
+		var ok bool
+		if buf, ok = winfield.AppendHex(buf[:0], v); ok {
+			dst[k] = string(buf)
+		}
 	}
 }
 

@@ -211,6 +211,13 @@ func TestVelociraptorNormalized(t *testing.T) {
 	if ev.Message != "An account was successfully logged on." {
 		t.Errorf("message %q", ev.Message)
 	}
+	// The HexInt values Velociraptor writes in decimal are searched as EVTX shows them.
+	if got := ev.Unmapped["SubjectLogonId"]; got != "0x2995e" {
+		t.Errorf("Unmapped SubjectLogonId %q, want 0x2995e", got)
+	}
+	if got := ev.Unmapped["Keywords"]; got != "0x8020000000000000" {
+		t.Errorf("Unmapped Keywords %q, want 0x8020000000000000", got)
+	}
 	// The same logon as a Windows.EventLogs.EvtxHunter row: flat, its data nested.
 	raw = []byte(`{"EventTime":"2019-02-06T14:18:35Z","Computer":"TestComputer","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing",` +
 		`"EventID":4624,"EventRecordID":31880,"UserSID":null,"Username":"","EventData":{"TargetUserName":"user","TargetDomainName":"TESTCOMPUTER",` +
