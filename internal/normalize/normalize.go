@@ -104,7 +104,7 @@ type record struct {
 	cef      *cef.Event // the CEF record in line
 	leef     *cef.LEEFEvent
 	cefDone  bool
-	selfFlat bool // the normalizer filled Unmapped itself
+	selfFlat bool    // the normalizer filled Unmapped itself
 	payload  *parser // owns the tree of an EvtxECmd row's Payload (see windows), released with root's
 }
 
