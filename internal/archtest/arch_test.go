@@ -1,12 +1,17 @@
 // Package archtest keeps the architecture's import rules true: stages never import each other,
 // the event vocabulary depends on the standard library only, and only the composition root
-// knows the concrete store and bus implementations.
+// knows the concrete store and bus implementations; and every Go file gofmt-formatted.
 package archtest
 
 import (
+	"bytes"
 	"encoding/json"
+	"go/format"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -112,6 +117,39 @@ func TestOnlyAppKnowsConcreteImplementations(t *testing.T) {
 					t.Errorf("%s imports %s; only internal/app may build concrete implementations", path, imp)
 				}
 			}
+		}
+	}
+}
+
+// TestGofmt checks that every Go file of the module is formatted as gofmt formats it: CI runs
+// the tests, so an unformatted file fails it rather than the next person's editor.
+func TestGofmt(t *testing.T) {
+	var files []string
+	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != "../.." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 100 {
+		t.Fatalf("%d Go files found: the test is not looking at the module", len(files))
+	}
+	for _, p := range files {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := format.Source(src); err != nil || !bytes.Equal(out, src) {
+			t.Errorf("%s is not gofmt-formatted (gofmt -w %s): %v", p, strings.TrimPrefix(p, "../../"), err)
 		}
 	}
 }
