@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/event"
@@ -653,6 +654,38 @@ func readNDJSON(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 }
 
 // readCSV turns a CSV file with a header row into one JSON object per row.
+// csvKeyOrder returns the order in which a CSV row becomes a JSON object (see csvObject): the
+// indices of header's columns sorted by name, the last of columns that share a name, as
+// json.Marshal writes a map[string]string of the row.
+func csvKeyOrder(header []string) []int {
+	last := make(map[string]int, len(header))
+	for i, h := range header {
+		last[h] = i
+	}
+	order := make([]int, 0, len(last))
+	for _, i := range last {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(header[a], header[b]) })
+	return order
+}
+
+// csvObject appends the JSON object of a CSV row to dst: the members of header's columns in
+// order (see csvKeyOrder), byte for byte what json.Marshal writes for the map from column
+// name to value (record IDs are hashes of these bytes), without its reflection and sorting.
+func csvObject(dst []byte, header []string, order []int, row []string) []byte {
+	dst = append(dst, '{')
+	for j, i := range order {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsontext.AppendStringHTML(dst, header[i])
+		dst = append(dst, ':')
+		dst = jsontext.AppendStringHTML(dst, row[i])
+	}
+	return append(dst, '}')
+}
+
 func readCSV(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
@@ -667,6 +700,8 @@ func readCSV(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 	}
 	header = append([]string(nil), header...)
 	header[0] = strings.TrimPrefix(header[0], "\ufeff") // the byte order mark Windows tools write (EvtxECmd)
+	order := csvKeyOrder(header)
+	size := 64 // the largest record so far: the next one's buffer
 	var rec int64
 	for {
 		off := cr.InputOffset()
@@ -687,11 +722,10 @@ func readCSV(br *bufio.Reader, emit emitFunc, bad badFunc) error {
 			}
 			continue
 		}
-		obj := make(map[string]string, len(header))
-		for i, h := range header {
-			obj[h] = row[i]
+		data := csvObject(make([]byte, 0, size), header, order, row)
+		if size < len(data) {
+			size = len(data)
 		}
-		data, _ := json.Marshal(obj)
 		if err := emit(rec, off, data); err != nil {
 			return err
 		}

@@ -385,3 +385,42 @@ func TestRecordsWrapper(t *testing.T) {
 		t.Errorf("SplitJSON: %q, %v", recs, err)
 	}
 }
+
+// TestCSVObjectLikeMarshal: a CSV row's JSON object is byte for byte what json.Marshal writes
+// for the map from column name to value (record IDs hash these bytes): keys sorted, the last
+// of columns that share a name, HTML characters, control characters and invalid UTF-8 escaped.
+func TestCSVObjectLikeMarshal(t *testing.T) {
+	for _, c := range []struct{ header, row []string }{
+		{[]string{"b", "a", "c"}, []string{"2", "1", "3"}},
+		{[]string{"x", "x", "y"}, []string{"first", "last", ""}},
+		{[]string{"Payload", "EventId"}, []string{`{"EventData":{"Data":[{"@Name":"a","#text":"<b> & c"}]}}`, "4624"}},
+		{[]string{"\xff", "é", "A", "a", "\u2028"}, []string{"\x00\x1f\t\n", "\xfe\xff", `\"`, "<script>", "line\u2029sep"}},
+		{[]string{"only"}, []string{""}},
+	} {
+		m := map[string]string{}
+		for i, h := range c.header {
+			m[h] = c.row[i]
+		}
+		want, _ := json.Marshal(m)
+		if got := csvObject(nil, c.header, csvKeyOrder(c.header), c.row); !bytes.Equal(got, want) {
+			t.Errorf("header %q row %q:\n got %s\nwant %s", c.header, c.row, got, want)
+		}
+	}
+}
+
+// FuzzCSVObject checks csvObject against json.Marshal of the row's map on arbitrary headers and
+// values (three columns, names possibly shared).
+func FuzzCSVObject(f *testing.F) {
+	f.Add("a", "b", "a", "1", "<&>", "\xff")
+	f.Fuzz(func(t *testing.T, h0, h1, h2, v0, v1, v2 string) {
+		header, row := []string{h0, h1, h2}, []string{v0, v1, v2}
+		m := map[string]string{}
+		for i, h := range header {
+			m[h] = row[i]
+		}
+		want, _ := json.Marshal(m)
+		if got := csvObject(nil, header, csvKeyOrder(header), row); !bytes.Equal(got, want) {
+			t.Fatalf("header %q row %q:\n got %s\nwant %s", header, row, got, want)
+		}
+	})
+}

@@ -72,6 +72,54 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// AppendStringHTML appends s as a JSON string the way encoding/json's Marshal does: as
+// AppendString, and <, > and & escaped as \u003c, \u003e and \u0026.
+func AppendStringHTML(b []byte, s string) []byte {
+	start := len(b)
+	b = AppendString(b, s)
+	if !hasHTML(s) {
+		return b
+	}
+	// The escapes AppendString writes hold none of the three: each one in its output is s's.
+	out := append([]byte(nil), b[start:]...)
+	b = b[:start]
+	for _, c := range out {
+		switch c {
+		case '<':
+			b = append(b, `\u003c`...)
+		case '>':
+			b = append(b, `\u003e`...)
+		case '&':
+			b = append(b, `\u0026`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// hasHTML reports whether s holds <, > or &, eight bytes at a time.
+func hasHTML(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	text := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(text[i:])
+		// A byte of x^k*ones is zero where x holds k (the classic has-zero-byte test: exact for
+		// the word as a whole).
+		lt, gt, amp := x^ones*'<', x^ones*'>', x^ones*'&'
+		if ((lt-ones)&^lt|(gt-ones)&^gt|(amp-ones)&^amp)&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return false
+}
+
 // plainWord reports whether the eight bytes of x (little-endian) are all plain (see plain): none below
 // 0x20, none from 0x80, no quote and no backslash, tested with word arithmetic (each test
 // is exact as a whole, though not per byte).

@@ -51,5 +51,38 @@ func FuzzAppendString(f *testing.F) {
 		if got, want := string(AppendString(nil, s)), encodingJSON(t, s); got != want {
 			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
 		}
+		if got, want := AppendStringHTML(nil, s), must(json.Marshal(s)); !bytes.Equal(got, want) {
+			t.Fatalf("AppendStringHTML(%q) = %s, want %s", s, got, want)
+		}
 	})
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestAppendStringHTMLMatchesMarshal: AppendStringHTML writes what json.Marshal writes.
+func TestAppendStringHTMLMatchesMarshal(t *testing.T) {
+	for _, s := range append(samples, "a<b>c&d", "<<&&>>", "\xff<\u2028&\"") {
+		want, _ := json.Marshal(s)
+		if got := string(AppendStringHTML([]byte("x"), s)); got != "x"+string(want) {
+			t.Errorf("AppendStringHTML(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}
+
+// TestHasHTML puts each of <, > and & at every position of plain text (every lane of a word
+// and the tail), and bytes next to them in value, which must not count.
+func TestHasHTML(t *testing.T) {
+	for _, c := range []string{"<", ">", "&", "=", ";", "%", "'", "?", "\xbc", "\xa6"} {
+		for pos := 0; pos <= 19; pos++ {
+			s := strings.Repeat("a", pos) + c + strings.Repeat("b", 19-pos)
+			if got, want := hasHTML(s), strings.ContainsAny(s, "<>&"); got != want {
+				t.Errorf("hasHTML(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
 }
