@@ -241,3 +241,49 @@ func TestScanOtherCSVPassedOver(t *testing.T) {
 		t.Fatalf("zip: err %v, %d errors, problems %q, %d detections (want %d)", err, st.Errors, problems, len(fromZip), len(dets))
 	}
 }
+
+// TestScanCSVInParts scans a large EvtxECmd CSV file (the regression samples' and some attack
+// samples' rows, CRLF line ends, cells holding line feeds and doubled quotes, a row with a
+// column missing) whole and in parts of a few hundred bytes and of 64 KB: the same detections,
+// record numbers, statistics and problems; a part never starts inside a quoted cell.
+func TestScanCSVInParts(t *testing.T) {
+	files := append(regressionPairs(t), sampleFiles(t)[:60]...)
+	var buf bytes.Buffer
+	for i, p := range files {
+		rows := bytes.ReplaceAll(ezCSVRendering(t, p), []byte("\n"), []byte("\r\n"))
+		if i > 0 {
+			rows = rows[bytes.IndexByte(rows, '\n')+1:] // the header once
+		}
+		buf.Write(rows)
+		switch i % 7 {
+		case 3: // a long cell of lines and quotes (a script block), in a row of no event (no EventId)
+			buf.WriteString(`0,,,,,,Security,,,,,,,,,"` + strings.Repeat(`line of a script with ""quotes"" and commas, `+"\r\n", 40) + `end",,,,,,,,,,,` + "\r\n")
+		case 5: // a column missing: a malformed record
+			buf.WriteString("1,2,3\r\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "EvtxECmd_Output.csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scanned := func(bytes int64) (string, Stats, []string, int) {
+		old := partBytes
+		partBytes = bytes
+		defer func() { partBytes = old }()
+		return scanWithProblems(t, []string{path})
+	}
+	wholeOut, wholeStats, wholeProblems, jobs := scanned(1 << 40)
+	if jobs != 1 || wholeStats.Records < 2000 || wholeStats.Detections < 100 || len(wholeProblems) < 30 {
+		t.Fatalf("whole: %d jobs, %+v, %d problems", jobs, wholeStats, len(wholeProblems))
+	}
+	for _, size := range []int64{777, 64 << 10} {
+		out, st, problems, jobs := scanned(size)
+		if jobs < 20 {
+			t.Fatalf("parts of %d bytes: %d jobs", size, jobs)
+		}
+		if out != wholeOut || st != wholeStats || !slices.Equal(problems, wholeProblems) {
+			t.Fatalf("in parts of %d bytes: %+v, %d problems; whole: %+v, %d problems (detections equal: %v)",
+				size, st, len(problems), wholeStats, len(wholeProblems), out == wholeOut)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -12,8 +13,9 @@ import (
 )
 
 // A large file is scanned in parts, in parallel, so that one big log (a domain controller's
-// Security.evtx, an NDJSON export) uses every core: an EVTX file in ranges of chunks, an NDJSON
-// file in ranges of lines. Each part numbers its records from one; Run makes the numbers the
+// Security.evtx, an NDJSON export, EvtxECmd's CSV of it) uses every core: an EVTX file in ranges
+// of chunks, an NDJSON file in ranges of lines, an EvtxECmd CSV file in ranges of rows, each
+// read after the file's header row. Each part numbers its records from one; Run makes the numbers the
 // file's as it emits the parts in order, adding the records of the parts before (fileResult.met).
 
 // partKind says what a job scans.
@@ -23,6 +25,7 @@ const (
 	wholeFile  partKind = iota
 	evtxPart            // a range of chunks of an EVTX file
 	ndjsonPart          // a range of lines of an NDJSON file
+	csvPart             // a range of rows of an EvtxECmd CSV file
 )
 
 // chunkRange is the range of chunks of a part of a large EVTX file: n chunks from chunk first
@@ -36,9 +39,11 @@ type job struct {
 	// first: the first part of its file (a whole file is one).
 	first bool
 	rng   chunkRange // evtxPart
-	// ndjsonPart: the lines that start in [from, to) (to 0: to the end of the file).
-	from, to int64
-	size     int64 // bytes, for Progress
+	// ndjsonPart: the lines that start in [from, to) (to 0: to the end of the file); csvPart:
+	// the rows in [from, to), from and to row starts (to 0: to the end), and the header row
+	// in [0, header).
+	from, to, header int64
+	size             int64 // bytes, for Progress
 }
 
 // partChunks is the size of the parts large EVTX files are scanned in: 4 MB. A file of more
@@ -58,7 +63,7 @@ const (
 // planJobs lists the jobs of a scan of files, whose sizes are given: one per file, but large
 // EVTX files in parts of partChunks chunks and large NDJSON files in parts of about partBytes
 // (by name, and for NDJSON by its first line as the JSON reader judges it; a gzipped file is
-// read whole).
+// read whole), and large EvtxECmd CSV files in parts of about partBytes of rows.
 func planJobs(files []string, sizes []int64) []job {
 	jobs := make([]job, 0, len(files))
 	for i, f := range files {
@@ -93,10 +98,103 @@ func planJobs(files []string, sizes []int64) []job {
 				jobs = append(jobs, j)
 			}
 			continue
+		case strings.HasSuffix(lower, ".csv"):
+			if sizes[i] <= partBytes {
+				break
+			}
+			header, starts, err := csvRowStarts(f, partBytes)
+			if err != nil || len(starts) == 0 {
+				break // scanned whole, which reports an error reading it
+			}
+			bounds := append(append([]int64{header}, starts...), 0)
+			for k := 0; k+1 < len(bounds); k++ {
+				j := job{file: i, kind: csvPart, first: k == 0, from: bounds[k], to: bounds[k+1], header: header}
+				j.size = j.to - j.from
+				if j.to == 0 {
+					j.size = sizes[i] - j.from
+				}
+				if k == 0 {
+					j.size += header
+				}
+				jobs = append(jobs, j)
+			}
+			continue
 		}
 		jobs = append(jobs, job{file: i, first: true, size: sizes[i]})
 	}
 	return jobs
+}
+
+// csvRowStarts reads the CSV file at path once and returns the end of its header row and
+// the starts of the rows after which it splits the file in parts of about size bytes: the
+// first row that starts at or after each multiple of size. A row starts after a line feed
+// outside quotes: a quoted cell (a script block in a PayloadData column) may hold line feeds,
+// and the quotes seen from the file's start tell which line feeds are inside one. It returns
+// no starts for a file that is not EvtxECmd's output or has no row beyond the first part.
+func csvRowStarts(path string, size int64) (header int64, starts []int64, err error) {
+	if !evtxECmdFile(path) {
+		return 0, nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 256<<10)
+	var pos, target int64
+	quoted := false // inside quotes at pos: a doubled quote inside quotes changes it twice
+	for {
+		frag, err := br.ReadSlice('\n')
+		if bytes.Count(frag, []byte{'"'})%2 == 1 {
+			quoted = !quoted
+		}
+		pos += int64(len(frag))
+		if err == nil && !quoted { // a row ends at pos
+			switch {
+			case header == 0:
+				header, target = pos, pos+size
+			case pos >= target:
+				starts = append(starts, pos)
+				target = pos + size
+			}
+		}
+		switch {
+		case err == nil || err == bufio.ErrBufferFull:
+		case errors.Is(err, io.EOF):
+			if n := len(starts); n > 0 && starts[n-1] >= pos {
+				starts = starts[:n-1] // no row after the last start
+			}
+			return header, starts, nil
+		default:
+			return 0, nil, err
+		}
+	}
+}
+
+// scanCSVPart scans the rows of the EvtxECmd CSV file at path in [from, to) (to 0: to the end)
+// after its header row, [0, header).
+func (w *worker) scanCSVPart(ctx context.Context, path string, from, to, header int64, res *fileResult) error {
+	res.deferProblems = true
+	f, err := os.Open(path)
+	if err != nil {
+		if from > header {
+			return nil // the first part reports it
+		}
+		return err
+	}
+	defer f.Close()
+	end := to
+	if end == 0 {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		end = st.Size()
+	}
+	src := io.MultiReader(io.NewSectionReader(f, 0, header), io.NewSectionReader(f, from, end-from))
+	_, err = ingest.ReadStream(ctx, path, bufio.NewReaderSize(src, 64<<10), csvOptions, w.jsonBatches(path, res))
+	res.met = res.records
+	return err
 }
 
 // isNDJSON reports whether the JSON reader reads the file at path as NDJSON (see

@@ -234,6 +234,8 @@ func Run(ctx context.Context, files []string, opt Options, emit func(Detection))
 					err = w.scanEVTXPart(ctx, files[j.file], j.rng, res)
 				case ndjsonPart:
 					err = w.scanNDJSONPart(ctx, files[j.file], j.from, j.to, res)
+				case csvPart:
+					err = w.scanCSVPart(ctx, files[j.file], j.from, j.to, j.header, res)
 				default:
 					err = w.scanFile(ctx, files[j.file], res)
 				}
