@@ -287,3 +287,34 @@ func TestScanCSVInParts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCSVRowStarts checks where csvRowStarts splits any CSV after EvtxECmd's header: every
+// start after the header row and before the end of the file, increasing, right after a line
+// feed, with an even number of quotes before it (outside every quoted cell).
+func FuzzCSVRowStarts(f *testing.F) {
+	f.Add([]byte("1,\"a\nb\",c\n2,\"\"\"x\"\"\",d\r\n3,e,f\n"), int64(5))
+	f.Add([]byte("\"\n\n\"\n\n\"\"\"\n"), int64(1))
+	const header = "RecordNumber,EventId,Channel,Payload\n"
+	f.Fuzz(func(t *testing.T, body []byte, size int64) {
+		size = size&4095 + 1
+		data := append([]byte(header), body...)
+		path := filepath.Join(t.TempDir(), "EvtxECmd_Output.csv")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		end, starts, err := csvRowStarts(path, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end != int64(len(header)) {
+			t.Fatalf("header ends at %d, want %d", end, len(header))
+		}
+		prev := end
+		for _, s := range starts {
+			if s <= prev || s >= int64(len(data)) || data[s-1] != '\n' || bytes.Count(data[:s], []byte{'"'})%2 != 0 {
+				t.Fatalf("start %d (after %d) in %q", s, prev, data)
+			}
+			prev = s
+		}
+	})
+}
