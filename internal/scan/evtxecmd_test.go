@@ -266,26 +266,7 @@ func TestScanCSVInParts(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	scanned := func(bytes int64) (string, Stats, []string, int) {
-		old := partBytes
-		partBytes = bytes
-		defer func() { partBytes = old }()
-		return scanWithProblems(t, []string{path})
-	}
-	wholeOut, wholeStats, wholeProblems, jobs := scanned(1 << 40)
-	if jobs != 1 || wholeStats.Records < 2000 || wholeStats.Detections < 100 || len(wholeProblems) < 30 {
-		t.Fatalf("whole: %d jobs, %+v, %d problems", jobs, wholeStats, len(wholeProblems))
-	}
-	for _, size := range []int64{777, 64 << 10} {
-		out, st, problems, jobs := scanned(size)
-		if jobs < 20 {
-			t.Fatalf("parts of %d bytes: %d jobs", size, jobs)
-		}
-		if out != wholeOut || st != wholeStats || !slices.Equal(problems, wholeProblems) {
-			t.Fatalf("in parts of %d bytes: %+v, %d problems; whole: %+v, %d problems (detections equal: %v)",
-				size, st, len(problems), wholeStats, len(wholeProblems), out == wholeOut)
-		}
-	}
+	checkPartsLikeWhole(t, path, 2000, 100, 30, 20)
 }
 
 // FuzzCSVRowStarts checks where csvRowStarts splits any CSV after EvtxECmd's header: every

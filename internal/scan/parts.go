@@ -132,15 +132,15 @@ func planJobs(files []string, sizes []int64) []job {
 // and the quotes seen from the file's start tell which line feeds are inside one. It returns
 // no starts for a file that is not EvtxECmd's output or has no row beyond the first part.
 func csvRowStarts(path string, size int64) (header int64, starts []int64, err error) {
-	if !evtxECmdFile(path) {
-		return 0, nil, nil
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 256<<10)
+	if !evtxECmdHeader(br) {
+		return 0, nil, nil
+	}
 	var pos, target int64
 	quoted := false // inside quotes at pos: a doubled quote inside quotes changes it twice
 	for {

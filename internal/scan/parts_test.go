@@ -154,6 +154,15 @@ func TestScanNDJSONInParts(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	checkPartsLikeWhole(t, path, 13000, 200, 300, 100)
+}
+
+// checkPartsLikeWhole scans the file at path whole and in parts of 777 bytes and of 64 KB: the
+// parts must give the whole scan's detections, record numbers, statistics and problems. The
+// whole scan must find at least minRecords records, minDetections detections and minProblems
+// problems, and each split make at least minJobs jobs.
+func checkPartsLikeWhole(t *testing.T, path string, minRecords, minDetections int64, minProblems, minJobs int) {
+	t.Helper()
 	scanned := func(bytes int64) (string, Stats, []string, int) {
 		old := partBytes
 		partBytes = bytes
@@ -161,12 +170,12 @@ func TestScanNDJSONInParts(t *testing.T) {
 		return scanWithProblems(t, []string{path})
 	}
 	wholeOut, wholeStats, wholeProblems, jobs := scanned(1 << 40)
-	if jobs != 1 || wholeStats.Records < 13000 || wholeStats.Detections < 200 || len(wholeProblems) < 300 {
+	if jobs != 1 || wholeStats.Records < minRecords || wholeStats.Detections < minDetections || len(wholeProblems) < minProblems {
 		t.Fatalf("whole: %d jobs, %+v, %d problems", jobs, wholeStats, len(wholeProblems))
 	}
 	for _, size := range []int64{777, 64 << 10} {
 		out, st, problems, jobs := scanned(size)
-		if jobs < 100 {
+		if jobs < minJobs {
 			t.Fatalf("parts of %d bytes: %d jobs", size, jobs)
 		}
 		if out != wholeOut || st != wholeStats || !slices.Equal(problems, wholeProblems) {
